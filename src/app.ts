@@ -1,0 +1,83 @@
+// Builds the Fastify app: plugins, the error handler, and every route plugin under routes/.
+// server.ts starts it; tests build it and call app.inject() or listen on a real port.
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyError } from 'fastify';
+import healthRoutes from '../routes/health.js';
+import { presentedToken, requiresToken, tokenMatches } from './http/auth.js';
+import { HttpProblem, problem } from './http/problem.js';
+import type { Services } from './services.js';
+import { SERVICE_VERSION } from './version.js';
+
+/** Largest JSON body accepted by default; routes that take more (replay) raise their own limit. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export type App = Awaited<ReturnType<typeof buildApp>>;
+
+export async function buildApp(services: Services) {
+  const app = Fastify({
+    loggerInstance: services.log,
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    disableRequestLogging: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('services', services);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'FlakeBench delayed-enrichment service',
+        version: SERVICE_VERSION,
+        description:
+          'Durable queue and API for the metrics Snowflake publishes in ACCOUNT_USAGE hours after a FlakeBench test ends.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+    },
+  });
+  await app.register(cors, { origin: services.config.corsOrigins.length > 0 ? services.config.corsOrigins : false });
+  await app.register(rateLimit, { global: false });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  const token = services.config.apiToken;
+  if (token !== undefined) {
+    app.addHook('onRequest', async (request, reply) => {
+      if (!requiresToken(request.method, request.url, services.config.apiAuthScope)) return;
+      if (!tokenMatches(token, presentedToken(request))) {
+        await reply
+          .code(401)
+          .header('www-authenticate', 'Bearer')
+          .send(problem(401, 'A valid bearer token is required (Authorization: Bearer <API_TOKEN>).'));
+      }
+    });
+  }
+
+  app.setErrorHandler((error: FastifyError | HttpProblem, request, reply) => {
+    if (error instanceof HttpProblem) return reply.code(error.statusCode).send(problem(error.statusCode, error.detail));
+    if (error.validation) {
+      const first = error.validation[0];
+      const where = `${error.validationContext ?? 'request'}${first?.instancePath ?? ''}`;
+      const detail = first ? `${where} ${first.message ?? 'is invalid'}` : error.message;
+      return reply.code(400).send(problem(400, detail));
+    }
+    const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+      return reply.code(500).send(problem(500, 'The service could not complete the request; the error is in its log.'));
+    }
+    return reply.code(status).send(problem(status, error.message));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(problem(404, `No route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  await app.register(healthRoutes);
+  return app;
+}

@@ -1,0 +1,237 @@
+// Environment variables → a typed, validated configuration. Each variable is declared once below with
+// its TypeBox schema, default and description (the README's table lists the same variables; a test
+// checks they agree). Invalid values are all reported together, one line each.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { validate as validateCron } from 'node-cron';
+
+const Identifier = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_$]*$', description: 'a Snowflake identifier' });
+const Minutes = Type.Number({ minimum: 0, maximum: 10_000 });
+const PositiveInt = (maximum: number) => Type.Integer({ minimum: 1, maximum });
+
+interface VariableSpec<S extends TSchema = TSchema> {
+  schema: S;
+  default?: Static<S>;
+  description: string;
+  /** Never logged or echoed in errors. */
+  secret?: boolean;
+  /** Extra check beyond the schema; returns a problem or undefined. */
+  check?: (value: Static<S>) => string | undefined;
+}
+
+const cron = (value: string) => (validateCron(value) ? undefined : `not a valid cron expression (got "${value}")`);
+
+// The overloads keep whether a variable has a default in its type (so settings with one are never undefined).
+function variable<S extends TSchema>(spec: VariableSpec<S> & { default: Static<S> }): VariableSpec<S> & { default: Static<S> };
+function variable<S extends TSchema>(spec: VariableSpec<S>): VariableSpec<S>;
+function variable<S extends TSchema>(spec: VariableSpec<S>): VariableSpec<S> {
+  return spec;
+}
+
+export const VARIABLES = {
+  HOST: variable({ schema: Type.String({ minLength: 1 }), default: '127.0.0.1', description: 'Listen address.' }),
+  PORT: variable({ schema: Type.Integer({ minimum: 0, maximum: 65535 }), default: 3000, description: 'Listen port (0 picks a free one).' }),
+  DATA_DIR: variable({ schema: Type.String({ minLength: 1 }), default: './data', description: 'Where the embedded DuckDB file lives.' }),
+  LOG_LEVEL: variable({
+    schema: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')]),
+    default: 'info' as const,
+    description: 'pino log level.',
+  }),
+  API_TOKEN: variable({ schema: Type.String({ minLength: 16 }), description: 'Bearer token required by mutating routes (at least 16 characters). Unset: no authentication.', secret: true }),
+  API_AUTH_SCOPE: variable({
+    schema: Type.Union([Type.Literal('mutating'), Type.Literal('all')]),
+    default: 'mutating' as const,
+    description: "With API_TOKEN: 'mutating' protects POST routes, 'all' protects every route and /ws.",
+  }),
+  CORS_ORIGINS: variable({ schema: Type.String(), default: '', description: 'Comma-separated origins of the FlakeBench UI allowed by CORS.' }),
+  LATENCY_SCALE: variable({
+    schema: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+    default: 1,
+    description: 'Multiplies every view latency and buffer (simulated views and due times). 1 in production; e.g. 0.002 makes 3 h about 22 s.',
+  }),
+  ENRICHMENT_ENABLED: variable({ schema: Type.Boolean(), default: true, description: 'Run the processor (false: API only).' }),
+  POLL_CRON: variable({ schema: Type.String(), default: '*/5 * * * *', description: 'Processor poll schedule (node-cron, seconds field optional). Seed: every 5 minutes.', check: cron }),
+  DISCOVERY_POLL_CRON: variable({
+    schema: Type.String(),
+    default: '*/30 * * * *',
+    description: 'Slower poll that queries the queue even when this instance knows of nothing due (finds jobs enqueued by other instances).',
+    check: cron,
+  }),
+  CLEANUP_CRON: variable({ schema: Type.String(), default: '17 3 * * *', description: 'Cleanup schedule (daily by default).', check: cron }),
+  MAX_CONCURRENT_JOBS: variable({ schema: PositiveInt(64), default: 3, description: 'Jobs processed at once by one instance (seed: 3).' }),
+  MAX_ATTEMPTS: variable({ schema: PositiveInt(100), default: 3, description: 'Attempts per enrichment type before it fails (seed: 3).' }),
+  LEASE_SECONDS: variable({ schema: PositiveInt(86_400), default: 600, description: 'Claim lease length; renewed while work runs.' }),
+  DEADLINE_HOURS: variable({ schema: Type.Number({ exclusiveMinimum: 0, maximum: 720 }), default: 24, description: 'A type whose view is still not ready this long after the test ended ends with that reason.' }),
+  RETENTION_DAYS: variable({ schema: PositiveInt(3650), default: 30, description: 'Terminal jobs and events older than this are removed by cleanup.' }),
+  SHUTDOWN_GRACE_SECONDS: variable({ schema: Type.Number({ minimum: 0, maximum: 3600 }), default: 30, description: 'On SIGTERM, running types may finish within this time; the rest are aborted and released.' }),
+  BUFFER_QUERY_HISTORY_MINUTES: variable({ schema: Minutes, default: 5, description: 'Added to QUERY_HISTORY latency (45 min).' }),
+  BUFFER_QUERY_INSIGHTS_MINUTES: variable({ schema: Minutes, default: 10, description: 'Added to QUERY_INSIGHTS latency (90 min).' }),
+  BUFFER_ACCOUNT_USAGE_3H_MINUTES: variable({ schema: Minutes, default: 15, description: 'Added to the 3 h latency of AGGREGATE_QUERY_HISTORY, LOCK_WAIT_HISTORY and HYBRID_TABLE_USAGE_HISTORY.' }),
+  SNOWFLAKE_ACCOUNT: variable({ schema: Type.String({ minLength: 1 }), description: 'Snowflake account identifier. Set: Snowflake mode. Unset: embedded DuckDB.' }),
+  SNOWFLAKE_USER: variable({ schema: Type.String({ minLength: 1 }), description: 'Login name.' }),
+  SNOWFLAKE_PASSWORD: variable({ schema: Type.String({ minLength: 1 }), description: 'Password authentication.', secret: true }),
+  SNOWFLAKE_PRIVATE_KEY_PATH: variable({ schema: Type.String({ minLength: 1 }), description: 'Key-pair authentication: PEM private key file.' }),
+  SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: variable({ schema: Type.String({ minLength: 1 }), description: 'Passphrase of an encrypted private key.', secret: true }),
+  SNOWFLAKE_ROLE: variable({ schema: Identifier, description: 'Role (needs IMPORTED PRIVILEGES on database SNOWFLAKE).' }),
+  SNOWFLAKE_WAREHOUSE: variable({ schema: Identifier, description: 'Warehouse for queries.' }),
+  SNOWFLAKE_DATABASE: variable({ schema: Identifier, default: 'FLAKEBENCH', description: "Database of FlakeBench's tables." }),
+  SNOWFLAKE_SCHEMA: variable({ schema: Identifier, default: 'TEST_RESULTS', description: "Schema of FlakeBench's tables and of this service's tables." }),
+  SNOWFLAKE_ACCESS_URL: variable({
+    schema: Type.String({ pattern: '^https?://' }),
+    description: 'Override the account URL (e.g. a proxy). Tests point it at a local endpoint on 127.0.0.1.',
+  }),
+  SNOWFLAKE_POOL_SIZE: variable({ schema: PositiveInt(32), default: 4, description: 'Connections in the Snowflake pool.' }),
+  SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS: variable({ schema: PositiveInt(86_400), default: 120, description: 'Timeout for each statement (ACCOUNT_USAGE reads included).' }),
+} as const;
+
+type Variables = typeof VARIABLES;
+type Name = keyof Variables;
+type ValueOf<N extends Name> = Static<Variables[N]['schema']>;
+export type RawSettings = { [N in Name]: Variables[N] extends { default: unknown } ? ValueOf<N> : ValueOf<N> | undefined };
+
+export interface SnowflakeSettings {
+  account: string;
+  user: string;
+  password: string | undefined;
+  privateKeyPath: string | undefined;
+  privateKeyPassphrase: string | undefined;
+  role: string | undefined;
+  warehouse: string | undefined;
+  database: string;
+  schema: string;
+  accessUrl: string | undefined;
+  poolSize: number;
+  statementTimeoutMs: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  logLevel: RawSettings['LOG_LEVEL'];
+  apiToken: string | undefined;
+  apiAuthScope: RawSettings['API_AUTH_SCOPE'];
+  corsOrigins: string[];
+  latencyScale: number;
+  enrichmentEnabled: boolean;
+  pollCron: string;
+  discoveryPollCron: string;
+  cleanupCron: string;
+  maxConcurrentJobs: number;
+  maxAttempts: number;
+  leaseMs: number;
+  deadlineMs: number;
+  retentionDays: number;
+  shutdownGraceMs: number;
+  bufferMinutes: { queryHistory: number; queryInsights: number; accountUsage3h: number };
+  /** Undefined: the embedded DuckDB engine. */
+  snowflake: SnowflakeSettings | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = [];
+  const raw: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(VARIABLES) as unknown as Array<[Name, VariableSpec]>) {
+    const text = env[name];
+    if (text === undefined || text.trim() === '') {
+      raw[name] = spec.default;
+      continue;
+    }
+    const value = Value.Convert(spec.schema, text.trim());
+    if (!Value.Check(spec.schema, value)) {
+      const first = Value.Errors(spec.schema, value).First();
+      const shown = spec.secret ? '' : ` (got "${text}")`;
+      problems.push(`${name}: ${describe(spec.schema, first?.message)}${shown}`);
+      continue;
+    }
+    const extra = spec.check?.(value);
+    if (extra !== undefined) problems.push(`${name}: ${extra}`);
+    raw[name] = value;
+  }
+  const settings = raw as RawSettings;
+  const snowflake = snowflakeSettings(settings, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    host: settings.HOST,
+    port: settings.PORT,
+    dataDir: settings.DATA_DIR,
+    logLevel: settings.LOG_LEVEL,
+    apiToken: settings.API_TOKEN,
+    apiAuthScope: settings.API_AUTH_SCOPE,
+    corsOrigins: settings.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''),
+    latencyScale: settings.LATENCY_SCALE,
+    enrichmentEnabled: settings.ENRICHMENT_ENABLED,
+    pollCron: settings.POLL_CRON,
+    discoveryPollCron: settings.DISCOVERY_POLL_CRON,
+    cleanupCron: settings.CLEANUP_CRON,
+    maxConcurrentJobs: settings.MAX_CONCURRENT_JOBS,
+    maxAttempts: settings.MAX_ATTEMPTS,
+    leaseMs: settings.LEASE_SECONDS * 1000,
+    deadlineMs: settings.DEADLINE_HOURS * 3_600_000,
+    retentionDays: settings.RETENTION_DAYS,
+    shutdownGraceMs: settings.SHUTDOWN_GRACE_SECONDS * 1000,
+    bufferMinutes: {
+      queryHistory: settings.BUFFER_QUERY_HISTORY_MINUTES,
+      queryInsights: settings.BUFFER_QUERY_INSIGHTS_MINUTES,
+      accountUsage3h: settings.BUFFER_ACCOUNT_USAGE_3H_MINUTES,
+    },
+    snowflake,
+  };
+}
+
+function snowflakeSettings(settings: RawSettings, problems: string[]): SnowflakeSettings | undefined {
+  if (settings.SNOWFLAKE_ACCOUNT === undefined) return undefined;
+  if (settings.SNOWFLAKE_USER === undefined) problems.push('SNOWFLAKE_USER: required when SNOWFLAKE_ACCOUNT is set');
+  const hasPassword = settings.SNOWFLAKE_PASSWORD !== undefined;
+  const hasKey = settings.SNOWFLAKE_PRIVATE_KEY_PATH !== undefined;
+  if (!hasPassword && !hasKey) {
+    problems.push('SNOWFLAKE_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PATH: one is required when SNOWFLAKE_ACCOUNT is set');
+  }
+  if (hasPassword && hasKey) {
+    problems.push('SNOWFLAKE_PASSWORD and SNOWFLAKE_PRIVATE_KEY_PATH: set only one authentication method');
+  }
+  return {
+    account: settings.SNOWFLAKE_ACCOUNT,
+    user: settings.SNOWFLAKE_USER ?? '',
+    password: settings.SNOWFLAKE_PASSWORD,
+    privateKeyPath: settings.SNOWFLAKE_PRIVATE_KEY_PATH,
+    privateKeyPassphrase: settings.SNOWFLAKE_PRIVATE_KEY_PASSPHRASE,
+    role: settings.SNOWFLAKE_ROLE,
+    warehouse: settings.SNOWFLAKE_WAREHOUSE,
+    database: settings.SNOWFLAKE_DATABASE,
+    schema: settings.SNOWFLAKE_SCHEMA,
+    accessUrl: settings.SNOWFLAKE_ACCESS_URL,
+    poolSize: settings.SNOWFLAKE_POOL_SIZE,
+    statementTimeoutMs: settings.SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS * 1000,
+  };
+}
+
+function describe(schema: TSchema, fallback: string | undefined): string {
+  const s = schema as Record<string, unknown>;
+  if (s.type === 'integer') return `must be an integer${range(s)}`;
+  if (s.type === 'number') return `must be a number${range(s)}`;
+  if (s.type === 'boolean') return 'must be true or false';
+  if (Array.isArray(s.anyOf)) {
+    return `must be one of ${(s.anyOf as Array<{ const: unknown }>).map((option) => String(option.const)).join(', ')}`;
+  }
+  if (typeof s.pattern === 'string') return `${typeof s.description === 'string' ? `must be ${s.description}` : 'has the wrong form'}`;
+  if (typeof s.minLength === 'number' && s.minLength > 1) return `must be at least ${s.minLength} characters`;
+  return fallback ?? 'is invalid';
+}
+
+function range(s: Record<string, unknown>): string {
+  const low = s.minimum ?? s.exclusiveMinimum;
+  const high = s.maximum;
+  if (low === undefined && high === undefined) return '';
+  if (s.exclusiveMinimum !== undefined) return ` above ${String(low)}${high === undefined ? '' : ` and at most ${String(high)}`}`;
+  if (low !== undefined && high !== undefined) return ` from ${String(low)} to ${String(high)}`;
+  return low !== undefined ? ` of at least ${String(low)}` : ` of at most ${String(high)}`;
+}

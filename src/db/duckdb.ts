@@ -1,0 +1,279 @@
+// The embedded engine: a DuckDB database file behind the Warehouse port.
+//
+// One DuckDbDatabase owns the file (DuckDB allows one process per file). Each DuckDbWarehouse is one
+// connection; statements on it run strictly one after another (a FIFO lock), because interleaving
+// BEGIN/COMMIT from separate async flows on one connection would mix their transactions. Two
+// warehouses (connections) writing the same rows raise DuckDB transaction conflicts, surfaced as
+// WarehouseError kind 'conflict' (retryable).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
+import { toWireBinds } from './binds.js';
+import { PRELUDE_MACROS, PRELUDE_SETTINGS, PRELUDE_TYPES } from './prelude.js';
+import {
+  WarehouseError,
+  throwIfAborted,
+  type BindValue,
+  type ExecuteResult,
+  type JsonValue,
+  type Row,
+  type Statement,
+  type StatementCounters,
+  type StatementOptions,
+  type TransactionScope,
+  type Warehouse,
+  type WarehouseErrorKind,
+} from './warehouse.js';
+
+/**
+ * The embedded database is attached under this catalog name so that three-part names written for
+ * Snowflake (`SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY`) resolve unchanged to the simulated views, which live
+ * in the ACCOUNT_USAGE schema of the same file (DuckDB lets one transaction write to one attached file
+ * only, so they cannot live in a second file). The service's own tables live in its `main` schema.
+ */
+export const EMBEDDED_CATALOG = 'SNOWFLAKE';
+
+export class DuckDbDatabase {
+  private closed = false;
+  private readonly warehouses = new Set<DuckDbWarehouse>();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    readonly path: string,
+  ) {}
+
+  /** Opens (creating when missing) the database file; `':memory:'` gives a throwaway database. */
+  static async open(path: string): Promise<DuckDbDatabase> {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const instance = await DuckDBInstance.create(':memory:');
+    const setup = await instance.connect();
+    try {
+      const target = path === ':memory:' ? ':memory:' : path.replaceAll("'", "''");
+      await setup.run(`ATTACH '${target}' AS ${EMBEDDED_CATALOG}`);
+      await setup.run(`USE ${EMBEDDED_CATALOG}`);
+      for (const type of PRELUDE_TYPES) {
+        const existing = await setup.runAndReadAll(
+          'SELECT 1 FROM duckdb_types() WHERE database_name = ? AND type_name = ?',
+          [EMBEDDED_CATALOG, type.name],
+        );
+        if (existing.currentRowCount === 0) await setup.run(`CREATE TYPE ${type.name} AS ${type.definition}`);
+      }
+    } catch (error) {
+      setup.closeSync();
+      instance.closeSync();
+      throw translateError(error);
+    }
+    setup.closeSync();
+    return new DuckDbDatabase(instance, path);
+  }
+
+  /** A new connection with the prelude applied. Each processor or writer uses its own. */
+  async connect(): Promise<DuckDbWarehouse> {
+    if (this.closed) throw new WarehouseError('connection', 'the embedded database is closed');
+    const connection = await this.instance.connect();
+    try {
+      await connection.run(`USE ${EMBEDDED_CATALOG}`);
+      for (const setting of PRELUDE_SETTINGS) await connection.run(setting);
+      for (const macro of PRELUDE_MACROS) await connection.run(macro);
+    } catch (error) {
+      connection.closeSync();
+      throw translateError(error);
+    }
+    const warehouse = new DuckDbWarehouse(connection, () => this.warehouses.delete(warehouse));
+    this.warehouses.add(warehouse);
+    return warehouse;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const warehouse of [...this.warehouses]) await warehouse.close();
+    this.instance.closeSync();
+  }
+}
+
+/** One connection, one statement at a time. */
+export class DuckDbWarehouse implements Warehouse {
+  readonly engine = 'duckdb' as const;
+  readonly counters: StatementCounters = { statements: 0, roundTrips: 0 };
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    private readonly connection: DuckDBConnection,
+    private readonly onClose: () => void,
+  ) {}
+
+  query<T extends Row = Row>(sql: string, binds?: readonly BindValue[], options?: StatementOptions): Promise<T[]> {
+    return this.exclusive(() => this.runQuery<T>(sql, binds, options), options);
+  }
+
+  execute(sql: string, binds?: readonly BindValue[], options?: StatementOptions): Promise<ExecuteResult> {
+    return this.exclusive(() => this.runExecute(sql, binds, options), options);
+  }
+
+  transaction(statements: readonly Statement[], options?: StatementOptions): Promise<ExecuteResult[]> {
+    return this.withTransaction(async (scope) => {
+      const results: ExecuteResult[] = [];
+      for (const statement of statements) results.push(await scope.execute(statement.sql, statement.binds, options));
+      return results;
+    }, options);
+  }
+
+  withTransaction<T>(work: (scope: TransactionScope) => Promise<T>, options?: StatementOptions): Promise<T> {
+    return this.exclusive(async () => {
+      await this.runExecute('BEGIN TRANSACTION', [], options);
+      const scope: TransactionScope = {
+        query: (sql, binds, statementOptions) => this.runQuery(sql, binds, statementOptions ?? options),
+        execute: (sql, binds, statementOptions) => this.runExecute(sql, binds, statementOptions ?? options),
+      };
+      let result: T;
+      try {
+        result = await work(scope);
+      } catch (error) {
+        await this.rollbackQuietly();
+        throw error;
+      }
+      // A failed statement inside the transaction has already thrown above. COMMIT itself can still fail
+      // (a conflict detected at commit time); DuckDB then has rolled back, and we report the failure.
+      try {
+        await this.runExecute('COMMIT', []);
+      } catch (error) {
+        await this.rollbackQuietly();
+        throw error;
+      }
+      return result;
+    }, options);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.tail.catch(() => undefined);
+    this.connection.closeSync();
+    this.onClose();
+  }
+
+  /** Runs `work` after everything queued before it; an abort while waiting skips it. */
+  private exclusive<T>(work: () => Promise<T>, options?: StatementOptions): Promise<T> {
+    if (this.closed) return Promise.reject(new WarehouseError('connection', 'the connection is closed'));
+    const run = this.tail.then(
+      () => {
+        throwIfAborted(options?.signal);
+        return work();
+      },
+      () => {
+        throwIfAborted(options?.signal);
+        return work();
+      },
+    );
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async rollbackQuietly(): Promise<void> {
+    try {
+      await this.connection.run('ROLLBACK');
+    } catch {
+      // No transaction left to roll back (DuckDB already ended it): nothing to do.
+    }
+  }
+
+  private async runQuery<T extends Row>(
+    sql: string,
+    binds: readonly BindValue[] | undefined,
+    options?: StatementOptions,
+  ): Promise<T[]> {
+    const result = await this.guarded(() => this.connection.runAndReadAll(sql, toWireBinds(binds)), options);
+    return normalizeResult(result) as T[];
+  }
+
+  private async runExecute(
+    sql: string,
+    binds: readonly BindValue[] | undefined,
+    options?: StatementOptions,
+  ): Promise<ExecuteResult> {
+    const result = await this.guarded(() => this.connection.run(sql, toWireBinds(binds)), options);
+    return { rowsAffected: result.rowsChanged };
+  }
+
+  /** Counts the statement, applies timeout and abort (both interrupt the connection), maps errors. */
+  private async guarded<T>(run: () => Promise<T>, options?: StatementOptions): Promise<T> {
+    throwIfAborted(options?.signal);
+    this.counters.statements += 1;
+    this.counters.roundTrips += 1;
+    let stopReason: 'timeout' | 'aborted' | undefined;
+    const interrupt = (reason: 'timeout' | 'aborted') => {
+      stopReason ??= reason;
+      this.connection.interrupt();
+    };
+    const timer =
+      options?.timeoutMs === undefined ? undefined : setTimeout(() => interrupt('timeout'), options.timeoutMs);
+    const onAbort = () => interrupt('aborted');
+    options?.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await run();
+    } catch (error) {
+      if (stopReason === 'timeout') throw new WarehouseError('timeout', `statement exceeded ${options?.timeoutMs} ms`);
+      if (stopReason === 'aborted') throw new WarehouseError('aborted', 'statement aborted');
+      throw translateError(error);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      options?.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+const ERROR_KINDS: ReadonlyArray<[RegExp, WarehouseErrorKind]> = [
+  [/^TransactionContext Error: (Conflict|Catalog write-write conflict)/, 'conflict'],
+  [/Conflict on (update|tuple deletion)/, 'conflict'],
+  [/^Constraint Error/, 'constraint'],
+  [/^(Parser|Binder) Error/, 'syntax'],
+  [/^Catalog Error/, 'not_found'],
+  [/^INTERRUPT Error/, 'aborted'],
+  [/^IO Error: Could not set lock/, 'connection'],
+];
+
+export function translateError(error: unknown): WarehouseError {
+  if (error instanceof WarehouseError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const kind = ERROR_KINDS.find(([pattern]) => pattern.test(message))?.[1] ?? 'other';
+  return new WarehouseError(kind, message.split('\n')[0] ?? message, { cause: error });
+}
+
+// ---- result normalization: plain JSON-safe values, upper-case column names -----------------------
+
+function normalizeResult(result: DuckDBResultReader): Row[] {
+  const names = result.columnNames().map((name) => name.toUpperCase());
+  const jsonColumns = result.columnTypes().map((type) => type.alias === 'JSON');
+  const rows = result.getRowsJS();
+  return rows.map((values) => {
+    const row: Row = {};
+    values.forEach((value, index) => {
+      const name = names[index] as string;
+      row[name] = jsonColumns[index] && typeof value === 'string' ? parseJson(value) : normalizeValue(value);
+    });
+    return row;
+  });
+}
+
+function parseJson(text: string): JsonValue {
+  return JSON.parse(text) as JsonValue;
+}
+
+function normalizeValue(value: unknown): JsonValue | Date {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') {
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value.toString();
+  }
+  if (value instanceof Date) return value;
+  if (Array.isArray(value)) return value.map((item) => normalizeValue(item) as JsonValue);
+  if (typeof value === 'object') {
+    const out: Record<string, JsonValue> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = normalizeValue(item) as JsonValue;
+    return out;
+  }
+  return value as JsonValue;
+}

@@ -1,0 +1,34 @@
+// The DuckDB compatibility prelude: type aliases and macros that let DuckDB run the part of Snowflake SQL
+// this service writes. It is applied on every DuckDB connection before any other statement, so the text
+// the tests execute is the text Snowflake receives. Add a macro here only for a Snowflake function that
+// DuckDB lacks under the same name and meaning; test each one in test/prelude.test.ts.
+//
+// What it cannot cover (write around it instead): the `col:"key"` path syntax (read whole objects and
+// transform in TypeScript, or use GET(obj, 'key')), `CURRENT_TIMESTAMP()` with parentheses (bind the
+// injectable clock instead), CREATE OR ALTER TABLE, and VARIANT in DDL (see ddl.ts).
+
+/** Types are persisted in the database file, so they are created only when missing. */
+export const PRELUDE_TYPES: ReadonlyArray<{ name: string; definition: string }> = [
+  { name: 'TIMESTAMP_NTZ', definition: 'TIMESTAMP' },
+  // ACCOUNT_USAGE columns are TIMESTAMP_LTZ; the service pins Snowflake sessions to UTC and so does DuckDB.
+  { name: 'TIMESTAMP_LTZ', definition: 'TIMESTAMP' },
+];
+
+/** Macros are re-created on every connect (TEMP: they live in the connection's session, not in the file). */
+export const PRELUDE_MACROS: readonly string[] = [
+  'CREATE OR REPLACE TEMP MACRO IFF(cond, a, b) AS CASE WHEN cond THEN a ELSE b END',
+  'CREATE OR REPLACE TEMP MACRO NVL(a, b) AS COALESCE(a, b)',
+  'CREATE OR REPLACE TEMP MACRO ZEROIFNULL(a) AS COALESCE(a, 0)',
+  'CREATE OR REPLACE TEMP MACRO PARSE_JSON(s) AS json(s)',
+  'CREATE OR REPLACE TEMP MACRO STARTSWITH(s, prefix) AS starts_with(s, prefix)',
+  'CREATE OR REPLACE TEMP MACRO CONTAINS(s, part) AS contains(s, part)',
+  // Snowflake accepts the date part as a quoted string too; the service always quotes it.
+  "CREATE OR REPLACE TEMP MACRO DATEADD(part, n, ts) AS date_add(ts, CAST(CAST(n AS VARCHAR) || ' ' || part AS INTERVAL))",
+  'CREATE OR REPLACE TEMP MACRO TIMESTAMPDIFF(part, a, b) AS date_diff(part, a, b)',
+  // GET(object, 'key'): one key, taken literally (so 'p99.9' is the key, not a path).
+  `CREATE OR REPLACE TEMP MACRO GET(obj, key) AS json_extract(obj, '$."' || key || '"')`,
+  'CREATE OR REPLACE TEMP MACRO ARRAY_SIZE(arr) AS json_array_length(arr)',
+  'CREATE OR REPLACE TEMP MACRO TO_VARCHAR(x) AS CAST(x AS VARCHAR)',
+];
+
+export const PRELUDE_SETTINGS: readonly string[] = ["SET TimeZone = 'UTC'"];
