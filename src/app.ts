@@ -6,7 +6,7 @@ import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError } from 'fastify';
-import healthRoutes from '../routes/health.js';
+import { routePlugins } from '../routes/index.js';
 import { presentedToken, requiresToken, tokenMatches } from './http/auth.js';
 import { HttpProblem, problem } from './http/problem.js';
 import type { Services } from './services.js';
@@ -78,6 +78,6 @@ export async function buildApp(services: Services) {
     reply.code(404).send(problem(404, `No route ${request.method} ${request.url.split('?')[0]}`)),
   );
 
-  await app.register(healthRoutes);
+  for (const plugin of routePlugins) await app.register(plugin);
   return app;
 }
