@@ -1,0 +1,106 @@
+// The events outbox: every state change appends a row to ENRICHMENT_EVENTS in the same transaction as
+// the change (SEQ comes from a sequence, so it rises). Statements here are built so they can be placed
+// inside a fenced batch: `condition` makes the insert happen only while the writer still holds its claim.
+import type { BindValue, JsonObject, Row, Statement, Warehouse } from '../db/warehouse.js';
+import { sql } from '../db/sql-registry.js';
+
+export const EVENT_TYPES = [
+  'job_enqueued',
+  'job_claimed',
+  'enrichment_progress',
+  'enrichment_not_ready',
+  'enrichment_complete',
+  'enrichment_failed',
+  'job_cancelled',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface EnrichmentEvent {
+  type: EventType;
+  at: Date;
+  job_id: string | null;
+  test_id: string | null;
+  run_id: string | null;
+  enrichment_type?: string | null;
+  payload?: JsonObject;
+}
+
+/** A committed event as stored (with its sequence number). */
+export interface StoredEvent extends EnrichmentEvent {
+  seq: number;
+}
+
+const INSERT_EVENT = sql(
+  'events.insert',
+  `INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD)
+SELECT ?, CAST(? AS TIMESTAMP_NTZ), ?, ?, ?, ?, PARSE_JSON(?)`,
+);
+
+// Fenced variant: the row is written only while the job still carries the writer's claim token.
+const INSERT_EVENT_FENCED = sql(
+  'events.insert_fenced',
+  `INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD)
+SELECT ?, CAST(? AS TIMESTAMP_NTZ), ?, ?, ?, ?, PARSE_JSON(?)
+FROM (SELECT 1 AS ONE) AS ONE_ROW
+WHERE EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+);
+
+// Conditional on the job existing (enqueue: only when this request's insert happened).
+const INSERT_EVENT_IF_JOB = sql(
+  'events.insert_if_job',
+  `INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD)
+SELECT ?, CAST(? AS TIMESTAMP_NTZ), ?, ?, ?, ?, PARSE_JSON(?)
+FROM (SELECT 1 AS ONE) AS ONE_ROW
+WHERE EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ?)`,
+);
+
+function eventBinds(event: EnrichmentEvent): BindValue[] {
+  return [
+    event.type,
+    event.at,
+    event.job_id,
+    event.test_id,
+    event.run_id,
+    event.enrichment_type ?? null,
+    event.payload ?? {},
+  ];
+}
+
+export function insertEvent(event: EnrichmentEvent): Statement {
+  return { sql: INSERT_EVENT, binds: eventBinds(event) };
+}
+
+/** Inserted only while JOB_ID still carries CLAIM_ID (inside a fenced batch). */
+export function insertEventFenced(event: EnrichmentEvent, jobId: string, claimId: string): Statement {
+  return { sql: INSERT_EVENT_FENCED, binds: [...eventBinds(event), jobId, claimId] };
+}
+
+/** Inserted only when job `jobId` exists (after a conditional insert of that job in the same batch). */
+export function insertEventIfJob(event: EnrichmentEvent, jobId: string): Statement {
+  return { sql: INSERT_EVENT_IF_JOB, binds: [...eventBinds(event), jobId] };
+}
+
+const EVENTS_AFTER = sql(
+  'events.after',
+  `SELECT SEQ, EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD
+FROM ENRICHMENT_EVENTS WHERE SEQ > ? ORDER BY SEQ LIMIT ?`,
+);
+
+/** Committed events after `seq`, oldest first (replay after a reconnect). */
+export async function readEventsAfter(warehouse: Warehouse, seq: number, limit = 1000): Promise<StoredEvent[]> {
+  const rows = await warehouse.query(EVENTS_AFTER, [seq, limit]);
+  return rows.map(toStoredEvent);
+}
+
+export function toStoredEvent(row: Row): StoredEvent {
+  return {
+    seq: Number(row.SEQ),
+    type: row.EVENT_TYPE as EventType,
+    at: row.OCCURRED_AT as Date,
+    job_id: (row.JOB_ID as string | null) ?? null,
+    test_id: (row.TEST_ID as string | null) ?? null,
+    run_id: (row.RUN_ID as string | null) ?? null,
+    enrichment_type: (row.ENRICHMENT_TYPE as string | null) ?? null,
+    payload: (row.PAYLOAD as JsonObject | null) ?? {},
+  };
+}
