@@ -1,0 +1,172 @@
+// Offline Snowflake check of every statement the service can send: the migrations (Snowflake side),
+// the rollback scripts, and every statement declared with sql()/sqlSample() anywhere under src/.
+// Each must parse in Snowflake grammar and name only tables and columns that exist (ours from the
+// migrations, ACCOUNT_USAGE from the documented view contracts). No network, no account.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS_DIR, loadMigrations, parseMigration, statementsFor, type Migration } from '../src/db/migrations.js';
+import { registeredStatements, type RegisteredStatement } from '../src/db/sql-registry.js';
+import { AGGREGATE_QUERY_HISTORY, sourceViewName } from '../src/sources/account-usage.js';
+import { SnowflakeSchema, checkStatement, type Problem } from './support/snowflake-schema.js';
+
+const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+/** Entry points start servers or write files when imported; every other module only registers statements. */
+const ENTRY_POINTS = ['server.ts', 'demo.ts'];
+
+function sourceModules(): string[] {
+  return readdirSync(SRC, { recursive: true, encoding: 'utf8' })
+    .map((file) => file.split('\\').join('/'))
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+    .filter((file) => !ENTRY_POINTS.includes(file) && !file.startsWith('cli/'))
+    .sort();
+}
+
+function report(failures: Array<{ name: string; problems: Problem[]; text: string }>): string {
+  return failures
+    .map((f) => `${f.name}:\n${f.problems.map((p) => `    [${p.stage}] ${p.message}`).join('\n')}\n    SQL: ${f.text.replace(/\s+/g, ' ').slice(0, 300)}`)
+    .join('\n');
+}
+
+/** Walks the Snowflake migrations in order, checking each statement against the schema built by the ones before it. */
+function checkMigrations(migrations: Migration[]): { schema: SnowflakeSchema; failures: Array<{ name: string; problems: Problem[]; text: string }>; count: number } {
+  const schema = new SnowflakeSchema();
+  const failures: Array<{ name: string; problems: Problem[]; text: string }> = [];
+  let count = 0;
+  for (const migration of migrations) {
+    if (migration.engine === 'duckdb') {
+      // An embedded-only file stands in for tables FlakeBench owns in Snowflake (they exist there already):
+      // its tables are part of the schema, its statements are never sent to Snowflake.
+      for (const statement of statementsFor(migration, 'duckdb')) schema.apply(statement);
+      continue;
+    }
+    statementsFor(migration, 'snowflake').forEach((text, index) => {
+      count += 1;
+      const name = `migration ${migration.file} #${index + 1}`;
+      const problems = checkStatement(text, schema.toSchema());
+      try {
+        schema.apply(text);
+      } catch (error) {
+        problems.push({ stage: 'schema', message: (error as Error).message });
+      }
+      if (problems.length > 0) failures.push({ name, problems, text });
+    });
+  }
+  return { schema, failures, count };
+}
+
+describe('offline Snowflake check', () => {
+  let statements: RegisteredStatement[];
+  let migrations: Migration[];
+
+  beforeAll(async () => {
+    for (const file of sourceModules()) await import(pathToFileURL(join(SRC, file)).href);
+    statements = registeredStatements();
+    migrations = loadMigrations();
+  });
+
+  it('rejects a misspelled ACCOUNT_USAGE column, an unknown table, a DuckDB-only form and a syntax error', () => {
+    const { schema } = checkMigrations(migrations);
+    const known = schema.toSchema();
+    // The seed's mistake: AGGREGATE_QUERY_HISTORY counts executions in CALLS, it has no QUERY_COUNT.
+    const misspelled = checkStatement(`SELECT QUERY_COUNT FROM ${sourceViewName('AGGREGATE_QUERY_HISTORY')}`, known);
+    expect(misspelled.map((p) => p.message).join('\n')).toMatch(/Unknown column 'query_count'/);
+    expect(checkStatement(`SELECT CALLS FROM ${sourceViewName('AGGREGATE_QUERY_HISTORY')}`, known)).toEqual([]);
+    // Through an alias, in a subquery, and in an UPDATE of our own table.
+    expect(checkStatement('SELECT a.CALL FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY a', known)).not.toEqual([]);
+    expect(
+      checkStatement('SELECT JOB_ID FROM DELAYED_ENRICHMENT_QUEUE WHERE TEST_ID IN (SELECT TEST_IDD FROM TEST_RESULTS)', known),
+    ).not.toEqual([]);
+    expect(checkStatement('UPDATE DELAYED_ENRICHMENT_QUEUE SET STATUSS = ? WHERE JOB_ID = ?', known)).not.toEqual([]);
+    expect(checkStatement('UPDATE DELAYED_ENRICHMENT_QUEUE SET STATUS = ? WHERE JOB_ID = ?', known)).toEqual([]);
+    expect(checkStatement('SELECT TEST_ID FROM NO_SUCH_TABLE', known).map((p) => p.message).join()).toMatch(/Unknown table/);
+    expect(checkStatement('SELECT CALLS FROM SNOWFLAKE.ACCOUNT_USAGE.NO_SUCH_VIEW', known)).not.toEqual([]);
+    // A view's output columns are known, and nothing else is.
+    expect(checkStatement('SELECT TOTAL_QUERIES FROM V_AGGREGATE_QUERY_STATS', known)).toEqual([]);
+    expect(checkStatement('SELECT TOTAL_QUERY FROM V_AGGREGATE_QUERY_STATS', known)).not.toEqual([]);
+    expect(checkStatement('UPDATE DELAYED_ENRICHMENT_QUEUE SET STATUS = ? WHERE JOB_ID = ? RETURNING JOB_ID', known)).not.toEqual([]);
+    expect(
+      checkStatement('INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, PAYLOAD) VALUES (?, CAST(? AS TIMESTAMP_NTZ), PARSE_JSON(?))', known),
+    ).not.toEqual([]);
+    expect(
+      checkStatement(
+        'INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, PAYLOAD) SELECT v.T, CAST(v.O AS TIMESTAMP_NTZ), PARSE_JSON(v.P) FROM (VALUES (?, ?, ?)) AS v(T, O, P)',
+        known,
+      ),
+    ).toEqual([]);
+    expect(() => schema.apply('ALTER TABLE DELAYED_ENRICHMENT_QUEUE CLUSTER BY (NO_SUCH_COLUMN)')).toThrow(/unknown column/);
+    expect(() => schema.apply('ALTER TABLE NO_SUCH_TABLE ADD COLUMN X INTEGER')).toThrow(/unknown table/);
+    const broken = checkStatement('SELEC * FRM DELAYED_ENRICHMENT_QUEUE WHERE');
+    expect(broken.length).toBeGreaterThan(0);
+    expect(broken[0]?.stage).toBe('parse');
+    expect(checkStatement('UPDATE DELAYED_ENRICHMENT_QUEUE SET WHERE JOB_ID = ?')).not.toEqual([]);
+    expect(checkStatement('SELECT 1; SELECT 2')).not.toEqual([]);
+  });
+
+  it('knows every documented ACCOUNT_USAGE column and every migrated column', () => {
+    const { schema } = checkMigrations(migrations);
+    expect(schema.columnsOf(sourceViewName('AGGREGATE_QUERY_HISTORY'))).toEqual(AGGREGATE_QUERY_HISTORY.columns.map((c) => c.name));
+    // Columns from CREATE TABLE (0001), ALTER TABLE ADD COLUMN (0002, 0003) and a view (0004).
+    expect(schema.columnsOf('DELAYED_ENRICHMENT_QUEUE')).toEqual(expect.arrayContaining(['JOB_ID', 'CLAIM_ID', 'TYPE_STATE']));
+    expect(schema.columnsOf('TEST_RESULTS')).toEqual(expect.arrayContaining(['TEST_ID', 'DELAYED_ENRICHMENT_STATUS']));
+    expect(schema.columnsOf('QUERY_EXECUTIONS')).toContain('QUERY_PARAMETERIZED_HASH');
+    expect(schema.columnsOf('V_DELAYED_ENRICHMENT_STATUS')).toEqual(expect.arrayContaining(['MINUTES_UNTIL_ELIGIBLE', 'TEST_NAME']));
+  });
+
+  it('every Snowflake migration statement parses and names only tables and columns created before it', () => {
+    const { failures, count } = checkMigrations(migrations);
+    expect(count).toBeGreaterThan(10);
+    expect(failures, report(failures)).toEqual([]);
+  });
+
+  it('every rollback script parses in Snowflake grammar and names only existing tables and columns', () => {
+    const { schema } = checkMigrations(migrations);
+    const failures: Array<{ name: string; problems: Problem[]; text: string }> = [];
+    const rollbacks = migrations.filter((m) => m.engine !== 'duckdb').reverse();
+    expect(rollbacks.length).toBeGreaterThan(0);
+    // Newest first, as `rollback` runs them, each against the schema the later rollbacks left behind.
+    for (const migration of rollbacks) {
+      const file = join(MIGRATIONS_DIR, 'rollback', migration.file);
+      const text = readFileSync(file, 'utf8').replaceAll('{{BACKUP_SUFFIX}}', '20260101000000');
+      const parsed = parseMigration(text);
+      parsed.statements
+        .filter((s) => s.engine !== 'duckdb')
+        .forEach((statement, index) => {
+          const name = `rollback ${migration.file} #${index + 1}`;
+          const problems = checkStatement(statement.text, schema.toSchema());
+          try {
+            schema.apply(statement.text);
+          } catch (error) {
+            problems.push({ stage: 'schema', message: (error as Error).message });
+          }
+          if (problems.length > 0) failures.push({ name, problems, text: statement.text });
+        });
+    }
+    expect(failures, report(failures)).toEqual([]);
+  });
+
+  it('imports every module under src/ (entry points aside) so that the statement registry is complete', () => {
+    const modules = sourceModules();
+    expect(modules).toContain('db/migrations.ts');
+    expect(modules).not.toContain('server.ts');
+    // Every file that calls sql()/sqlSample() contributed at least one statement named after it.
+    const declaring = modules.filter((file) => /\bsql(Sample)?\(\s*['"`]/.test(readFileSync(join(SRC, file), 'utf8')));
+    expect(declaring.length).toBeGreaterThan(0);
+    expect(statements.length).toBeGreaterThanOrEqual(declaring.length);
+  });
+
+  it('every registered statement parses in Snowflake grammar and names only known tables and columns', () => {
+    const { schema } = checkMigrations(migrations);
+    // Tables the service itself creates with a registered statement (the migration ledger) are known too.
+    for (const statement of statements) if (/^\s*CREATE\s+(TABLE|OR\s+REPLACE\s+VIEW|VIEW)\b/i.test(statement.text)) schema.apply(statement.text);
+    const known = schema.toSchema();
+    const failures = statements
+      .map((statement) => ({ name: statement.name, text: statement.text, problems: checkStatement(statement.text, known) }))
+      .filter((result) => result.problems.length > 0);
+    console.info(
+      `offline Snowflake check: ${statements.length} registered statements from ${sourceModules().length} modules, ${failures.length} failing`,
+    );
+    expect(failures, `${relative(process.cwd(), SRC)}:\n${report(failures)}`).toEqual([]);
+  });
+});

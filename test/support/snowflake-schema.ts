@@ -1,0 +1,251 @@
+// The schema the offline Snowflake check validates statements against, built from what the service itself
+// declares: our tables and views come from the migrations' DDL (so a column added by a new migration is
+// known without touching this file), the ACCOUNT_USAGE views from the documented contracts in
+// src/sources/account-usage.ts. Only for checking: polyglot never generates SQL for the service.
+import { Dialect, generate, outputColumnsWithSchema, parse, validate, validateWithSchema } from '@polyglot-sql/sdk';
+import type { ColumnSchema, Schema, TableSchema, ValidationError } from '@polyglot-sql/sdk';
+import { SOURCE_VIEWS, sourceViewName } from '../../src/sources/account-usage.js';
+
+/** The one dialect name polyglot's validators take for Snowflake. */
+export const SNOWFLAKE = 'snowflake';
+
+// Snowflake's INFORMATION_SCHEMA.TABLES columns the service may read (docs.snowflake.com/en/sql-reference/info-schema/tables).
+const INFORMATION_SCHEMA_TABLES: TableSchema = {
+  name: 'INFORMATION_SCHEMA.TABLES',
+  columns: [
+    'TABLE_CATALOG',
+    'TABLE_SCHEMA',
+    'TABLE_NAME',
+    'TABLE_OWNER',
+    'TABLE_TYPE',
+    'IS_TRANSIENT',
+    'CLUSTERING_KEY',
+    'ROW_COUNT',
+    'BYTES',
+    'RETENTION_TIME',
+    'CREATED',
+    'LAST_ALTERED',
+    'LAST_DDL',
+    'LAST_DDL_BY',
+    'AUTO_CLUSTERING_ON',
+    'COMMENT',
+  ].map((name) => ({ name, type: 'text' })),
+};
+
+interface AstName {
+  name: { name: string };
+  schema?: { name: string } | null;
+  catalog?: { name: string } | null;
+}
+
+interface AstColumn {
+  name: { name: string };
+  data_type?: { data_type?: string; name?: string };
+}
+
+/** `CATALOG.SCHEMA.NAME` as written, upper case (unquoted Snowflake identifiers are case-insensitive). */
+function qualifiedName(name: AstName): string {
+  return [name.catalog?.name, name.schema?.name, name.name.name]
+    .filter((part): part is string => typeof part === 'string')
+    .join('.')
+    .toUpperCase();
+}
+
+function columnOf(column: AstColumn): ColumnSchema {
+  const type = column.data_type?.data_type === 'custom' ? column.data_type.name : column.data_type?.data_type;
+  return { name: column.name.name.toUpperCase(), type: type ?? 'variant' };
+}
+
+/**
+ * Our tables and views as they stand after the statements applied so far. `apply()` reads a DDL statement
+ * and records its effect; anything it cannot place (ALTER of an unknown table) is an error, because the
+ * statement would fail on Snowflake too.
+ */
+export class SnowflakeSchema {
+  private readonly objects = new Map<string, TableSchema>();
+
+  constructor() {
+    for (const view of SOURCE_VIEWS) {
+      // Fully qualified: polyglot matches a three-part name only against a table named the same way.
+      this.objects.set(sourceViewName(view.name), {
+        name: sourceViewName(view.name),
+        columns: view.columns.map((column) => ({ name: column.name, type: column.type.toLowerCase() })),
+      });
+    }
+    this.objects.set(INFORMATION_SCHEMA_TABLES.name, INFORMATION_SCHEMA_TABLES);
+  }
+
+  /** Every table and view known so far, in polyglot's schema format. */
+  toSchema(): Schema {
+    return { tables: [...this.objects.values()], strict: true };
+  }
+
+  tableNames(): string[] {
+    return [...this.objects.keys()];
+  }
+
+  columnsOf(table: string): string[] {
+    return this.objects.get(table.toUpperCase())?.columns.map((column) => column.name) ?? [];
+  }
+
+  /** Records the effect of one DDL statement; statements that change no table or view are ignored. */
+  apply(text: string): void {
+    const parsed = parse(text, Dialect.Snowflake);
+    if (!parsed.success) throw new Error(`cannot read DDL: ${parsed.error}`);
+    for (const node of parsed.ast as unknown as Array<Record<string, any>>) {
+      if (node.create_table) this.createTable(node.create_table);
+      else if (node.alter_table) this.alterTable(node.alter_table);
+      else if (node.create_view) this.createView(node.create_view);
+      else if (node.drop_table) for (const name of node.drop_table.names as AstName[]) this.objects.delete(qualifiedName(name));
+      else if (node.drop_view) this.objects.delete(qualifiedName(node.drop_view.name as AstName));
+    }
+  }
+
+  private createTable(create: { name: AstName; columns: AstColumn[]; as_select: unknown; if_not_exists: boolean }): void {
+    const name = qualifiedName(create.name);
+    if (create.if_not_exists && this.objects.has(name)) return;
+    const columns = create.as_select ? this.outputOf(create.as_select, name) : create.columns.map(columnOf);
+    this.objects.set(name, { name, columns });
+  }
+
+  private alterTable(alter: { name: AstName; actions: Array<Record<string, any>>; if_exists: boolean }): void {
+    const name = qualifiedName(alter.name);
+    const table = this.objects.get(name);
+    if (!table) {
+      if (alter.if_exists) return;
+      throw new Error(`ALTER TABLE of unknown table ${name}`);
+    }
+    for (const action of alter.actions) {
+      if (action.AddColumn) {
+        const column = columnOf(action.AddColumn.column as AstColumn);
+        if (table.columns.some((existing) => existing.name === column.name)) {
+          if (action.AddColumn.if_not_exists) continue;
+          throw new Error(`ALTER TABLE ${name} adds column ${column.name} twice`);
+        }
+        table.columns.push(column);
+      } else if (action.DropColumn) {
+        const column = String(action.DropColumn.name.name).toUpperCase();
+        if (!table.columns.some((existing) => existing.name === column) && !action.DropColumn.if_exists) {
+          throw new Error(`ALTER TABLE ${name} drops unknown column ${column}`);
+        }
+        table.columns = table.columns.filter((existing) => existing.name !== column);
+      } else if (action.ClusterBy) {
+        // polyglot does not check clustering keys; Snowflake rejects an unknown column there.
+        for (const column of columnReferences(action.ClusterBy)) {
+          if (!table.columns.some((existing) => existing.name === column)) throw new Error(`ALTER TABLE ${name} clusters by unknown column ${column}`);
+        }
+      }
+    }
+  }
+
+  private createView(create: { name: AstName; query: unknown }): void {
+    const name = qualifiedName(create.name);
+    this.objects.set(name, { name, columns: this.outputOf(create.query, name) });
+  }
+
+  /** Output columns of a query (`*` expanded against the tables known so far). */
+  private outputOf(query: unknown, owner: string): ColumnSchema[] {
+    const rendered = generate([query], Dialect.Snowflake);
+    const text = rendered.success ? rendered.sql?.[0] : undefined;
+    if (text === undefined) throw new Error(`cannot render the query of ${owner}: ${rendered.error ?? 'no SQL'}`);
+    const output = outputColumnsWithSchema(text, this.toSchema(), SNOWFLAKE);
+    if (!output.success || !output.output) throw new Error(`cannot list the columns of ${owner}: ${output.error ?? 'unknown'}`);
+    return output.output.columns.map((column) => {
+      if (column.kind !== 'named') throw new Error(`${owner} has an unnamed or unexpanded output column; give it an alias`);
+      return { name: column.name.toUpperCase(), type: 'variant' };
+    });
+  }
+}
+
+/** Upper-case names of the columns referenced anywhere inside an AST node. */
+function columnReferences(node: unknown): string[] {
+  if (Array.isArray(node)) return node.flatMap(columnReferences);
+  if (node === null || typeof node !== 'object') return [];
+  const record = node as Record<string, any>;
+  if (record.column && typeof record.column.name?.name === 'string') return [String(record.column.name.name).toUpperCase()];
+  return Object.values(record).flatMap(columnReferences);
+}
+
+/**
+ * Snowflake rejects semi-structured constructors in a VALUES list (`Invalid expression [PARSE_JSON(?)] in
+ * VALUES clause`): convert in the SELECT over `(VALUES ...) AS v(...)` instead. Returns the function, if any.
+ */
+function functionInValues(text: string): string | undefined {
+  const pattern = /\bVALUES\s*\(/gi;
+  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
+    // Walk the tuples that follow: `(...), (...)`.
+    let i = match.index + match[0].length - 1;
+    while (text[i] === '(') {
+      let depth = 0;
+      const start = i;
+      for (; i < text.length; i += 1) {
+        if (text[i] === '(') depth += 1;
+        if (text[i] === ')') depth -= 1;
+        if (depth === 0) break;
+      }
+      const call = /\b(PARSE_JSON|TRY_PARSE_JSON|OBJECT_CONSTRUCT|ARRAY_CONSTRUCT|TO_VARIANT|TO_OBJECT|TO_ARRAY)\s*\(/i.exec(text.slice(start + 1, i));
+      if (call) return call[1];
+      i += 1;
+      while (/[\s,]/.test(text[i] ?? '')) i += 1;
+    }
+  }
+  return undefined;
+}
+
+export interface Problem {
+  stage: 'parse' | 'schema' | 'snowflake';
+  message: string;
+}
+
+// Forms DuckDB runs but Snowflake rejects (polyglot's Snowflake parser accepts them all, so they are checked
+// here). Matched on the text with string literals and comments removed.
+const NOT_SNOWFLAKE: ReadonlyArray<{ pattern: RegExp; why: string }> = [
+  { pattern: /\bRETURNING\b/i, why: 'Snowflake has no RETURNING clause' },
+  { pattern: /\bON\s+CONFLICT\b/i, why: 'Snowflake has no ON CONFLICT (use MERGE)' },
+  { pattern: /\bINSERT\s+OR\s+(REPLACE|IGNORE)\b/i, why: 'Snowflake has no INSERT OR REPLACE/IGNORE (use MERGE)' },
+  { pattern: /\bSKIP\s+LOCKED\b/i, why: 'Snowflake has no SKIP LOCKED' },
+  { pattern: /\bFOR\s+UPDATE\b/i, why: 'Snowflake has no SELECT ... FOR UPDATE' },
+  { pattern: /->>?/, why: 'Snowflake has no -> / ->> JSON operators (use GET)' },
+  { pattern: /\bCURRENT_TIMESTAMP\s*\(/i, why: 'bind "now" from the injectable clock instead of CURRENT_TIMESTAMP()' },
+  { pattern: /\bnextval\s*\(/i, why: 'Snowflake spells a sequence value SEQ.NEXTVAL' },
+  { pattern: /\bINTERVAL\s+\d/i, why: "Snowflake needs INTERVAL '<n> <unit>' quoted" },
+  { pattern: /\bCREATE\s+OR\s+ALTER\b/i, why: 'CREATE OR ALTER is not atomic and DuckDB lacks it (spec/README.md)' },
+];
+
+function withoutLiterals(text: string): string {
+  return text.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '');
+}
+
+/**
+ * Checks one statement the way Snowflake would receive it: exactly one statement in Snowflake grammar,
+ * no DuckDB-only forms, and (with a schema) every table and column known. Returns the problems found.
+ */
+export function checkStatement(text: string, schema?: Schema): Problem[] {
+  const problems: Problem[] = [];
+  const parsed = parse(text, Dialect.Snowflake);
+  if (!parsed.success) return [{ stage: 'parse', message: parsed.error }];
+  if (parsed.ast.length !== 1) problems.push({ stage: 'parse', message: `holds ${parsed.ast.length} statements; send one at a time` });
+  const syntax = validate(text, SNOWFLAKE, { strictSyntax: true, semantic: true });
+  problems.push(...errorsOf(syntax.errors, 'parse'));
+  const bare = withoutLiterals(text);
+  for (const rule of NOT_SNOWFLAKE) if (rule.pattern.test(bare)) problems.push({ stage: 'snowflake', message: rule.why });
+  const call = functionInValues(bare);
+  if (call !== undefined) {
+    problems.push({ stage: 'snowflake', message: `${call}(...) inside VALUES: Snowflake takes only constants there; convert in a SELECT over the VALUES` });
+  }
+  if (schema) {
+    const checked = validateWithSchema(text, schema, SNOWFLAKE, { strict: true, semantic: true, strictSyntax: true });
+    problems.push(...errorsOf(checked.errors, 'schema'));
+  }
+  // The syntax pass and the schema pass report the same grammar errors; keep each once.
+  return problems.filter((p, i) => problems.findIndex((q) => q.message === p.message) === i);
+}
+
+function errorsOf(errors: ValidationError[], stage: Problem['stage']): Problem[] {
+  return errors
+    .filter((error) => error.severity === 'error')
+    .map((error) => ({
+      stage,
+      message: `${error.code} ${error.message}${error.line === undefined ? '' : ` (line ${error.line}, column ${error.column ?? '?'})`}`,
+    }));
+}
