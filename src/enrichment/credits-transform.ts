@@ -1,0 +1,91 @@
+// HYBRID_TABLE_USAGE_HISTORY windows → HYBRID_TABLE_CREDITS rows for one test. Pure.
+//
+// The view is account-level (OBJECT_ID/NAME are always NULL, no request counts), so credits cannot be
+// measured per test: each window overlapping the test is attributed to it prorated by the overlapped share of
+// the window, and every row says so (ATTRIBUTION_METHOD) and how many other tests overlapped the same window
+// (their activity is in the same credits). Hybrid requests stopped being metered on 2026-03-01: a test after
+// that has no windows, which is "not applicable", never zero credits.
+import { HYBRID_METERING_ENDED_AT } from '../sources/account-usage.js';
+
+export const CREDIT_ATTRIBUTION_METHOD = 'ACCOUNT_TIME_OVERLAP';
+
+export interface UsageWindow {
+  START_TIME: Date;
+  END_TIME: Date;
+  CREDITS_USED: number;
+}
+
+export interface TestInterval {
+  testId: string;
+  start: Date;
+  end: Date;
+}
+
+export interface CreditRow {
+  startTime: Date;
+  endTime: Date;
+  /** CREDITS_USED × overlapFraction. */
+  creditsUsed: number;
+  windowCreditsUsed: number;
+  overlapFraction: number;
+  overlappingTests: number;
+  /** The test's own requests inside the window (its AGGREGATE rows or QUERY_EXECUTIONS), 0 when none. */
+  requestsCount: number;
+  raw: UsageWindow;
+}
+
+export type CreditsOutcome =
+  | { kind: 'not_applicable'; reason: string }
+  | { kind: 'rows'; rows: CreditRow[]; totalCredits: number; totalRequests: number; start: Date | null; end: Date | null };
+
+const overlapMs = (aStart: number, aEnd: number, bStart: number, bEnd: number) => Math.max(0, Math.min(aEnd, bEnd) - Math.max(aStart, bStart));
+
+/**
+ * @param windows usage windows overlapping the test window
+ * @param others other tests' intervals (to count overlaps), the test itself may be included and is skipped
+ * @param requestsIn the test's own request count inside [start, end)
+ */
+export function transformCredits(
+  test: TestInterval,
+  windows: readonly UsageWindow[],
+  others: readonly TestInterval[],
+  requestsIn: (start: Date, end: Date) => number,
+): CreditsOutcome {
+  if (test.end.getTime() > HYBRID_METERING_ENDED_AT.getTime() && windows.length === 0) {
+    return {
+      kind: 'not_applicable',
+      reason: 'Snowflake stopped metering hybrid table requests on 2026-03-01; HYBRID_TABLE_USAGE_HISTORY has no usage for this test',
+    };
+  }
+  const testStart = test.start.getTime();
+  const testEnd = test.end.getTime();
+  const rows: CreditRow[] = [];
+  for (const window of [...windows].sort((a, b) => a.START_TIME.getTime() - b.START_TIME.getTime())) {
+    const wStart = window.START_TIME.getTime();
+    const wEnd = window.END_TIME.getTime();
+    const span = wEnd - wStart;
+    const overlap = overlapMs(testStart, testEnd, wStart, wEnd);
+    if (span <= 0 || overlap <= 0) continue;
+    const fraction = overlap / span;
+    rows.push({
+      startTime: window.START_TIME,
+      endTime: window.END_TIME,
+      creditsUsed: window.CREDITS_USED * fraction,
+      windowCreditsUsed: window.CREDITS_USED,
+      overlapFraction: fraction,
+      overlappingTests: others.filter(
+        (other) => other.testId !== test.testId && overlapMs(other.start.getTime(), other.end.getTime(), wStart, wEnd) > 0,
+      ).length,
+      requestsCount: requestsIn(new Date(Math.max(wStart, testStart)), new Date(Math.min(wEnd, testEnd))),
+      raw: window,
+    });
+  }
+  return {
+    kind: 'rows',
+    rows,
+    totalCredits: rows.reduce((acc, row) => acc + row.creditsUsed, 0),
+    totalRequests: rows.reduce((acc, row) => acc + row.requestsCount, 0),
+    start: rows[0]?.startTime ?? null,
+    end: rows.at(-1)?.endTime ?? null,
+  };
+}
