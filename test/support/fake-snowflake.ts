@@ -1,0 +1,433 @@
+// A test-only stand-in for a Snowflake account, good enough for the real snowflake-sdk pointed at
+// `accessUrl: http://127.0.0.1:<port>` (wire formats: /work/shared/notes/stack-facts.md §3).
+//
+// It answers login (password, or key-pair JWT checked against the test's public key), query requests,
+// telemetry, session deletion and abort requests. Each statement runs on an in-memory DuckDB through our
+// DuckDbDatabase (so the prelude applies); each Snowflake session gets its own DuckDB connection, so
+// BEGIN/COMMIT behave per session. Results go back in Snowflake's JSON row format, errors with Snowflake
+// codes. Everything received is recorded for assertions, and a test can make the next matching statement
+// fail with a given code or hang until the client cancels it.
+//
+// It is test infrastructure, not a second SQL engine: SQL that DuckDB cannot run with the prelude fails
+// here as it would in the embedded mode.
+import { createHash, createPublicKey, randomUUID, verify, type KeyObject } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DuckDbDatabase, type DuckDbWarehouse } from '../../src/db/duckdb.js';
+import { ddlForDuckDb } from '../../src/db/ddl.js';
+import { isWarehouseError, type BindValue, type Row } from '../../src/db/warehouse.js';
+
+export interface FakeSnowflakeOptions {
+  account?: string;
+  user?: string;
+  /** Accepted password (password login). */
+  password?: string;
+  /** PEM public key whose private half may sign key-pair logins. */
+  publicKeyPem?: string;
+}
+
+export interface ReceivedLogin {
+  body: LoginData;
+  query: Record<string, string>;
+  accepted: boolean;
+}
+
+export interface ReceivedStatement {
+  sessionId: number;
+  requestId: string;
+  sqlText: string;
+  /** Bind values as the driver sent them, decoded to JS values. */
+  binds: Array<string | number | boolean | null>;
+  /** Statement-level parameters sent with the request (QUERY_TAG, ...). */
+  parameters: Record<string, unknown>;
+}
+
+export interface InjectedError {
+  code: string;
+  message: string;
+  sqlState?: string;
+}
+
+interface LoginData {
+  ACCOUNT_NAME?: string;
+  LOGIN_NAME?: string;
+  PASSWORD?: string;
+  TOKEN?: string;
+  AUTHENTICATOR?: string;
+  SESSION_PARAMETERS?: Record<string, unknown>;
+  CLIENT_ENVIRONMENT?: Record<string, unknown>;
+}
+
+interface FakeSession {
+  id: number;
+  token: string;
+  connection: DuckDbWarehouse;
+  /** Parameters from the login body and from ALTER SESSION SET, upper-case names. */
+  parameters: Record<string, unknown>;
+}
+
+type Fault =
+  | { pattern: RegExp; kind: 'fail'; error: InjectedError }
+  | { pattern: RegExp; kind: 'hang' };
+
+interface SnowflakeColumn {
+  name: string;
+  type: string;
+  scale?: number;
+  precision?: number;
+  nullable: boolean;
+}
+
+const CANCELLED: InjectedError = { code: '000604', message: 'SQL execution canceled', sqlState: '57014' };
+
+export class FakeSnowflake {
+  readonly logins: ReceivedLogin[] = [];
+  readonly statements: ReceivedStatement[] = [];
+  /** Request ids (or query ids) named by abort requests. */
+  readonly aborts: string[] = [];
+  readonly telemetry: unknown[] = [];
+  readonly deletedSessions: number[] = [];
+  /** Paths the fake has no answer for (a driver upgrade may add requests). */
+  readonly unknownRequests: string[] = [];
+
+  private readonly sessions = new Map<string, FakeSession>();
+  private readonly faults: Fault[] = [];
+  private readonly hanging = new Map<string, () => void>();
+  private nextSessionId = 1;
+  private readonly publicKey: KeyObject | undefined;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly database: DuckDbDatabase,
+    private readonly options: Required<Omit<FakeSnowflakeOptions, 'publicKeyPem' | 'password'>> & FakeSnowflakeOptions,
+  ) {
+    this.publicKey = options.publicKeyPem === undefined ? undefined : createPublicKey(options.publicKeyPem);
+  }
+
+  static async start(options: FakeSnowflakeOptions = {}): Promise<FakeSnowflake> {
+    const database = await DuckDbDatabase.open(':memory:');
+    const server = createServer();
+    const fake = new FakeSnowflake(server, database, { account: 'FAKEACCOUNT', user: 'SERVICE_USER', ...options });
+    server.on('request', (req, res) => void fake.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return fake;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Session parameters of every session opened so far (login SESSION_PARAMETERS + ALTER SESSION). */
+  sessionParameters(): Array<Record<string, unknown>> {
+    return [...this.sessions.values()].map((session) => ({ ...session.parameters }));
+  }
+
+  get openSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** The next statement whose text matches fails with this Snowflake error (once). */
+  failNext(pattern: RegExp, error: InjectedError): void {
+    this.faults.push({ pattern, kind: 'fail', error });
+  }
+
+  /** The next statement whose text matches never finishes until the client sends an abort request. */
+  hangNext(pattern: RegExp): void {
+    this.faults.push({ pattern, kind: 'hang' });
+  }
+
+  /** Runs SQL directly on the backing database (setup: objects that exist in the account before the test). */
+  async runDirect(sql: string, binds: BindValue[] = []): Promise<Row[]> {
+    const connection = await this.database.connect();
+    try {
+      return await connection.query(sql, binds);
+    } finally {
+      await connection.close();
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const release of this.hanging.values()) release();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.database.close();
+  }
+
+  // ---- HTTP ----------------------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const text = await readBody(req);
+    const body = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+    const reply = (payload: unknown) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(payload));
+    };
+    try {
+      const path = url.pathname;
+      if (path === '/session/v1/login-request') return reply(await this.login(body.data as LoginData, url));
+      if (path === '/telemetry/send') {
+        this.telemetry.push(body);
+        return reply({ success: true });
+      }
+      if (path === '/queries/v1/abort-request') {
+        this.abort(String(body.requestId));
+        return reply({ success: true, data: null });
+      }
+      const abortById = /^\/queries\/([^/]+)\/abort-request$/.exec(path);
+      if (abortById) {
+        this.abort(abortById[1] as string);
+        return reply({ success: true, data: null });
+      }
+      const session = this.sessionOf(req);
+      if (path === '/session' && url.searchParams.get('delete') === 'true') {
+        if (session) await this.endSession(session);
+        return reply({ success: true, data: null });
+      }
+      if (path === '/queries/v1/query-request') {
+        if (!session) return reply(failure({ code: '390111', message: 'Session no longer exists.', sqlState: '08001' }, undefined));
+        return reply(await this.query(session, url.searchParams.get('requestId') ?? randomUUID(), body));
+      }
+      this.unknownRequests.push(`${req.method} ${path}`);
+      return reply({ success: true, data: null });
+    } catch (error) {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  private sessionOf(req: IncomingMessage): FakeSession | undefined {
+    const token = /Snowflake Token="([^"]+)"/.exec(req.headers.authorization ?? '')?.[1];
+    return token === undefined ? undefined : this.sessions.get(token);
+  }
+
+  // ---- login ---------------------------------------------------------------------------------------
+
+  private async login(data: LoginData, url: URL): Promise<unknown> {
+    const query = Object.fromEntries(url.searchParams.entries());
+    const accepted = this.credentialsValid(data);
+    this.logins.push({ body: data, query, accepted });
+    if (!accepted) {
+      return { success: false, code: '390100', message: 'Incorrect username or password was specified.', data: null };
+    }
+    const id = this.nextSessionId++;
+    const token = `session-${id}-${randomUUID()}`;
+    const parameters: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(data.SESSION_PARAMETERS ?? {})) parameters[name.toUpperCase()] = value;
+    this.sessions.set(token, { id, token, connection: await this.database.connect(), parameters });
+    return {
+      success: true,
+      data: { token, masterToken: `master-${id}`, validityInSeconds: 3600, masterValidityInSeconds: 14_400, sessionId: id },
+    };
+  }
+
+  private credentialsValid(data: LoginData): boolean {
+    if (data.LOGIN_NAME?.toUpperCase() !== this.options.user.toUpperCase()) return false;
+    if (data.ACCOUNT_NAME?.toUpperCase() !== this.options.account.toUpperCase()) return false;
+    if (data.AUTHENTICATOR === 'SNOWFLAKE_JWT') return this.jwtValid(data.TOKEN);
+    return this.options.password !== undefined && data.PASSWORD === this.options.password;
+  }
+
+  /** RS256 signature by the test's key pair, and the claims Snowflake checks (issuer fingerprint, subject, expiry). */
+  private jwtValid(token: string | undefined): boolean {
+    if (token === undefined || this.publicKey === undefined) return false;
+    const [header, payload, signature] = token.split('.');
+    if (header === undefined || payload === undefined || signature === undefined) return false;
+    const signed = verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), this.publicKey, Buffer.from(signature, 'base64url'));
+    if (!signed) return false;
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: string; sub?: string; exp?: number };
+    const subject = `${this.options.account}.${this.options.user}`.toUpperCase();
+    const fingerprint = createHash('sha256').update(this.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+    return (
+      claims.sub?.toUpperCase() === subject &&
+      claims.iss === `${subject}.SHA256:${fingerprint}` &&
+      typeof claims.exp === 'number' &&
+      claims.exp * 1000 > Date.now()
+    );
+  }
+
+  private async endSession(session: FakeSession): Promise<void> {
+    this.sessions.delete(session.token);
+    this.deletedSessions.push(session.id);
+    await session.connection.close();
+  }
+
+  private abort(id: string): void {
+    this.aborts.push(id);
+    this.hanging.get(id)?.();
+  }
+
+  // ---- statements ----------------------------------------------------------------------------------
+
+  private async query(session: FakeSession, requestId: string, body: Record<string, unknown>): Promise<unknown> {
+    const sqlText = String(body.sqlText ?? '');
+    const binds = decodeBindings(body.bindings as Record<string, { type: string; value: unknown }> | undefined);
+    this.statements.push({ sessionId: session.id, requestId, sqlText, binds, parameters: (body.parameters as Record<string, unknown>) ?? {} });
+    const queryId = randomUUID();
+    const faultIndex = this.faults.findIndex((fault) => fault.pattern.test(sqlText));
+    if (faultIndex >= 0) {
+      const [fault] = this.faults.splice(faultIndex, 1);
+      if (fault?.kind === 'fail') return failure(fault.error, queryId);
+      await new Promise<void>((resolve) => this.hanging.set(requestId, resolve));
+      this.hanging.delete(requestId);
+      return failure(CANCELLED, queryId);
+    }
+    try {
+      return { success: true, code: null, message: null, data: { ...(await this.execute(session, sqlText, binds)), queryId } };
+    } catch (error) {
+      return failure(snowflakeError(error), queryId);
+    }
+  }
+
+  private async execute(session: FakeSession, sqlText: string, binds: BindValue[]): Promise<Record<string, unknown>> {
+    const sql = sqlText.trim().replace(/;\s*$/, '');
+    const keyword = /^\s*([A-Za-z]+)(?:\s+([A-Za-z]+))?/.exec(sql);
+    const first = keyword?.[1]?.toUpperCase() ?? '';
+    const second = keyword?.[2]?.toUpperCase() ?? '';
+    const db = session.connection;
+    if (first === 'ALTER' && second === 'SESSION') {
+      for (const match of sql.matchAll(/([A-Za-z_]+)\s*=\s*('(?:[^']|'')*'|[^\s,]+)/g)) {
+        const raw = match[2] as string;
+        session.parameters[(match[1] as string).toUpperCase()] = raw.startsWith("'") ? raw.slice(1, -1).replaceAll("''", "'") : raw;
+      }
+      return statusResult();
+    }
+    if (first === 'BEGIN' || first === 'START') {
+      await db.execute('BEGIN TRANSACTION');
+      return statusResult();
+    }
+    if (first === 'INSERT' || first === 'UPDATE' || first === 'DELETE' || first === 'MERGE') {
+      const { rowsAffected } = await db.execute(sql, binds);
+      return dmlResult(first, rowsAffected);
+    }
+    if (first === 'CREATE' || first === 'ALTER' || first === 'DROP') {
+      const translated = snowflakeDdlForDuckDb(sql);
+      if (translated !== undefined) await db.execute(translated, binds);
+      return statusResult();
+    }
+    if (first === 'COMMIT' || first === 'ROLLBACK' || first === 'USE' || first === 'SET') {
+      await db.execute(sql, binds);
+      return statusResult();
+    }
+    // A query: DESCRIBE gives the column types that the normalised rows no longer carry.
+    const described = await db.query<{ COLUMN_NAME: string; COLUMN_TYPE: string }>(`DESCRIBE ${sql}`, binds);
+    const rows = await db.query(sql, binds);
+    const rowtype = described.map((column) => snowflakeColumn(column.COLUMN_NAME.toUpperCase(), column.COLUMN_TYPE));
+    const rowset = rows.map((row) => rowtype.map((column) => snowflakeCell(row[column.name], column.type)));
+    return { rowtype, rowset, total: rowset.length, returned: rowset.length, parameters: [] };
+  }
+}
+
+// ---- wire format helpers -------------------------------------------------------------------------
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function failure(error: InjectedError, queryId: string | undefined): unknown {
+  return { success: false, code: error.code, message: error.message, data: { sqlState: error.sqlState ?? '42000', queryId } };
+}
+
+/** Bindings arrive as `{"1": {type, value: string|null}}`; the fake turns them back into values. */
+function decodeBindings(bindings: Record<string, { type: string; value: unknown }> | undefined): Array<string | number | boolean | null> {
+  if (!bindings) return [];
+  return Object.keys(bindings)
+    .sort((a, b) => Number(a) - Number(b))
+    .map((key) => {
+      const { type, value } = bindings[key] as { type: string; value: unknown };
+      if (value === null || value === undefined) return null;
+      const text = String(value);
+      if (type === 'FIXED') return Number.isSafeInteger(Number(text)) ? Number(text) : text;
+      if (type === 'REAL') return Number(text);
+      if (type === 'BOOLEAN') return text === 'true';
+      return text;
+    });
+}
+
+function statusResult(): Record<string, unknown> {
+  return {
+    rowtype: [{ name: 'status', type: 'text', nullable: true }],
+    rowset: [['Statement executed successfully.']],
+    total: 1,
+    returned: 1,
+  };
+}
+
+const DML_STATEMENT_TYPES: Record<string, { id: number; column: string }> = {
+  INSERT: { id: 0x3100, column: 'number of rows inserted' },
+  UPDATE: { id: 0x3200, column: 'number of rows updated' },
+  DELETE: { id: 0x3300, column: 'number of rows deleted' },
+  MERGE: { id: 0x3400, column: 'number of rows affected' },
+};
+
+function dmlResult(keyword: string, rows: number): Record<string, unknown> {
+  const type = DML_STATEMENT_TYPES[keyword] as { id: number; column: string };
+  return {
+    rowtype: [{ name: type.column, type: 'fixed', scale: 0, precision: 19, nullable: false }],
+    rowset: [[String(rows)]],
+    total: 1,
+    returned: 1,
+    statementTypeId: type.id,
+  };
+}
+
+/**
+ * Snowflake-only DDL the migrations send, made runnable on DuckDB: column types (ddl.ts), sequences
+ * (`START = 1 INCREMENT = 1 ORDER`, `DEFAULT SEQ.NEXTVAL`). Returns undefined for DDL with no DuckDB
+ * meaning (CLUSTER BY, search optimization), which the fake accepts as a no-op.
+ */
+export function snowflakeDdlForDuckDb(statement: string): string | undefined {
+  if (/^ALTER\s+TABLE\s+\S+\s+(CLUSTER\s+BY|ADD\s+SEARCH\s+OPTIMIZATION|DROP\s+SEARCH\s+OPTIMIZATION)/i.test(statement)) return undefined;
+  let out = ddlForDuckDb(statement);
+  if (/^CREATE\s+SEQUENCE/i.test(out)) {
+    out = out.replace(/\b(START|INCREMENT)\s*=\s*/gi, '$1 ').replace(/\s+(NO)?ORDER\s*$/i, '');
+  }
+  return out.replace(/\bDEFAULT\s+([A-Za-z_][A-Za-z0-9_$]*)\.NEXTVAL\b/gi, "DEFAULT nextval('$1')");
+}
+
+function snowflakeColumn(name: string, duckType: string): SnowflakeColumn {
+  const type = duckType.toUpperCase();
+  const decimal = /^DECIMAL\((\d+),\s*(\d+)\)$/.exec(type);
+  if (decimal) return { name, type: 'fixed', precision: Number(decimal[1]), scale: Number(decimal[2]), nullable: true };
+  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)$/.test(type)) {
+    return { name, type: 'fixed', precision: 38, scale: 0, nullable: true };
+  }
+  if (/^(DOUBLE|FLOAT|REAL)$/.test(type)) return { name, type: 'real', nullable: true };
+  if (type === 'BOOLEAN') return { name, type: 'boolean', nullable: true };
+  if (type.startsWith('TIMESTAMP')) return { name, type: 'timestamp_ntz', scale: 9, nullable: true };
+  if (type === 'JSON' || type.endsWith('[]') || type.startsWith('STRUCT') || type.startsWith('MAP')) {
+    return { name, type: 'variant', nullable: true };
+  }
+  return { name, type: 'text', nullable: true };
+}
+
+/** Cells are strings: numbers as text, booleans "1"/"0", timestamps "<epoch seconds>.<nanoseconds>", VARIANT JSON. */
+function snowflakeCell(value: unknown, type: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (type === 'timestamp_ntz' && value instanceof Date) {
+    const ms = value.getTime();
+    const seconds = Math.floor(ms / 1000);
+    return `${seconds}.${String((ms - seconds * 1000) * 1_000_000).padStart(9, '0')}`;
+  }
+  if (type === 'boolean') return value ? '1' : '0';
+  if (type === 'variant') return JSON.stringify(value);
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** DuckDB failures in Snowflake's words: missing objects → 002003/42S02, parse errors → 001003/42000. */
+function snowflakeError(error: unknown): InjectedError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/Catalog Error/.test(message)) {
+    return { code: '002003', message: `SQL compilation error:\n${message} (does not exist or not authorized)`, sqlState: '42S02' };
+  }
+  if (/Parser Error/.test(message)) return { code: '001003', message: `SQL compilation error:\n${message}`, sqlState: '42000' };
+  if (/Binder Error/.test(message)) return { code: '000904', message: `SQL compilation error:\n${message}`, sqlState: '42000' };
+  if (isWarehouseError(error) && error.kind === 'constraint') return { code: '100072', message, sqlState: '22000' };
+  return { code: '100000', message, sqlState: 'XX000' };
+}
