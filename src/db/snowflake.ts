@@ -93,6 +93,8 @@ export class SnowflakeWarehouse implements Warehouse {
   readonly counters: StatementCounters = { statements: 0, roundTrips: 0 };
   private readonly idle: Session[] = [];
   private readonly waiters: Array<(session: Session | undefined) => void> = [];
+  /** Sessions on their way back to the pool (waiting for a cancelled statement to finish). */
+  private readonly returning = new Set<Promise<void>>();
   private open = 0;
   private closed = false;
 
@@ -102,7 +104,7 @@ export class SnowflakeWarehouse implements Warehouse {
   ) {}
 
   async warmUp(): Promise<void> {
-    this.release(await this.acquire());
+    await this.release(await this.acquire());
   }
 
   query<T extends Row = Row>(sql: string, binds?: readonly BindValue[], options?: StatementOptions): Promise<T[]> {
@@ -152,6 +154,7 @@ export class SnowflakeWarehouse implements Warehouse {
     if (this.closed) return;
     this.closed = true;
     for (const waiter of this.waiters.splice(0)) waiter(undefined);
+    await Promise.all([...this.returning]);
     const sessions = this.idle.splice(0);
     this.open -= sessions.length;
     await Promise.all(sessions.map((session) => destroy(session.connection)));
@@ -166,7 +169,9 @@ export class SnowflakeWarehouse implements Warehouse {
       return await work(session);
     } finally {
       // A statement that was cancelled may still be finishing: hand the session back once it is quiet.
-      void session.serialized(async () => undefined).then(() => this.release(session));
+      const back = session.serialized(() => this.release(session));
+      this.returning.add(back);
+      void back.finally(() => this.returning.delete(back));
     }
   }
 
@@ -188,10 +193,10 @@ export class SnowflakeWarehouse implements Warehouse {
     return session;
   }
 
-  private release(session: Session): void {
+  private async release(session: Session): Promise<void> {
     if (this.closed || !session.usable) {
       this.open -= 1;
-      void destroy(session.connection);
+      await destroy(session.connection);
       return;
     }
     const waiter = this.waiters.shift();
