@@ -19,15 +19,18 @@ export const PRELUDE_MACROS: readonly string[] = [
   'CREATE OR REPLACE TEMP MACRO IFF(cond, a, b) AS CASE WHEN cond THEN a ELSE b END',
   'CREATE OR REPLACE TEMP MACRO NVL(a, b) AS COALESCE(a, b)',
   'CREATE OR REPLACE TEMP MACRO ZEROIFNULL(a) AS COALESCE(a, 0)',
-  'CREATE OR REPLACE TEMP MACRO PARSE_JSON(s) AS json(s)',
+  // Snowflake returns NULL for an empty or whitespace-only string; DuckDB's json() would raise.
+  "CREATE OR REPLACE TEMP MACRO PARSE_JSON(s) AS CASE WHEN trim(s) = '' THEN NULL ELSE json(s) END",
   'CREATE OR REPLACE TEMP MACRO STARTSWITH(s, prefix) AS starts_with(s, prefix)',
-  'CREATE OR REPLACE TEMP MACRO CONTAINS(s, part) AS contains(s, part)',
+  // Not `contains(s, part)`: inside the macro that name is the macro itself (endless recursion).
+  'CREATE OR REPLACE TEMP MACRO CONTAINS(s, part) AS strpos(s, part) > 0',
   // Snowflake accepts the date part as a quoted string too; the service always quotes it.
   "CREATE OR REPLACE TEMP MACRO DATEADD(part, n, ts) AS date_add(ts, CAST(CAST(n AS VARCHAR) || ' ' || part AS INTERVAL))",
   'CREATE OR REPLACE TEMP MACRO TIMESTAMPDIFF(part, a, b) AS date_diff(part, a, b)',
   // GET(object, 'key'): one key, taken literally (so 'p99.9' is the key, not a path).
   `CREATE OR REPLACE TEMP MACRO GET(obj, key) AS json_extract(obj, '$."' || key || '"')`,
-  'CREATE OR REPLACE TEMP MACRO ARRAY_SIZE(arr) AS json_array_length(arr)',
+  // NULL for anything that is not an array, as in Snowflake (json_array_length gives 0 for an object).
+  "CREATE OR REPLACE TEMP MACRO ARRAY_SIZE(arr) AS CASE WHEN json_type(arr) = 'ARRAY' THEN json_array_length(arr) END",
   'CREATE OR REPLACE TEMP MACRO TO_VARCHAR(x) AS CAST(x AS VARCHAR)',
 ];
 
