@@ -1,0 +1,76 @@
+// Fast loading for the embedded engine only (the simulator and replay): rows travel as one JSON array per
+// batch and DuckDB turns it into rows with from_json + unnest, one statement per batch instead of one bind
+// list per row. DuckDB dialect on purpose, so these statements are not in the Snowflake SQL registry.
+// Table and column names come from the contracts or the database catalog, never from a request.
+import type { TransactionScope, Warehouse } from '../db/warehouse.js';
+
+export interface LoadColumn {
+  name: string;
+  /** DuckDB type of the target column (VARCHAR, DECIMAL(38,0), TIMESTAMP, JSON, ...). */
+  duckType: string;
+}
+
+const ROWS_PER_BATCH = 20_000;
+
+export function isTimestampType(duckType: string): boolean {
+  return /^TIMESTAMP/i.test(duckType);
+}
+
+/** Timestamps are read as TIMESTAMPTZ (honours a zone offset; none means UTC) and stored as UTC wall time. */
+function structureTypeOf(duckType: string): string {
+  return isTimestampType(duckType) ? 'TIMESTAMPTZ' : duckType.toUpperCase() === 'TIMESTAMP_LTZ' ? 'TIMESTAMPTZ' : duckType;
+}
+
+export function bulkInsertSql(table: string, columns: readonly LoadColumn[]): string {
+  const names = columns.map((c) => `"${c.name}"`).join(', ');
+  const exprs = columns
+    .map((c) => (isTimestampType(c.duckType) ? `CAST(r."${c.name}" AS TIMESTAMP)` : `r."${c.name}"`))
+    .join(', ');
+  return `INSERT INTO ${table} (${names}) SELECT ${exprs} FROM (SELECT unnest(from_json(CAST(? AS JSON), ?)) AS r)`;
+}
+
+export function structureOf(columns: readonly LoadColumn[]): string {
+  return JSON.stringify([Object.fromEntries(columns.map((c) => [c.name, structureTypeOf(c.duckType)]))]);
+}
+
+/** Inserts rows given as JSON object texts (keys = column names; absent keys are NULL). */
+export async function bulkInsertJson(
+  target: TransactionScope | Warehouse,
+  table: string,
+  columns: readonly LoadColumn[],
+  rowTexts: readonly string[],
+): Promise<number> {
+  if (rowTexts.length === 0) return 0;
+  const text = bulkInsertSql(table, columns);
+  const structure = structureOf(columns);
+  let inserted = 0;
+  for (let offset = 0; offset < rowTexts.length; offset += ROWS_PER_BATCH) {
+    const batch = rowTexts.slice(offset, offset + ROWS_PER_BATCH);
+    const result = await target.execute(text, [`[${batch.join(',')}]`, structure]);
+    inserted += result.rowsAffected;
+  }
+  return inserted;
+}
+
+/** Inserts plain row objects (Dates become ISO-8601 UTC text through JSON.stringify). */
+export function bulkInsertRows(
+  target: TransactionScope | Warehouse,
+  table: string,
+  columns: readonly LoadColumn[],
+  rows: ReadonlyArray<Record<string, unknown>>,
+): Promise<number> {
+  return bulkInsertJson(target, table, columns, rows.map((row) => JSON.stringify(row)));
+}
+
+const TABLE_COLUMNS = `SELECT column_name AS NAME, data_type AS TYPE, is_nullable AS NULLABLE
+FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index`;
+
+export interface CatalogColumn extends LoadColumn {
+  nullable: boolean;
+}
+
+/** The columns of one of our tables as migrated (the FlakeBench tables' contract in embedded mode). */
+export async function catalogColumns(warehouse: Warehouse | TransactionScope, schema: string, table: string): Promise<CatalogColumn[]> {
+  const rows = await warehouse.query<{ NAME: string; TYPE: string; NULLABLE: boolean }>(TABLE_COLUMNS, [schema, table]);
+  return rows.map((row) => ({ name: row.NAME, duckType: row.TYPE, nullable: row.NULLABLE }));
+}
