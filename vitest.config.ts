@@ -8,5 +8,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     env: { SNOWFLAKE_DISABLE_PLATFORM_DETECTION: 'true', TZ: 'UTC' },
+    setupFiles: ['test/support/loopback-guard.ts'],
   },
 });
