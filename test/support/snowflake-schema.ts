@@ -2,7 +2,7 @@
 // declares: our tables and views come from the migrations' DDL (so a column added by a new migration is
 // known without touching this file), the ACCOUNT_USAGE views from the documented contracts in
 // src/sources/account-usage.ts. Only for checking: polyglot never generates SQL for the service.
-import { Dialect, generate, outputColumnsWithSchema, parse, validate, validateWithSchema } from '@polyglot-sql/sdk';
+import { Dialect, generate, outputColumnsWithSchema, parse, tokenize, validate, validateWithSchema } from '@polyglot-sql/sdk';
 import type { ColumnSchema, Schema, TableSchema, ValidationError } from '@polyglot-sql/sdk';
 import { SOURCE_VIEWS, sourceViewName } from '../../src/sources/account-usage.js';
 
@@ -212,6 +212,62 @@ const NOT_SNOWFLAKE: ReadonlyArray<{ pattern: RegExp; why: string }> = [
   { pattern: /\bCREATE\s+OR\s+ALTER\b/i, why: 'CREATE OR ALTER is not atomic and DuckDB lacks it (spec/README.md)' },
 ];
 
+/**
+ * Snowflake functions statements may call (docs.snowflake.com/en/sql-reference/functions-all). polyglot accepts
+ * any function name, so a DuckDB-only one (now(), epoch_ms(), json_extract(), date_diff()) would pass unseen;
+ * a call to a name missing here fails the check. If Snowflake documents the function, add it here (and, if
+ * DuckDB lacks it under that name and meaning, a macro in src/db/prelude.ts).
+ */
+export const SNOWFLAKE_FUNCTIONS: ReadonlySet<string> = new Set(
+  [
+    // aggregate and window
+    'COUNT COUNT_IF SUM MIN MAX AVG MEDIAN MODE STDDEV STDDEV_POP STDDEV_SAMP VARIANCE VAR_POP VAR_SAMP ANY_VALUE',
+    'LISTAGG ARRAY_AGG OBJECT_AGG APPROX_COUNT_DISTINCT PERCENTILE_CONT PERCENTILE_DISC BOOLAND_AGG BOOLOR_AGG',
+    'ROW_NUMBER RANK DENSE_RANK PERCENT_RANK CUME_DIST NTILE LAG LEAD FIRST_VALUE LAST_VALUE NTH_VALUE',
+    // conditional
+    'IFF NVL NVL2 IFNULL COALESCE NULLIF ZEROIFNULL NULLIFZERO GREATEST LEAST DECODE EQUAL_NULL',
+    // text
+    'UPPER LOWER TRIM LTRIM RTRIM LENGTH LEN SUBSTR SUBSTRING CONCAT CONCAT_WS STARTSWITH ENDSWITH CONTAINS REPLACE',
+    'SPLIT_PART POSITION CHARINDEX LEFT RIGHT LPAD RPAD REGEXP_LIKE REGEXP_SUBSTR REGEXP_REPLACE REGEXP_COUNT',
+    'MD5 SHA2 HASH UUID_STRING',
+    // conversion
+    'CAST TRY_CAST TO_VARCHAR TO_CHAR TO_NUMBER TO_DECIMAL TO_DOUBLE TO_BOOLEAN TO_DATE TO_TIMESTAMP',
+    'TO_TIMESTAMP_NTZ TO_TIMESTAMP_LTZ TO_VARIANT TO_OBJECT TO_ARRAY TO_JSON',
+    // date and time
+    'DATEADD DATEDIFF TIMESTAMPADD TIMESTAMPDIFF TIMEADD TIMEDIFF DATE_TRUNC DATE_PART EXTRACT CONVERT_TIMEZONE',
+    'YEAR MONTH DAY HOUR MINUTE SECOND LAST_DAY',
+    // context
+    'CURRENT_SCHEMA CURRENT_DATABASE CURRENT_ROLE CURRENT_WAREHOUSE',
+    // semi-structured
+    'PARSE_JSON TRY_PARSE_JSON GET GET_PATH ARRAY_SIZE ARRAY_CONSTRUCT ARRAY_CONTAINS ARRAY_APPEND OBJECT_CONSTRUCT',
+    'OBJECT_CONSTRUCT_KEEP_NULL OBJECT_INSERT OBJECT_KEYS FLATTEN IS_NULL_VALUE TYPEOF',
+    'AS_VARCHAR AS_DOUBLE AS_INTEGER AS_OBJECT AS_ARRAY',
+    // numeric
+    'ROUND FLOOR CEIL ABS SQRT POWER POW EXP LN LOG MOD DIV0 DIV0NULL SIGN TRUNC TRUNCATE',
+    // table functions
+    'TABLE RESULT_SCAN GENERATOR',
+  ].flatMap((line) => line.split(' ')),
+);
+
+const DML = new Set(['SELECT', 'WITH', 'INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+/** Tokens after which `name(` is a table, alias or type, not a call. */
+const NOT_A_CALL_AFTER = new Set(['INTO', 'AS', 'R_PAREN', 'VAR', 'TABLE', 'UPDATE', 'FROM', 'JOIN', 'USING']);
+
+/** Function names a DML statement calls that Snowflake does not document. */
+export function unknownFunctions(text: string): string[] {
+  const result = tokenize(text, Dialect.Snowflake) as { success: boolean; tokens?: Array<{ token_type: string; text: string }> };
+  const tokens = result.tokens ?? [];
+  if (!result.success || !DML.has(tokens[0]?.token_type ?? '')) return [];
+  const unknown = new Set<string>();
+  tokens.forEach((token, i) => {
+    if (token.token_type !== 'VAR' || tokens[i + 1]?.token_type !== 'L_PAREN') return;
+    if (NOT_A_CALL_AFTER.has(tokens[i - 1]?.token_type ?? '')) return;
+    const name = token.text.toUpperCase();
+    if (!SNOWFLAKE_FUNCTIONS.has(name)) unknown.add(name);
+  });
+  return [...unknown];
+}
+
 function withoutLiterals(text: string): string {
   return text.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '');
 }
@@ -229,6 +285,9 @@ export function checkStatement(text: string, schema?: Schema): Problem[] {
   problems.push(...errorsOf(syntax.errors, 'parse'));
   const bare = withoutLiterals(text);
   for (const rule of NOT_SNOWFLAKE) if (rule.pattern.test(bare)) problems.push({ stage: 'snowflake', message: rule.why });
+  for (const name of unknownFunctions(text)) {
+    problems.push({ stage: 'snowflake', message: `${name}() is not a Snowflake function known to this check (see SNOWFLAKE_FUNCTIONS)` });
+  }
   const call = functionInValues(bare);
   if (call !== undefined) {
     problems.push({ stage: 'snowflake', message: `${call}(...) inside VALUES: Snowflake takes only constants there; convert in a SELECT over the VALUES` });
