@@ -97,6 +97,28 @@ describe('login', () => {
     }
   });
 
+  it('logs in with an encrypted private key and its passphrase', async () => {
+    const passphrase = 'key-passphrase-456';
+    const encrypted = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase },
+    });
+    const encryptedPath = join(dir.path, 'encrypted.p8');
+    writeFileSync(encryptedPath, encrypted.privateKey);
+    const other = await FakeSnowflake.start({ publicKeyPem: encrypted.publicKey });
+    try {
+      const keyed = await openSnowflakeWarehouse(
+        settings({ accessUrl: other.url, password: undefined, privateKeyPath: encryptedPath, privateKeyPassphrase: passphrase }),
+        silentLog,
+      );
+      await keyed.close();
+      expect(other.logins.map((login) => [login.body.AUTHENTICATOR, login.accepted])).toEqual([['SNOWFLAKE_JWT', true]]);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('rejects a key the account does not know, as a connection error with the Snowflake code', async () => {
     const otherPath = join(dir.path, 'other.p8');
     writeFileSync(otherPath, keyPair().privateKey);

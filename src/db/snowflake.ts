@@ -8,11 +8,14 @@
 // with SERVICE_QUERY_TAG (the driver sends QUERY_TAG at login and with each statement; TIMEZONE is set with
 // one ALTER SESSION right after login, because the driver has no option for it).
 //
-// Transactions: Snowflake can run several statements in one request (MULTI_STATEMENT_COUNT), but its SQL API
-// documentation says bind variables are not supported in multi-statement requests, the driver's maintainers
-// closed the Node.js report about dropped binds as "wontfix" (snowflake-connector-nodejs#704), and the driver
-// splits the text on every ';' to label child results. Every statement we send carries binds, so
-// `transaction()` runs BEGIN, the statements and COMMIT on one session: n + 2 round trips.
+// Transactions: Snowflake can run several statements in one request (MULTI_STATEMENT_COUNT; the driver then
+// fetches each child result with GET /queries/<id>/result, walked with stmt.hasNext()/NextResult()). Binds
+// are the problem: the SQL API documentation says "Snowflake does not currently support variable binding in
+// multi-statement SQL requests", the Node.js report of dropped binds was closed as wontfix
+// (snowflake-connector-nodejs#704), `?` binds work in some child statements and not others (#1063), and a
+// failure leaves the earlier child statements executed and the transaction open. Every statement we send
+// carries binds, so `transaction()` runs BEGIN, the statements and COMMIT on one session (n + 2 round
+// trips) and ROLLBACK on failure.
 //
 // Why not snowflake.createPool: its factory replaces a login error by `new Error(message)` (the Snowflake
 // error code is lost) and offers no hook to initialise a session after login. The pool below is small.
