@@ -5,16 +5,15 @@
 //
 // Sessions: a small pool of logged-in connections (settings.poolSize). Each call takes one session for
 // its duration; `withTransaction` holds one from BEGIN to COMMIT. Every session is pinned to UTC and tagged
-// with SERVICE_QUERY_TAG (the driver sends QUERY_TAG at login and with each statement; TIMEZONE is set with
-// one ALTER SESSION right after login, because the driver has no option for it).
+// with SERVICE_QUERY_TAG (the `queryTag` option: the driver sends QUERY_TAG among the login's session
+// parameters; TIMEZONE is set with one ALTER SESSION right after login, because no option sends it).
 //
 // Transactions: Snowflake can run several statements in one request (MULTI_STATEMENT_COUNT; the driver then
 // fetches each child result with GET /queries/<id>/result, walked with stmt.hasNext()/NextResult()). Binds
 // are the problem: the SQL API documentation says "Snowflake does not currently support variable binding in
 // multi-statement SQL requests", the Node.js report of dropped binds was closed as wontfix
-// (snowflake-connector-nodejs#704), `?` binds work in some child statements and not others (#1063), and a
-// failure leaves the earlier child statements executed and the transaction open. Every statement we send
-// carries binds, so `transaction()` runs BEGIN, the statements and COMMIT on one session (n + 2 round
+// (snowflake-connector-nodejs#704), and `?` binds work in some child statements and not others (#1063).
+// Every statement we send carries binds, so `transaction()` runs BEGIN, the statements and COMMIT on one session (n + 2 round
 // trips) and ROLLBACK on failure.
 //
 // Why not snowflake.createPool: its factory replaces a login error by `new Error(message)` (the Snowflake
