@@ -13,8 +13,8 @@
 // are the problem: the SQL API documentation says "Snowflake does not currently support variable binding in
 // multi-statement SQL requests", the Node.js report of dropped binds was closed as wontfix
 // (snowflake-connector-nodejs#704), and `?` binds work in some child statements and not others (#1063).
-// Every statement we send carries binds, so `transaction()` runs BEGIN, the statements and COMMIT on one session (n + 2 round
-// trips) and ROLLBACK on failure.
+// Every statement we send carries binds, so `transaction()` runs BEGIN, the statements and COMMIT on one
+// session (n + 2 round trips) and ROLLBACK on failure.
 //
 // Why not snowflake.createPool: its factory replaces a login error by `new Error(message)` (the Snowflake
 // error code is lost) and offers no hook to initialise a session after login. The pool below is small.
