@@ -1,0 +1,70 @@
+// `npm run replay -- <dir>`: loads <TABLE_OR_VIEW>.ndjson files exported from a real account into the embedded
+// database, while the service is stopped (it owns the file while it runs: use POST /api/dev/replay then).
+// All or nothing; exit 0 on success, 1 on rejected input (each problem as file:line), 2 on bad usage/config.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { systemClock } from '../clock.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { migrate } from '../db/migrations.js';
+import { openEngine } from '../engine.js';
+import { createLogger } from '../logger.js';
+import { replay, ReplayError } from '../simulator/replay.js';
+import { isEntryPoint } from './entry.js';
+
+const USAGE = 'usage: npm run replay -- <directory with TEST_RESULTS.ndjson, QUERY_HISTORY.ndjson, ...>';
+
+export async function runReplay(args: string[]): Promise<number> {
+  const dir = args[0];
+  if (dir === undefined || args.length > 1) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (config.snowflake) {
+    process.stderr.write('replay loads the embedded database only; unset SNOWFLAKE_ACCOUNT\n');
+    return 2;
+  }
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => name.endsWith('.ndjson')).sort();
+  } catch (error) {
+    process.stderr.write(`cannot read ${dir}: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const files = names.map((name) => ({ name, text: readFileSync(join(dir, name), 'utf8') }));
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  let engine;
+  try {
+    engine = await openEngine(config, log);
+  } catch (error) {
+    process.stderr.write(`cannot open the embedded database (is the service running? use POST /api/dev/replay then): ${(error as Error).message}\n`);
+    return 1;
+  }
+  try {
+    await migrate(engine.warehouse, { clock: systemClock, log });
+    const rows = await replay(engine.warehouse, files);
+    for (const [table, count] of Object.entries(rows)) process.stdout.write(`${table}: ${count} rows\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof ReplayError) {
+      process.stderr.write(`replay rejected, nothing loaded:\n${error.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await engine.close();
+  }
+}
+
+if (isEntryPoint(import.meta.url)) {
+  process.exitCode = await runReplay(process.argv.slice(2));
+}
