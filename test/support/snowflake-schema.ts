@@ -2,6 +2,18 @@
 // declares: our tables and views come from the migrations' DDL (so a column added by a new migration is
 // known without touching this file), the ACCOUNT_USAGE views from the documented contracts in
 // src/sources/account-usage.ts. Only for checking: polyglot never generates SQL for the service.
+//
+// What polyglot 0.12.1's validateWithSchema checks (tried case by case; names match case-insensitively):
+//   * columns of a table, through aliases (t.COL), in WHERE/ON/GROUP BY/QUALIFY, in IN/EXISTS subqueries,
+//     in derived tables and CTEs (their output columns), in UPDATE SET, INSERT column lists and MERGE;
+//   * the bodies of CREATE VIEW and CREATE TABLE ... AS SELECT.
+// What it does not, and what this module does instead:
+//   * a three-part name (SNOWFLAKE.ACCOUNT_USAGE.X) matches only a table declared under the full name (a
+//     `schema` field is ignored for it, so a wrong column passed): the views are declared fully qualified;
+//   * ALTER TABLE (unknown table, CLUSTER BY columns): checked by SnowflakeSchema.apply();
+//   * any function name and DuckDB-only forms (RETURNING, ON CONFLICT, SKIP LOCKED, ->>) are accepted:
+//     checked by SNOWFLAKE_FUNCTIONS and NOT_SNOWFLAKE below;
+//   * the column list of a VALUES alias (`AS v(a, b)` then `v.q`) is not checked.
 import { Dialect, generate, outputColumnsWithSchema, parse, tokenize, validate, validateWithSchema } from '@polyglot-sql/sdk';
 import type { ColumnSchema, Schema, TableSchema, ValidationError } from '@polyglot-sql/sdk';
 import { SOURCE_VIEWS, sourceViewName } from '../../src/sources/account-usage.js';
