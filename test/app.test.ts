@@ -150,6 +150,9 @@ describe('API_TOKEN', () => {
     expect((await service.app.inject({ method: 'GET', url: '/test/read' })).statusCode).toBe(401);
     const right = await service.app.inject({ method: 'GET', url: '/test/read', headers: { authorization: `Bearer ${TOKEN}` } });
     expect(right.statusCode).toBe(200);
+    // WebSocket clients cannot set headers; they present the token in the query string.
+    expect((await service.app.inject({ method: 'GET', url: `/test/read?token=${TOKEN}` })).statusCode).toBe(200);
+    expect((await service.app.inject({ method: 'GET', url: '/test/read?token=wrong-token-0123456789' })).statusCode).toBe(401);
     expect((await service.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
 
