@@ -53,8 +53,8 @@ export const VARIABLES = {
   POLL_CRON: variable({ schema: Type.String(), default: '*/5 * * * *', description: 'Processor poll schedule (node-cron, seconds field optional). Seed: every 5 minutes.', check: cron }),
   DISCOVERY_POLL_CRON: variable({
     schema: Type.String(),
-    default: '*/30 * * * *',
-    description: 'Slower poll that queries the queue even when this instance knows of nothing due (finds jobs enqueued by other instances).',
+    default: '7 * * * *',
+    description: 'Slower poll that queries the queue even when this instance knows of nothing due (finds jobs enqueued by other instances). Hourly: an idle hour costs one statement.',
     check: cron,
   }),
   CLEANUP_CRON: variable({ schema: Type.String(), default: '17 3 * * *', description: 'Cleanup schedule (daily by default).', check: cron }),
@@ -63,6 +63,7 @@ export const VARIABLES = {
   LEASE_SECONDS: variable({ schema: PositiveInt(86_400), default: 600, description: 'Claim lease length; renewed while work runs.' }),
   DEADLINE_HOURS: variable({ schema: Type.Number({ exclusiveMinimum: 0, maximum: 720 }), default: 24, description: 'A type whose view is still not ready this long after the test ended ends with that reason.' }),
   RETENTION_DAYS: variable({ schema: PositiveInt(3650), default: 30, description: 'Terminal jobs and events older than this are removed by cleanup.' }),
+  TYPE_TIMEOUT_SECONDS: variable({ schema: PositiveInt(86_400), default: 900, description: 'One enrichment type (readiness, read, transform) may run this long; then it is aborted and counts as a transient failure.' }),
   SHUTDOWN_GRACE_SECONDS: variable({ schema: Type.Number({ minimum: 0, maximum: 3600 }), default: 30, description: 'On SIGTERM, running types may finish within this time; the rest are aborted and released.' }),
   BUFFER_QUERY_HISTORY_MINUTES: variable({ schema: Minutes, default: 5, description: 'Added to QUERY_HISTORY latency (45 min).' }),
   BUFFER_QUERY_INSIGHTS_MINUTES: variable({ schema: Minutes, default: 10, description: 'Added to QUERY_INSIGHTS latency (90 min).' }),
@@ -123,6 +124,7 @@ export interface Config {
   deadlineMs: number;
   retentionDays: number;
   shutdownGraceMs: number;
+  typeTimeoutMs: number;
   bufferMinutes: { queryHistory: number; queryInsights: number; accountUsage3h: number };
   /** Undefined: the embedded DuckDB engine. */
   snowflake: SnowflakeSettings | undefined;
@@ -178,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     deadlineMs: settings.DEADLINE_HOURS * 3_600_000,
     retentionDays: settings.RETENTION_DAYS,
     shutdownGraceMs: settings.SHUTDOWN_GRACE_SECONDS * 1000,
+    typeTimeoutMs: settings.TYPE_TIMEOUT_SECONDS * 1000,
     bufferMinutes: {
       queryHistory: settings.BUFFER_QUERY_HISTORY_MINUTES,
       queryInsights: settings.BUFFER_QUERY_INSIGHTS_MINUTES,

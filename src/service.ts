@@ -6,7 +6,9 @@ import type { Config } from './config.js';
 import { assertMigrationsCurrent, migrate, migrationStatus } from './db/migrations.js';
 import { openEngine, type EngineHandle } from './engine.js';
 import { createHealthState } from './health.js';
+import type { EnrichmentRegistry } from './enrichment/registry.js';
 import type { Logger } from './logger.js';
+import { startBackgroundWork, type BackgroundWork } from './processor/index.js';
 import type { Services } from './services.js';
 
 export interface RunningService {
@@ -20,6 +22,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Opened engine to use instead of opening one from the config (tests). */
   engine?: EngineHandle;
+  /** Enrichment type modules for the processor (default: the real ones). */
+  registry?: EnrichmentRegistry;
 }
 
 export async function startService(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningService> {
@@ -43,6 +47,9 @@ export async function startService(config: Config, log: Logger, options: StartOp
     };
     const services: Services = { config, clock, log, engine, warehouse: engine.warehouse, health };
     const app = await buildApp(services);
+    const background: BackgroundWork | undefined = config.enrichmentEnabled
+      ? await startBackgroundWork(services, options.registry ? { registry: options.registry } : {})
+      : undefined;
     let stopped = false;
     return {
       app,
@@ -50,6 +57,8 @@ export async function startService(config: Config, log: Logger, options: StartOp
       async stop() {
         if (stopped) return;
         stopped = true;
+        // Background work first (it releases its claims), then sockets, then the engine.
+        await background?.stop();
         await app.close();
         await engine.close();
       },

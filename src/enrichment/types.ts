@@ -1,0 +1,59 @@
+// The interface every enrichment type implements: one module per type (QUERY_HISTORY, AGGREGATE, ...).
+// The processor owns scheduling, attempts, fencing, statuses and events; a module only answers
+// "is the view ready?", reads, transforms (pure) and says what to write.
+import type { Statement, Warehouse } from '../db/warehouse.js';
+import type { Services } from '../services.js';
+import type { QueueJob } from '../queue/job-state.js';
+import type { EnrichmentType } from '../queue/plan.js';
+import type { SourceViewName } from '../sources/account-usage.js';
+
+export interface EnrichmentContext {
+  services: Services;
+  /** The processor's connection: reads go here (pass `signal` and `timeoutMs` to every statement). */
+  warehouse: Warehouse;
+  job: QueueJob;
+  /** Injectable clock's "now" at the start of this type's run. */
+  now: Date;
+  /** Fires on cancel, lost lease, shutdown or the type's timeout. */
+  signal: AbortSignal;
+  /** Per-statement timeout for ACCOUNT_USAGE reads. */
+  timeoutMs: number;
+}
+
+export type Readiness = { ready: true } | { ready: false; reason: string; /** When to look again. */ retryAt?: Date };
+
+/**
+ * The fence every write must carry. Put `fence.sql` in each statement's WHERE (AND-ed) and append
+ * `fence.binds` to its binds: the statement then writes nothing once the job's claim was lost,
+ * even inside a one-request batch. The processor refuses write lists whose statements lack it.
+ */
+export interface Fence {
+  sql: string;
+  binds: readonly [string, string];
+}
+
+export interface EnrichmentModule<Source = unknown, Output = unknown> {
+  type: EnrichmentType;
+  /** The ACCOUNT_USAGE view read (its start-up probe gates the type). */
+  view: SourceViewName;
+  checkReady(context: EnrichmentContext): Promise<Readiness>;
+  read(context: EnrichmentContext): Promise<Source>;
+  /** Pure: no I/O, no clock. */
+  transform(source: Source, job: QueueJob): Output;
+  /** Rows the output holds (reported in the progress event and the type's state). */
+  rowCount(output: Output): number;
+  /**
+   * Statements that replace the test's rows of this type and its TEST_RESULTS summary columns:
+   * delete previous rows, insert new ones (so a re-run never duplicates). Each carries the fence.
+   */
+  writeStatements(output: Output, job: QueueJob, fence: Fence): Statement[];
+}
+
+/** Thrown by a module for errors retrying cannot fix (missing privilege, unknown test, bad data). */
+export class PermanentEnrichmentError extends Error {
+  readonly retryable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentEnrichmentError';
+  }
+}

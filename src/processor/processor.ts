@@ -1,0 +1,232 @@
+// The processor: claims due jobs in batches (up to MAX_CONCURRENT_JOBS running at once), runs each in a
+// JobRun, and keeps in memory the earliest time something may become due, so that a poll with nothing
+// due sends no statement at all (on Snowflake every query can resume a billed warehouse).
+import type { Warehouse } from '../db/warehouse.js';
+import type { EnrichmentRegistry } from '../enrichment/registry.js';
+import { defaultRegistry } from '../enrichment/registry.js';
+import { scaledBackoff, type BackoffPolicy } from '../queue/backoff.js';
+import { claimBatch, instanceName, nextWakeTime } from '../queue/claim.js';
+import type { Services } from '../services.js';
+import type { SourceViewName } from '../sources/account-usage.js';
+import { classifyError } from './outcomes.js';
+import { JobRun, type RunResult, type StopReason } from './runner.js';
+
+export interface ProcessorOptions {
+  /** The processor's own connection (default: the service's). */
+  warehouse?: Warehouse;
+  registry?: EnrichmentRegistry;
+  /** CLAIMED_BY; default host:pid. */
+  claimedBy?: string;
+  backoff?: BackoffPolicy;
+  random?: () => number;
+}
+
+/** Base recheck delay for a not-ready view (scaled by LATENCY_SCALE, at least 1 s). */
+const NOT_READY_RECHECK_MS = 5 * 60_000;
+
+export class Processor {
+  readonly warehouse: Warehouse;
+  readonly claimedBy: string;
+  private readonly registry: EnrichmentRegistry;
+  private readonly runs = new Map<string, { run: JobRun; done: Promise<RunResult | undefined> }>();
+  /** Earliest time this instance knows something may be claimable; null: nothing known. */
+  private nextDue: Date | null;
+  private stopping = false;
+  private polling: Promise<number> | undefined;
+  private pollAgain = false;
+  private readonly listeners = new Set<() => void>();
+  private readonly deps: ConstructorParameters<typeof JobRun>[0];
+  readonly stats = { claimed: 0, released: 0, lost: 0, lostRaces: 0, errors: 0, polls: 0, quietPolls: 0 };
+
+  constructor(
+    readonly services: Services,
+    options: ProcessorOptions = {},
+  ) {
+    this.warehouse = options.warehouse ?? services.warehouse;
+    this.registry = options.registry ?? defaultRegistry();
+    this.claimedBy = options.claimedBy ?? instanceName();
+    // Unknown at start: the first poll asks the warehouse once.
+    this.nextDue = new Date(0);
+    const { config } = services;
+    this.deps = {
+      services,
+      warehouse: this.warehouse,
+      registry: this.registry,
+      viewAccess: (view: SourceViewName) => {
+        const probe = services.health.views.find((entry) => entry.view === view);
+        return probe ? { readable: probe.readable, ...(probe.error ? { error: probe.error } : {}) } : undefined;
+      },
+      backoff: options.backoff ?? scaledBackoff(config.latencyScale),
+      random: options.random ?? Math.random,
+      typeTimeoutMs: config.typeTimeoutMs,
+      statementTimeoutMs: config.snowflake?.statementTimeoutMs ?? 120_000,
+      notReadyRecheckMs: Math.max(1000, Math.round(NOT_READY_RECHECK_MS * config.latencyScale)),
+    };
+  }
+
+  /** The earliest time this instance knows something may be due (for the wake-up timer). */
+  get knownNextDue(): Date | null {
+    return this.nextDue;
+  }
+
+  get runningJobs(): number {
+    return this.runs.size;
+  }
+
+  /** Called when the known next due time changes. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Something falls due at `at` (an enqueue on this instance, a rescheduled type). */
+  noteDue(at: Date): void {
+    if (this.nextDue === null || at.getTime() < this.nextDue.getTime()) {
+      this.nextDue = at;
+      for (const listener of this.listeners) listener();
+    }
+  }
+
+  /**
+   * Claims and starts due jobs when this instance knows something is due; otherwise sends nothing.
+   * Returns the number of jobs claimed. Overlapping calls coalesce.
+   */
+  poll(): Promise<number> {
+    if (this.polling) {
+      this.pollAgain = true;
+      return this.polling;
+    }
+    this.polling = this.pollLoop().finally(() => {
+      this.polling = undefined;
+    });
+    return this.polling;
+  }
+
+  /** The slower discovery poll: asks the queue what is due (finds other instances' jobs), then polls. */
+  async discover(): Promise<number> {
+    if (this.stopping) return 0;
+    const wake = await nextWakeTime(this.warehouse, this.claimedBy);
+    this.setNextDue(wake);
+    return this.poll();
+  }
+
+  private async pollLoop(): Promise<number> {
+    let total = 0;
+    do {
+      this.pollAgain = false;
+      total += await this.pollOnce();
+    } while (this.pollAgain && !this.stopping);
+    return total;
+  }
+
+  private async pollOnce(): Promise<number> {
+    this.stats.polls += 1;
+    const now = this.services.clock.now();
+    const free = this.services.config.maxConcurrentJobs - this.runs.size;
+    if (this.stopping || free <= 0 || this.nextDue === null || this.nextDue.getTime() > now.getTime()) {
+      this.stats.quietPolls += 1;
+      return 0;
+    }
+    const claim = await claimBatch(this.warehouse, {
+      now,
+      leaseMs: this.services.config.leaseMs,
+      limit: free,
+      claimedBy: this.claimedBy,
+    });
+    if (claim.lostRace) {
+      // Another instance took rows we also wanted: look again shortly, the queue may hold more.
+      this.stats.lostRaces += 1;
+      setTimeout(() => void this.poll().catch(() => undefined), 5 + Math.random() * 25).unref();
+      return 0;
+    }
+    for (const job of claim.jobs) this.start(new JobRun(this.deps, job, claim.claimId));
+    this.stats.claimed += claim.jobs.length;
+    if (claim.jobs.length < free && !this.stopping) {
+      // Fewer due than slots: nothing else is due now; learn when the next one is.
+      this.setNextDue(await nextWakeTime(this.warehouse, this.claimedBy));
+    }
+    return claim.jobs.length;
+  }
+
+  private start(run: JobRun): void {
+    const done = run
+      .run()
+      .then((result) => {
+        if (result.ending === 'lost') this.stats.lost += 1;
+        else this.stats.released += 1;
+        if (result.nextDueAt) this.noteDue(result.nextDueAt);
+        return result;
+      })
+      .catch((error: unknown) => {
+        // The claim stays until its lease expires; any instance then reclaims the job.
+        this.stats.errors += 1;
+        this.services.log.error({ job: run.job.jobId, err: classifyError(error).message }, 'job run failed');
+        return undefined;
+      })
+      .finally(() => {
+        this.runs.delete(run.job.jobId);
+        if (!this.stopping) void this.poll().catch((error: unknown) => this.logPollError(error));
+      });
+    this.runs.set(run.job.jobId, { run, done });
+  }
+
+  private setNextDue(at: Date | null): void {
+    // Keep earlier knowledge from running jobs (they report when they finish).
+    this.nextDue = at;
+    for (const listener of this.listeners) listener();
+  }
+
+  private logPollError(error: unknown): void {
+    this.services.log.error({ err: classifyError(error).message }, 'processor poll failed');
+  }
+
+  /** Aborts a job this instance is running (cancel); returns whether it was running here. */
+  abortJob(jobId: string, reason: StopReason = 'cancelled'): boolean {
+    const entry = this.runs.get(jobId);
+    entry?.run.abort(reason);
+    return entry !== undefined;
+  }
+
+  /** Resolves when nothing is running (tests and benchmarks). */
+  async idle(): Promise<void> {
+    while (this.runs.size > 0 || this.polling) {
+      await Promise.all([...this.runs.values()].map((entry) => entry.done));
+      if (this.polling) await this.polling;
+    }
+  }
+
+  /**
+   * Shutdown: claim nothing more, let running types finish within `graceMs`, then abort the rest;
+   * every unfinished job is released (back to PENDING, the attempt not spent).
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.polling) await this.polling.catch(() => undefined);
+    for (const { run } of this.runs.values()) run.drain();
+    const all = Promise.all([...this.runs.values()].map((entry) => entry.done));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'grace'>((resolve) => {
+      timer = setTimeout(() => resolve('grace'), graceMs);
+    });
+    const first = await Promise.race([all, graceOver]);
+    if (timer) clearTimeout(timer);
+    if (first === 'grace') {
+      for (const { run } of this.runs.values()) run.abort('shutdown');
+      await Promise.all([...this.runs.values()].map((entry) => entry.done));
+    }
+    this.listeners.clear();
+  }
+
+  /** What /health shows, from memory only. */
+  snapshot(): Record<string, unknown> {
+    return {
+      claimed_by: this.claimedBy,
+      running_jobs: this.runs.size,
+      max_concurrent_jobs: this.services.config.maxConcurrentJobs,
+      next_known_due_at: this.nextDue?.toISOString() ?? null,
+      stopping: this.stopping,
+      registered_types: this.registry.types(),
+      counters: { ...this.stats },
+    };
+  }
+}

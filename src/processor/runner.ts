@@ -1,0 +1,487 @@
+// Runs one claimed job: decides which of its types are due, counts their attempts (fenced, before any
+// work, so a crash mid-type still spends the attempt), runs them one after another (readiness → read →
+// pure transform → one fenced write batch per type), and ends the claim. Every state change goes out
+// with its event in the same batch. A batch whose fenced queue UPDATE touches no row means the claim
+// was lost (cancelled, or reclaimed after the lease ran out): the run stops and writes nothing more.
+import type { Statement, Warehouse } from '../db/warehouse.js';
+import { isWarehouseError } from '../db/warehouse.js';
+import type { EnrichmentRegistry } from '../enrichment/registry.js';
+import type { EnrichmentContext, EnrichmentModule } from '../enrichment/types.js';
+import { eventBusOf } from '../events/bus.js';
+import { insertEventFenced, type EnrichmentEvent, type EventType } from '../events/outbox.js';
+import type { JsonObject } from '../db/warehouse.js';
+import { backoffDelayMs, type BackoffPolicy } from '../queue/backoff.js';
+import { isTerminal, type ErrorRecord, type QueueJob, type TypeState } from '../queue/job-state.js';
+import { SOURCE_VIEW_OF_TYPE, typeDueAt, type EnrichmentType } from '../queue/plan.js';
+import type { Services } from '../services.js';
+import { sourceViewName, type SourceViewName } from '../sources/account-usage.js';
+import {
+  aggregateStatus,
+  fenceOf,
+  isFenced,
+  release,
+  renewLease,
+  saveState,
+  testStatus,
+} from './job-writes.js';
+import { classifyError, jobOutcome } from './outcomes.js';
+
+export type StopReason = 'shutdown' | 'cancelled' | 'lease_lost';
+
+export interface RunnerDeps {
+  services: Services;
+  warehouse: Warehouse;
+  registry: EnrichmentRegistry;
+  /** Start-up probe result for a view; undefined when not probed (treated as readable). */
+  viewAccess(view: SourceViewName): { readable: boolean; error?: string } | undefined;
+  backoff: BackoffPolicy;
+  random: () => number;
+  typeTimeoutMs: number;
+  statementTimeoutMs: number;
+  /** How long a not-ready type waits before the next readiness check (scaled). */
+  notReadyRecheckMs: number;
+}
+
+export interface RunResult {
+  /** How the run ended: claim released normally, released at shutdown, or lost/cancelled (nothing written). */
+  ending: 'released' | 'released_for_shutdown' | 'lost';
+  /** The job's next due time when it went back to PENDING. */
+  nextDueAt: Date | null;
+  status: string;
+}
+
+type TypeResult =
+  | { kind: 'done'; output: unknown }
+  | { kind: 'not_ready'; reason: string; retryAt?: Date }
+  | { kind: 'error'; error: unknown }
+  | { kind: 'timeout' }
+  | { kind: 'aborted' };
+
+const WRITE_CONFLICT_RETRIES = 5;
+
+export class JobRun {
+  private readonly controller = new AbortController();
+  private stopReason: StopReason | undefined;
+  private lost = false;
+  /** Shutdown began: finish the running type, start no other. */
+  private draining = false;
+  /** The claim was ended by a committed batch. */
+  private finished = false;
+  private lastError: string | null;
+  private readonly errorHistory: ErrorRecord[];
+  /** Types whose attempt this claim counted and that have not reached an outcome yet. */
+  private readonly open = new Set<EnrichmentType>();
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    readonly job: QueueJob,
+    readonly claimId: string,
+  ) {
+    this.lastError = job.lastError;
+    this.errorHistory = [...job.errorHistory];
+  }
+
+  /** Stops the run: 'shutdown' releases the claim (attempts given back); the others write nothing more. */
+  abort(reason: StopReason): void {
+    if (this.controller.signal.aborted) return;
+    this.stopReason = reason;
+    this.controller.abort(new Error(`job ${reason}`));
+  }
+
+  /** Shutdown: the running type may finish; the job's other types are released, not started. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  get aborted(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  async run(): Promise<RunResult> {
+    const { services } = this.deps;
+    const renewEvery = Math.max(1000, Math.floor(services.config.leaseMs / 3));
+    const renewal = setInterval(() => void this.renew(), renewEvery);
+    renewal.unref();
+    try {
+      return await this.runClaimed();
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+
+  private async renew(): Promise<void> {
+    if (this.aborted) return;
+    const until = new Date(this.deps.services.clock.now().getTime() + this.deps.services.config.leaseMs);
+    try {
+      const statement = renewLease(this.job.jobId, this.claimId, until);
+      const result = await this.deps.warehouse.execute(statement.sql, statement.binds);
+      if (result.rowsAffected === 0) this.abort('lease_lost');
+    } catch (error) {
+      this.deps.services.log.warn({ job: this.job.jobId, err: classifyError(error).message }, 'lease renewal failed');
+    }
+  }
+
+  private async runClaimed(): Promise<RunResult> {
+    const { services, registry } = this.deps;
+    const now = services.clock.now();
+    const job = this.job;
+    const events: EnrichmentEvent[] = [];
+    const runnable: Array<{ type: EnrichmentType; module: EnrichmentModule }> = [];
+    const deadline = job.deadlineAt ?? new Date(job.testEndTime.getTime() + services.config.deadlineMs);
+
+    for (const type of job.types) {
+      const state = this.stateOf(type);
+      if (isTerminal(state.status)) continue;
+      if (state.status === 'IN_PROGRESS') {
+        // The claim that counted this attempt ended without an outcome (process killed, lease expired).
+        this.recordError(type, state.attempts, now, 'attempt interrupted: the claim ended before the type finished', true);
+        state.status = 'PENDING';
+        if (state.attempts >= services.config.maxAttempts) {
+          this.endType(type, 'FAILED', `attempts exhausted (${state.attempts}); the last was interrupted`, now, events);
+          continue;
+        }
+      }
+      if (Date.parse(state.due_at) > now.getTime()) continue;
+      const view = SOURCE_VIEW_OF_TYPE[type];
+      const access = this.deps.viewAccess(view);
+      if (access && !access.readable) {
+        this.endType(type, 'FAILED', `${sourceViewName(view)} is not readable by the service's role: ${access.error ?? 'probe failed'}`, now, events);
+        continue;
+      }
+      const module = registry.get(type);
+      if (!module) {
+        this.notReady(type, `no enrichment module is registered for ${type} in this build`, undefined, now, deadline, events);
+        continue;
+      }
+      state.status = 'IN_PROGRESS';
+      state.attempts += 1;
+      this.open.add(type);
+      runnable.push({ type, module });
+    }
+
+    // Start batch: attempts counted, test marked IN_PROGRESS, job_claimed, plus any immediate outcomes.
+    const start: Statement[] = [this.save(now)];
+    if (runnable.length > 0) {
+      start.push(testStatus(job, this.claimId, 'IN_PROGRESS', null, null));
+      if (runnable.some((entry) => entry.type === 'AGGREGATE')) start.push(aggregateStatus(job, this.claimId, 'IN_PROGRESS'));
+      events.unshift(
+        this.event('job_claimed', now, null, {
+          claimed_by: job.claimedBy ?? '',
+          types: runnable.map((entry) => entry.type),
+          attempts: Object.fromEntries(runnable.map((entry) => [entry.type, this.stateOf(entry.type).attempts])),
+        }),
+      );
+      const results = await this.commit(start, events);
+      if (!results) return this.lostResult();
+      if (results[1]?.rowsAffected === 0) {
+        // The test is gone from TEST_RESULTS: nothing to enrich, retrying cannot help.
+        const ended: EnrichmentEvent[] = [];
+        for (const { type } of runnable) {
+          this.open.delete(type);
+          this.endType(type, 'FAILED', `test ${job.testId} run ${job.runId} is not in TEST_RESULTS`, now, ended);
+        }
+        const tail = this.finish(now, ended);
+        const done = await this.commit([this.save(now), ...tail], ended);
+        return done ? this.releasedResult() : this.lostResult();
+      }
+    } else {
+      const tail = this.finish(now, events);
+      const done = await this.commit([this.save(now), ...tail], events);
+      return done ? this.releasedResult() : this.lostResult();
+    }
+
+    for (let index = 0; index < runnable.length; index += 1) {
+      if (this.aborted || this.draining) break;
+      const { type, module } = runnable[index]!;
+      const ok = await this.runType(type, module, deadline, index === runnable.length - 1);
+      if (!ok) break;
+    }
+    if (this.lost) return this.lostResult();
+    if (this.finished) return this.releasedResult();
+    if (this.stopReason === 'shutdown' || this.draining) return this.releaseForShutdown();
+    if (this.aborted) return this.lostResult();
+    return this.releasedResult();
+  }
+
+  /** One type: run it under its timeout, then write its outcome in one fenced batch. False: stop the run. */
+  private async runType(type: EnrichmentType, module: EnrichmentModule, deadline: Date, last: boolean): Promise<boolean> {
+    const { services } = this.deps;
+    const result = await this.execute(module);
+    if (result.kind === 'aborted' || this.aborted) return false;
+    const now = services.clock.now();
+    const state = this.stateOf(type);
+    const events: EnrichmentEvent[] = [];
+    const statements: Statement[] = [];
+    if (result.kind === 'done') {
+      let writes: Statement[];
+      let rows: number;
+      try {
+        const fence = fenceOf(this.job.jobId, this.claimId);
+        writes = module.writeStatements(result.output, this.job, fence);
+        rows = module.rowCount(result.output);
+        const unfenced = writes.find((statement) => !isFenced(statement, fence));
+        if (unfenced) throw Object.assign(new Error(`${type} module returned a write without the claim fence`), { retryable: false });
+      } catch (error) {
+        return this.writeFailure(type, error, now, last);
+      }
+      this.open.delete(type);
+      state.status = 'COMPLETED';
+      state.rows = rows;
+      state.last_error = null;
+      state.completed_at = now.toISOString();
+      events.push(this.event('enrichment_progress', now, type, { status: 'COMPLETED', rows, attempt: state.attempts }));
+      const tail = last ? this.finish(now, events) : [];
+      statements.push(this.save(now), ...writes);
+      if (type === 'AGGREGATE') statements.push(aggregateStatus(this.job, this.claimId, 'COMPLETED'));
+      statements.push(...tail);
+      try {
+        const committed = await this.commit(statements, events);
+        if (committed && last) this.finished = true;
+        return committed !== undefined;
+      } catch (error) {
+        // The type's own statements failed (rolled back): record it as this attempt's failure.
+        this.job.status = 'IN_PROGRESS';
+        state.status = 'IN_PROGRESS';
+        state.rows = null;
+        state.completed_at = null;
+        this.open.add(type);
+        return this.writeFailure(type, error, now, last);
+      }
+    }
+    if (result.kind === 'not_ready') {
+      this.open.delete(type);
+      state.attempts -= 1; // a check that found the view behind is not an attempt
+      state.status = 'PENDING';
+      this.notReady(type, result.reason, result.retryAt, now, deadline, events);
+    } else {
+      const error = result.kind === 'timeout' ? new Error(`${type} did not finish within ${this.deps.typeTimeoutMs} ms`) : result.error;
+      this.open.delete(type);
+      this.failAttempt(type, error, now, events);
+    }
+    const tail = last ? this.finish(now, events) : [];
+    statements.push(this.save(now));
+    if (type === 'AGGREGATE') statements.push(aggregateStatus(this.job, this.claimId, this.stateOf(type).status));
+    statements.push(...tail);
+    const committed = await this.commit(statements, events);
+    if (committed && last) this.finished = true;
+    return committed !== undefined;
+  }
+
+  private async writeFailure(type: EnrichmentType, error: unknown, now: Date, last: boolean): Promise<boolean> {
+    const events: EnrichmentEvent[] = [];
+    this.open.delete(type);
+    this.failAttempt(type, error, now, events);
+    const tail = last ? this.finish(now, events) : [];
+    const statements: Statement[] = [this.save(now)];
+    if (type === 'AGGREGATE') statements.push(aggregateStatus(this.job, this.claimId, this.stateOf(type).status));
+    statements.push(...tail);
+    const committed = await this.commit(statements, events);
+    if (committed && last) this.finished = true;
+    return committed !== undefined;
+  }
+
+  /** Readiness, read and transform under the type's timeout and the run's abort signal. */
+  private async execute(module: EnrichmentModule): Promise<TypeResult> {
+    const { services } = this.deps;
+    const timeout = new AbortController();
+    const signal = AbortSignal.any([this.controller.signal, timeout.signal]);
+    const timer = setTimeout(() => timeout.abort(new Error('type timeout')), this.deps.typeTimeoutMs);
+    const context: EnrichmentContext = {
+      services,
+      warehouse: this.deps.warehouse,
+      job: this.job,
+      now: services.clock.now(),
+      signal,
+      timeoutMs: this.deps.statementTimeoutMs,
+    };
+    const work = (async (): Promise<TypeResult> => {
+      const readiness = await module.checkReady(context);
+      if (!readiness.ready) return { kind: 'not_ready', reason: readiness.reason, ...(readiness.retryAt ? { retryAt: readiness.retryAt } : {}) };
+      const source = await module.read(context);
+      return { kind: 'done', output: module.transform(source, this.job) };
+    })().catch((error: unknown): TypeResult => ({ kind: 'error', error }));
+    // A module that ignores its signal still cannot hold the run past the abort or the timeout.
+    const stopped = new Promise<TypeResult>((resolve) => {
+      const onAbort = () => resolve(this.controller.signal.aborted ? { kind: 'aborted' } : { kind: 'timeout' });
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      const result = await Promise.race([work, stopped]);
+      if (this.controller.signal.aborted) return { kind: 'aborted' };
+      if (result.kind === 'error' && timeout.signal.aborted) return { kind: 'timeout' };
+      return result;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private failAttempt(type: EnrichmentType, error: unknown, now: Date, events: EnrichmentEvent[]): void {
+    const state = this.stateOf(type);
+    const { message, retryable } = classifyError(error);
+    this.recordError(type, state.attempts, now, message, retryable);
+    const exhausted = state.attempts >= this.deps.services.config.maxAttempts;
+    if (!retryable || exhausted) {
+      const reason = retryable ? `${message} (attempts exhausted: ${state.attempts})` : message;
+      state.status = 'FAILED';
+      state.last_error = reason;
+      events.push(this.event('enrichment_failed', now, type, { error: reason, attempt: state.attempts, retryable, will_retry: false }));
+      return;
+    }
+    const delay = backoffDelayMs(state.attempts, this.deps.backoff, this.deps.random());
+    const nextAt = new Date(now.getTime() + delay);
+    state.status = 'PENDING';
+    state.last_error = message;
+    state.due_at = nextAt.toISOString();
+    events.push(
+      this.event('enrichment_failed', now, type, { error: message, attempt: state.attempts, retryable, will_retry: true, next_attempt_at: nextAt.toISOString() }),
+    );
+  }
+
+  private notReady(type: EnrichmentType, reason: string, retryAt: Date | undefined, now: Date, deadline: Date, events: EnrichmentEvent[]): void {
+    const state = this.stateOf(type);
+    if (now.getTime() >= deadline.getTime()) {
+      this.endType(type, 'FAILED', `not ready by the deadline ${deadline.toISOString()}: ${reason}`, now, events);
+      return;
+    }
+    const proposed = retryAt ?? new Date(now.getTime() + this.deps.notReadyRecheckMs);
+    const nextAt = new Date(Math.min(Math.max(proposed.getTime(), now.getTime() + 1), deadline.getTime()));
+    state.status = 'PENDING';
+    state.due_at = nextAt.toISOString();
+    state.last_error = `not ready: ${reason}`;
+    events.push(this.event('enrichment_not_ready', now, type, { reason, next_check_at: nextAt.toISOString(), deadline_at: deadline.toISOString() }));
+  }
+
+  private endType(type: EnrichmentType, status: 'FAILED', reason: string, now: Date, events: EnrichmentEvent[]): void {
+    const state = this.stateOf(type);
+    state.status = status;
+    state.last_error = reason;
+    this.lastError = `${type}: ${reason}`;
+    events.push(this.event('enrichment_failed', now, type, { error: reason, attempt: state.attempts, retryable: false, will_retry: false }));
+  }
+
+  private recordError(type: EnrichmentType, attempt: number, now: Date, error: string, retryable: boolean): void {
+    this.errorHistory.push({ type, attempt, at: now.toISOString(), error, retryable });
+    this.lastError = `${type}: ${error}`;
+  }
+
+  /** Statements that end this claim: the test's status, the job-level event, and the release (last). */
+  private finish(now: Date, events: EnrichmentEvent[]): Statement[] {
+    const outcome = jobOutcome(this.job.typeState);
+    if (outcome.status === 'PENDING') {
+      this.job.status = 'PENDING';
+      return [testStatus(this.job, this.claimId, 'PENDING', null, null), release(this.job, this.claimId, 'PENDING', now)];
+    }
+    this.job.status = outcome.status;
+    this.lastError = outcome.lastError;
+    const failed = Object.entries(this.job.typeState).filter(([, s]) => s?.status === 'FAILED').map(([t]) => t);
+    const completed = Object.entries(this.job.typeState).filter(([, s]) => s?.status === 'COMPLETED').map(([t]) => t);
+    events.push(
+      this.event(outcome.status === 'COMPLETED' ? 'enrichment_complete' : 'enrichment_failed', now, null, {
+        status: outcome.status,
+        completed_types: completed,
+        failed_types: failed,
+        last_error: outcome.lastError,
+      }),
+    );
+    return [
+      testStatus(this.job, this.claimId, outcome.status, outcome.lastError, now),
+      release(this.job, this.claimId, outcome.status, now),
+    ];
+  }
+
+  /** Shutdown: types still open go back to PENDING with their attempt given back; the job is released. */
+  private async releaseForShutdown(): Promise<RunResult> {
+    const now = this.deps.services.clock.now();
+    for (const type of this.open) {
+      const state = this.stateOf(type);
+      state.status = 'PENDING';
+      state.attempts = Math.max(0, state.attempts - 1);
+    }
+    const aggregateOpen = this.open.has('AGGREGATE');
+    this.open.clear();
+    const events: EnrichmentEvent[] = [];
+    const tail = this.finish(now, events);
+    const statements: Statement[] = [this.save(now)];
+    if (aggregateOpen) statements.push(aggregateStatus(this.job, this.claimId, 'PENDING'));
+    statements.push(...tail);
+    const committed = await this.commit(statements, events, true);
+    if (!committed) return this.lostResult();
+    return { ending: 'released_for_shutdown', nextDueAt: this.job.status === 'PENDING' ? nextDueOf(this.job) : null, status: this.job.status };
+  }
+
+  /**
+   * Sends one batch; the first statement is the fenced queue UPDATE. Returns undefined when the claim
+   * was lost (nothing was written). DuckDB conflicts are retried (the batch is idempotent).
+   */
+  private async commit(statements: Statement[], events: EnrichmentEvent[], ignoreAbort = false): Promise<Array<{ rowsAffected: number }> | undefined> {
+    if (this.lost || (this.aborted && !ignoreAbort && this.stopReason !== 'shutdown')) return undefined;
+    const fenced = [...statements.slice(0, 1), ...events.map((event) => insertEventFenced(event, this.job.jobId, this.claimId)), ...statements.slice(1)];
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const results = await this.deps.warehouse.transaction(fenced);
+        if (results[0]?.rowsAffected !== 1) {
+          this.lost = true;
+          this.abort('lease_lost');
+          return undefined;
+        }
+        eventBusOf(this.deps.services).publish(events);
+        // Callers index the results of `statements` (without the event inserts).
+        return [results[0], ...results.slice(1 + events.length)];
+      } catch (error) {
+        if (isWarehouseError(error) && error.kind === 'conflict' && attempt < WRITE_CONFLICT_RETRIES) {
+          await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  private save(now: Date): Statement {
+    return saveState(this.job, this.claimId, {
+      now,
+      leaseMs: this.deps.services.config.leaseMs,
+      lastError: this.lastError,
+      errorHistory: this.errorHistory,
+    });
+  }
+
+  private stateOf(type: EnrichmentType): TypeState {
+    let state = this.job.typeState[type];
+    if (!state) {
+      state = {
+        status: 'PENDING',
+        attempts: 0,
+        due_at: typeDueAt(this.deps.services.config, type, this.job.testEndTime).toISOString(),
+        last_error: null,
+        rows: null,
+        completed_at: null,
+      };
+      this.job.typeState[type] = state;
+    }
+    return state;
+  }
+
+  private event(type: EventType, at: Date, enrichmentType: EnrichmentType | null, payload: JsonObject): EnrichmentEvent {
+    return { type, at, job_id: this.job.jobId, test_id: this.job.testId, run_id: this.job.runId, enrichment_type: enrichmentType, payload };
+  }
+
+  private releasedResult(): RunResult {
+    return { ending: 'released', nextDueAt: this.job.status === 'PENDING' ? nextDueOf(this.job) : null, status: this.job.status };
+  }
+
+  private lostResult(): RunResult {
+    return { ending: 'lost', nextDueAt: null, status: 'LOST' };
+  }
+}
+
+function nextDueOf(job: QueueJob): Date | null {
+  let best: number | null = null;
+  for (const state of Object.values(job.typeState)) {
+    if (!state || isTerminal(state.status)) continue;
+    const at = Date.parse(state.due_at);
+    if (best === null || at < best) best = at;
+  }
+  return best === null ? null : new Date(best);
+}
