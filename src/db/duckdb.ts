@@ -228,7 +228,8 @@ const ERROR_KINDS: ReadonlyArray<[RegExp, WarehouseErrorKind]> = [
   [/^TransactionContext Error: (Conflict|Catalog write-write conflict)/, 'conflict'],
   [/Conflict on (update|tuple deletion)/, 'conflict'],
   [/^Constraint Error/, 'constraint'],
-  [/^(Parser|Binder) Error/, 'syntax'],
+  // Parse errors arrive wrapped ("Failed to extract statements: Parser Error: ..."), so no anchor here.
+  [/\b(Parser|Binder) Error/, 'syntax'],
   [/^Catalog Error/, 'not_found'],
   [/^INTERRUPT Error/, 'aborted'],
   [/^IO Error: Could not set lock/, 'connection'],
