@@ -41,9 +41,10 @@ describe('POST /api/dev/replay', () => {
     );
     // 03:55 at -08:00 is 11:55 UTC; the 19-digit transaction id survives unrounded.
     expect(history).toEqual([{ START_TIME: new Date('2026-01-15T11:55:00.000Z'), TX: '1765432109876543210' }]);
-    const aggregate = await w.query<{ EXECUTION_TIME: Record<string, number>; ERRORS: unknown }>(
-      'SELECT EXECUTION_TIME, ERRORS FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY',
-    );
+    const aggregate = (await w.query('SELECT EXECUTION_TIME, ERRORS FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY')) as unknown as Array<{
+      EXECUTION_TIME: Record<string, number>;
+      ERRORS: unknown;
+    }>;
     expect(aggregate[0]?.EXECUTION_TIME['p99.9']).toBe(1049.556);
     expect(aggregate[0]?.ERRORS).toEqual([{ code: '000604', message: 'SQL execution canceled', count: 1 }]);
     for (const view of ['LOCK_WAIT_HISTORY', 'HYBRID_TABLE_USAGE_HISTORY', 'QUERY_INSIGHTS']) {
