@@ -1,6 +1,8 @@
 // `npm run demo`: the service on the embedded default with latencies scaled down so that jobs complete
-// within about a minute. Settings given in the environment win over these defaults.
+// within about a minute, fed by the simulator with a new test (mixed table types) every few seconds
+// (DEMO_SIMULATE_EVERY_SECONDS, default 5). Settings given in the environment win over these defaults.
 import { main } from './server.js';
+import { startFeeder } from './simulator/feeder.js';
 
 const DEMO_DEFAULTS: Record<string, string> = {
   LATENCY_SCALE: '0.002', // 3 h of view latency becomes about 22 s
@@ -12,4 +14,18 @@ const overrides: Record<string, string> = {};
 for (const [name, value] of Object.entries(DEMO_DEFAULTS)) {
   if (process.env[name] === undefined) overrides[name] = value;
 }
-await main(overrides);
+const service = await main(overrides);
+
+const everySeconds = Number(process.env.DEMO_SIMULATE_EVERY_SECONDS ?? '5');
+if (!Number.isFinite(everySeconds) || everySeconds <= 0) {
+  process.stderr.write(`DEMO_SIMULATE_EVERY_SECONDS must be a positive number (got "${process.env.DEMO_SIMULATE_EVERY_SECONDS}")\n`);
+  process.exit(2);
+}
+if (service.services.engine.engine === 'duckdb') {
+  const feeder = startFeeder(service.app, service.services.log, { everyMs: everySeconds * 1000 });
+  // Stop feeding before the service closes (close-with-grace handles the same signals and stops the service).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => feeder.stop());
+  service.services.log.info({ every_seconds: everySeconds }, 'demo feeder started');
+} else {
+  service.services.log.warn('demo feeder needs the embedded engine; not started in Snowflake mode');
+}
