@@ -38,15 +38,20 @@ export function tagPrefixesFor(runId: string, testTags: ReadonlyArray<string | n
   return [...prefixes];
 }
 
+/** True when the tag names a phase that is left out (warm-up by default). */
+export function inExcludedPhase(tag: string | null | undefined, excludedPhases: readonly string[] = DEFAULT_EXCLUDED_PHASES): boolean {
+  if (tag === null || tag === undefined) return false;
+  const phase = parseTag(tag).phase;
+  return phase !== undefined && excludedPhases.includes(phase.toUpperCase());
+}
+
 /** True when the tag belongs to one of the prefixes and its phase is not excluded (tags without a phase count). */
 export function tagBelongsToTest(
   tag: string | null | undefined,
   prefixes: readonly string[],
   excludedPhases: readonly string[] = DEFAULT_EXCLUDED_PHASES,
 ): boolean {
-  if (!prefixes.some((prefix) => tagMatchesPrefix(tag, prefix))) return false;
-  const phase = parseTag(tag as string).phase;
-  return phase === undefined || !excludedPhases.includes(phase.toUpperCase());
+  return prefixes.some((prefix) => tagMatchesPrefix(tag, prefix)) && !inExcludedPhase(tag, excludedPhases);
 }
 
 /**

@@ -1,0 +1,175 @@
+// AGGREGATE: SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY → AGGREGATE_QUERY_METRICS (one row per
+// parameterized hash), AGGREGATE_TEST_METRICS (test-level server percentiles) and
+// TEST_RESULTS.THROTTLED_QUERY_COUNT. This is the view that has the hybrid-table queries QUERY_HISTORY misses.
+import { randomUUID } from 'node:crypto';
+import { sql } from '../../db/sql-registry.js';
+import type { BindValue, Statement } from '../../db/warehouse.js';
+import type { QueueJob } from '../../queue/job-state.js';
+import { transformAggregate, type AggregateResult, type AggregateSourceRow } from '../aggregate-transform.js';
+import type { CombinedStats } from '../aggregate-stats.js';
+import { tagBelongsToTest, tagPredicate } from '../query-tags.js';
+import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
+import { denseViewReady } from './readiness.js';
+import { tagPrefixes, testWindow } from './scope.js';
+import { fencedInsert } from './write-rows.js';
+
+const SOURCE_COLUMNS = `QUERY_PARAMETERIZED_HASH, QUERY_TAG, INTERVAL_START_TIME, INTERVAL_END_TIME, CALLS, EXECUTION_TIME,
+  COMPILATION_TIME, TOTAL_ELAPSED_TIME, QUEUED_OVERLOAD_TIME, QUEUED_PROVISIONING_TIME, BYTES_SCANNED, ROWS_PRODUCED,
+  ERRORS, HYBRID_TABLE_REQUESTS_THROTTLED_COUNT`;
+
+/** The read, for a given number of tag prefixes (the tag predicate repeats per prefix). */
+function readText(prefixCount: number): string {
+  const predicate = tagPredicate('QUERY_TAG', Array.from({ length: prefixCount }, (_, i) => `p${i}`)).sql;
+  return `SELECT ${SOURCE_COLUMNS}
+FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY
+WHERE INTERVAL_START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND INTERVAL_START_TIME < CAST(? AS TIMESTAMP_NTZ)
+  AND ${predicate}`;
+}
+sql('enrichment.aggregate.read', readText(2));
+
+const DELETE_METRICS = sql(
+  'enrichment.aggregate.delete_metrics',
+  `DELETE FROM AGGREGATE_QUERY_METRICS WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+);
+const DELETE_TEST_METRICS = sql(
+  'enrichment.aggregate.delete_test_metrics',
+  `DELETE FROM AGGREGATE_TEST_METRICS WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+);
+const UPDATE_TEST = sql(
+  'enrichment.aggregate.update_test',
+  `UPDATE TEST_RESULTS SET THROTTLED_QUERY_COUNT = ? WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+);
+
+const STAT_COLUMNS = ['SUM', 'AVG', 'STDDEV', 'MIN', 'MEDIAN', 'P90', 'P95', 'P99', 'P999', 'MAX'] as const;
+type StatColumn = (typeof STAT_COLUMNS)[number];
+const STAT_FIELD: Record<StatColumn, keyof CombinedStats> = {
+  SUM: 'sum', AVG: 'avg', STDDEV: 'stddev', MIN: 'min', MEDIAN: 'median', P90: 'p90', P95: 'p95', P99: 'p99', P999: 'p999', MAX: 'max',
+};
+
+/** The seed's per-family statistic columns of AGGREGATE_QUERY_METRICS, in table order. */
+const FAMILIES: ReadonlyArray<{ prefix: string; suffix: string; pick: (p: AggregateResult['patterns'][number]) => CombinedStats; stats: readonly StatColumn[]; integer?: boolean }> = [
+  { prefix: 'EXEC', suffix: '_MS', pick: (p) => p.exec, stats: STAT_COLUMNS },
+  { prefix: 'COMPILE', suffix: '_MS', pick: (p) => p.compile, stats: ['SUM', 'AVG', 'MIN', 'MEDIAN', 'P90', 'P99', 'MAX'] },
+  { prefix: 'ELAPSED', suffix: '_MS', pick: (p) => p.elapsed, stats: ['SUM', 'AVG', 'MIN', 'MEDIAN', 'P90', 'P99', 'MAX'] },
+  { prefix: 'QUEUED_OVERLOAD', suffix: '_MS', pick: (p) => p.queuedOverload, stats: ['SUM', 'AVG', 'MAX'] },
+  { prefix: 'QUEUED_PROVISIONING', suffix: '_MS', pick: (p) => p.queuedProvisioning, stats: ['SUM', 'AVG', 'MAX'] },
+  { prefix: 'BYTES_SCANNED', suffix: '', pick: (p) => p.bytesScanned, stats: ['SUM', 'AVG', 'MAX'], integer: true },
+  { prefix: 'ROWS_PRODUCED', suffix: '', pick: (p) => p.rowsProduced, stats: ['SUM', 'AVG', 'MAX'], integer: true },
+];
+
+const statColumnNames = FAMILIES.flatMap((family) => family.stats.map((stat) => `${family.prefix}_${stat}${family.suffix}`));
+
+const insertMetrics = fencedInsert('AGGREGATE_QUERY_METRICS', [
+  { name: 'METRIC_ID' },
+  { name: 'TEST_ID' },
+  { name: 'RUN_ID' },
+  { name: 'QUERY_PARAMETERIZED_HASH' },
+  { name: 'QUERY_TAG' },
+  { name: 'INTERVAL_START', kind: 'timestamp' },
+  { name: 'INTERVAL_END', kind: 'timestamp' },
+  { name: 'INTERVAL_COUNT' },
+  { name: 'QUERY_COUNT' },
+  { name: 'ERRORS_COUNT' },
+  ...statColumnNames.map((name) => ({ name })),
+  { name: 'HYBRID_REQUESTS_THROTTLED_COUNT' },
+  { name: 'ERRORS_BREAKDOWN', kind: 'variant' },
+  { name: 'RAW_SAMPLE', kind: 'variant' },
+  { name: 'CREATED_AT', kind: 'timestamp' },
+  { name: 'PERCENTILE_METHOD' },
+]);
+
+const insertTestMetrics = fencedInsert('AGGREGATE_TEST_METRICS', [
+  { name: 'TEST_ID' },
+  { name: 'RUN_ID' },
+  { name: 'QUERY_COUNT' },
+  { name: 'INTERVAL_START', kind: 'timestamp' },
+  { name: 'INTERVAL_END', kind: 'timestamp' },
+  { name: 'EXEC_AVG_MS' },
+  { name: 'EXEC_MIN_MS' },
+  { name: 'EXEC_MEDIAN_MS' },
+  { name: 'EXEC_P90_MS' },
+  { name: 'EXEC_P95_MS' },
+  { name: 'EXEC_P99_MS' },
+  { name: 'EXEC_P999_MS' },
+  { name: 'EXEC_MAX_MS' },
+  { name: 'PERCENTILE_METHOD' },
+  { name: 'CREATED_AT', kind: 'timestamp' },
+]);
+
+/** NUMBER(38,3) columns hold milliseconds to the microsecond; BIGINT columns whole numbers. */
+const ms = (value: number | null) => (value === null ? null : Math.round(value * 1000) / 1000);
+const whole = (value: number | null) => (value === null ? null : Math.round(value));
+
+/** Rows read, with "now" for the audit columns (the transform itself never reads a clock). */
+export interface AggregateSource {
+  rows: AggregateSourceRow[];
+  readAt: Date;
+}
+export type AggregateOutput = AggregateResult & { readAt: Date };
+
+export const aggregateModule: EnrichmentModule<AggregateSource, AggregateOutput> = {
+  type: 'AGGREGATE',
+  view: 'AGGREGATE_QUERY_HISTORY',
+
+  checkReady: (context) => denseViewReady(context, 'AGGREGATE'),
+
+  async read(context: EnrichmentContext): Promise<AggregateSource> {
+    const window = testWindow(context.job);
+    const prefixes = await tagPrefixes(context);
+    const predicate = tagPredicate('QUERY_TAG', prefixes);
+    const rows = await context.warehouse.query<AggregateSourceRow & Record<string, never>>(
+      readText(prefixes.length),
+      [window.from, window.to, ...predicate.binds],
+      { signal: context.signal, timeoutMs: context.timeoutMs },
+    );
+    // Exact prefix match happened in SQL; the phase rule (warm-up excluded) is applied here.
+    return { rows: rows.filter((row) => tagBelongsToTest(row.QUERY_TAG, prefixes)), readAt: context.now };
+  },
+
+  transform: (source) => ({ ...transformAggregate(source.rows), readAt: source.readAt }),
+
+  rowCount: (output) => output.patterns.length,
+
+  writeStatements(output: AggregateOutput, job: QueueJob, fence: Fence): Statement[] {
+    const key = [job.testId, job.runId, ...fence.binds];
+    const metricRows: BindValue[][] = output.patterns.map((pattern) => [
+      randomUUID(),
+      job.testId,
+      job.runId,
+      pattern.queryParameterizedHash,
+      pattern.queryTag,
+      pattern.intervalStart,
+      pattern.intervalEnd,
+      pattern.intervalCount,
+      pattern.queryCount,
+      pattern.errorsCount,
+      ...FAMILIES.flatMap((family) =>
+        family.stats.map((stat) => {
+          const value = family.pick(pattern)[STAT_FIELD[stat]] as number | null;
+          return family.integer ? whole(value) : ms(value);
+        }),
+      ),
+      pattern.throttledCount,
+      pattern.errorsBreakdown as unknown as BindValue,
+      pattern.rawSample as unknown as BindValue,
+      output.readAt,
+      pattern.exec.method,
+    ]);
+    const test = output.test;
+    const statements: Statement[] = [
+      { sql: DELETE_METRICS, binds: key },
+      ...insertMetrics(metricRows, fence),
+      { sql: DELETE_TEST_METRICS, binds: key },
+    ];
+    if (test.count > 0) {
+      statements.push(
+        ...insertTestMetrics(
+          [[job.testId, job.runId, test.count, test.intervalStart, test.intervalEnd, ms(test.avg), ms(test.min), ms(test.median), ms(test.p90), ms(test.p95), ms(test.p99), ms(test.p999), ms(test.max), test.method, output.readAt]],
+          fence,
+        ),
+      );
+    }
+    statements.push({ sql: UPDATE_TEST, binds: [output.throttledTotal, ...key] });
+    return statements;
+  },
+};

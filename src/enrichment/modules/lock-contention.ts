@@ -1,0 +1,137 @@
+// LOCK_CONTENTION (hybrid tables): SNOWFLAKE.ACCOUNT_USAGE.LOCK_WAIT_HISTORY → LOCK_CONTENTION_EVENTS and
+// TEST_RESULTS.LOCK_WAIT_COUNT / _TOTAL_MS / _MAX_MS.
+//
+// A wait belongs to the test when the waiting QUERY_ID is one of the test's queries (its QUERY_EXECUTIONS
+// rows, or QUERY_HISTORY rows whose tag matches) and REQUESTED_AT is in the test window. OBJECT_NAME is the
+// literal 'ROW' for hybrid row locks, so the seed's `OBJECT_NAME = <table>` filter would never match.
+import { randomUUID } from 'node:crypto';
+import { sql } from '../../db/sql-registry.js';
+import type { BindValue, Statement } from '../../db/warehouse.js';
+import type { QueueJob } from '../../queue/job-state.js';
+import { transformLocks, type LockEvent, type LockSourceRow, type LockSummary } from '../lock-transform.js';
+import { inExcludedPhase, tagPredicate } from '../query-tags.js';
+import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
+import { sparseViewReady } from './readiness.js';
+import { tagPrefixes, testWindow } from './scope.js';
+import { fencedInsert } from './write-rows.js';
+
+function readText(prefixCount: number): string {
+  const predicate = tagPredicate('QUERY_TAG', Array.from({ length: prefixCount }, (_, i) => `p${i}`)).sql;
+  return `SELECT l.QUERY_ID, l.TRANSACTION_ID, l.REQUESTED_AT, l.ACQUIRED_AT, l.LOCK_TYPE, l.OBJECT_ID, l.OBJECT_NAME,
+  l.SCHEMA_NAME, l.DATABASE_NAME, l.BLOCKER_QUERIES, qh.TRANSACTION_BLOCKED_TIME, qh.QUERY_TAG
+FROM SNOWFLAKE.ACCOUNT_USAGE.LOCK_WAIT_HISTORY l
+LEFT JOIN (
+  SELECT QUERY_ID, TRANSACTION_BLOCKED_TIME, QUERY_TAG FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY
+  WHERE START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND START_TIME <= CAST(? AS TIMESTAMP_NTZ)
+) qh ON qh.QUERY_ID = l.QUERY_ID
+WHERE l.REQUESTED_AT >= CAST(? AS TIMESTAMP_NTZ) AND l.REQUESTED_AT <= CAST(? AS TIMESTAMP_NTZ)
+  AND (l.QUERY_ID IN (SELECT QUERY_ID FROM QUERY_EXECUTIONS WHERE TEST_ID = ?)
+    OR l.QUERY_ID IN (
+      SELECT QUERY_ID FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY
+      WHERE START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND START_TIME <= CAST(? AS TIMESTAMP_NTZ) AND ${predicate}))`;
+}
+sql('enrichment.lock_contention.read', readText(2));
+
+const DELETE_EVENTS = sql(
+  'enrichment.lock_contention.delete',
+  `DELETE FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+);
+const UPDATE_TEST = sql(
+  'enrichment.lock_contention.update_test',
+  `UPDATE TEST_RESULTS SET LOCK_WAIT_COUNT = ?, LOCK_WAIT_TOTAL_MS = ?, LOCK_WAIT_MAX_MS = ?
+WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+);
+
+const insertEvents = fencedInsert('LOCK_CONTENTION_EVENTS', [
+  { name: 'EVENT_ID' },
+  { name: 'TEST_ID' },
+  { name: 'RUN_ID' },
+  { name: 'LOCK_TRANSACTION_ID' },
+  { name: 'BLOCKING_TRANSACTION_ID' },
+  { name: 'REQUESTED_AT', kind: 'timestamp' },
+  { name: 'LOCK_ACQUIRED_AT', kind: 'timestamp' },
+  { name: 'WAIT_DURATION_MS' },
+  { name: 'LOCK_TYPE' },
+  { name: 'OBJECT_ID' },
+  { name: 'OBJECT_NAME' },
+  { name: 'SCHEMA_NAME' },
+  { name: 'DATABASE_NAME' },
+  { name: 'QUERY_ID' },
+  { name: 'BLOCKING_QUERY_ID' },
+  { name: 'RAW_EVENT', kind: 'variant' },
+  { name: 'CREATED_AT', kind: 'timestamp' },
+]);
+
+type LockReadRow = LockSourceRow & { TRANSACTION_BLOCKED_TIME: number | null; QUERY_TAG: string | null };
+
+export interface LockSource {
+  rows: LockSourceRow[];
+  blockedTimeByQuery: Map<string, number>;
+  readAt: Date;
+}
+export interface LockOutput {
+  events: LockEvent[];
+  summary: LockSummary;
+  readAt: Date;
+}
+
+/** Transaction ids are NUMBER(38,0): beyond 2^53 they arrive as decimal strings and are bound as such. */
+const id = (value: number | string | null): BindValue => value;
+
+export const lockContentionModule: EnrichmentModule<LockSource, LockOutput> = {
+  type: 'LOCK_CONTENTION',
+  view: 'LOCK_WAIT_HISTORY',
+
+  checkReady: async (context) => sparseViewReady(context, 'LOCK_CONTENTION'),
+
+  async read(context: EnrichmentContext): Promise<LockSource> {
+    const window = testWindow(context.job);
+    const prefixes = await tagPrefixes(context);
+    const predicate = tagPredicate('QUERY_TAG', prefixes);
+    const rows = await context.warehouse.query<LockReadRow & Record<string, never>>(
+      readText(prefixes.length),
+      [window.from, window.to, window.from, window.to, context.job.testId, window.from, window.to, ...predicate.binds],
+      { signal: context.signal, timeoutMs: context.timeoutMs },
+    );
+    // Waits of warm-up queries are not the measurement's (a query without a QUERY_HISTORY tag is kept).
+    const kept = rows.filter((row) => !inExcludedPhase(row.QUERY_TAG));
+    const blockedTimeByQuery = new Map<string, number>();
+    for (const row of kept) {
+      if (row.TRANSACTION_BLOCKED_TIME !== null) blockedTimeByQuery.set(row.QUERY_ID, Number(row.TRANSACTION_BLOCKED_TIME));
+    }
+    const sourceRows: LockSourceRow[] = kept.map(({ TRANSACTION_BLOCKED_TIME: _blocked, QUERY_TAG: _tag, ...row }) => row);
+    return { rows: sourceRows, blockedTimeByQuery, readAt: context.now };
+  },
+
+  transform: (source) => ({ ...transformLocks(source.rows, source.blockedTimeByQuery), readAt: source.readAt }),
+
+  rowCount: (output) => output.events.length,
+
+  writeStatements(output: LockOutput, job: QueueJob, fence: Fence): Statement[] {
+    const key = [job.testId, job.runId, ...fence.binds];
+    const rows: BindValue[][] = output.events.map((event) => [
+      randomUUID(),
+      job.testId,
+      job.runId,
+      id(event.lockTransactionId),
+      id(event.blockingTransactionId),
+      event.requestedAt,
+      event.lockAcquiredAt,
+      event.waitDurationMs,
+      event.lockType,
+      id(event.objectId),
+      event.objectName,
+      event.schemaName,
+      event.databaseName,
+      event.queryId,
+      event.blockingQueryId,
+      event.rawEvent as unknown as BindValue,
+      output.readAt,
+    ]);
+    return [
+      { sql: DELETE_EVENTS, binds: key },
+      ...insertEvents(rows, fence),
+      { sql: UPDATE_TEST, binds: [output.summary.waitCount, output.summary.totalMs, output.summary.maxMs, ...key] },
+    ];
+  },
+};

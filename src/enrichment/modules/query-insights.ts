@@ -1,0 +1,127 @@
+// QUERY_INSIGHTS: SNOWFLAKE.ACCOUNT_USAGE.QUERY_INSIGHTS → QUERY_INSIGHTS_CACHE (expires after 30 days) and
+// TEST_RESULTS.QUERY_INSIGHTS_COUNT / _HIGH_SEVERITY_COUNT. The view has no QUERY_TAG: a test's insights are
+// found through its query ids (QUERY_EXECUTIONS, or QUERY_HISTORY rows whose tag matches), and the query text
+// comes from QUERY_HISTORY. Snowflake never produces insights for hybrid-table queries.
+import { randomUUID } from 'node:crypto';
+import { sql } from '../../db/sql-registry.js';
+import type { BindValue, Statement } from '../../db/warehouse.js';
+import type { QueueJob } from '../../queue/job-state.js';
+import { transformInsights, type InsightCacheRow, type InsightSourceRow } from '../insights-transform.js';
+import { inExcludedPhase, tagPredicate } from '../query-tags.js';
+import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
+import { sparseViewReady } from './readiness.js';
+import { tagPrefixes, testWindow } from './scope.js';
+import { fencedInsert } from './write-rows.js';
+
+/** QUERY_INSIGHTS_CACHE rows expire this long after they are written (seed: 30-day retention). */
+export const INSIGHT_CACHE_TTL_MS = 30 * 24 * 3_600_000;
+
+function readText(prefixCount: number): string {
+  const predicate = tagPredicate('QUERY_TAG', Array.from({ length: prefixCount }, (_, i) => `p${i}`)).sql;
+  return `SELECT qi.QUERY_ID, qi.QUERY_PARAMETERIZED_HASH, qi.INSIGHT_TYPE_ID, qi.INSIGHT_TOPIC, qi.MESSAGE, qi.SUGGESTIONS,
+  qi.IS_OPPORTUNITY, qh.QUERY_TEXT, qh.QUERY_TAG
+FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_INSIGHTS qi
+LEFT JOIN (
+  SELECT QUERY_ID, QUERY_TEXT, QUERY_TAG FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY
+  WHERE START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND START_TIME <= CAST(? AS TIMESTAMP_NTZ)
+) qh ON qh.QUERY_ID = qi.QUERY_ID
+WHERE qi.START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND qi.START_TIME <= CAST(? AS TIMESTAMP_NTZ)
+  AND (qi.QUERY_ID IN (SELECT QUERY_ID FROM QUERY_EXECUTIONS WHERE TEST_ID = ?) OR ${predicate.replaceAll('QUERY_TAG', 'qh.QUERY_TAG')})`;
+}
+sql('enrichment.query_insights.read', readText(2));
+
+const DELETE_INSIGHTS = sql(
+  'enrichment.query_insights.delete',
+  `DELETE FROM QUERY_INSIGHTS_CACHE WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+);
+const UPDATE_TEST = sql(
+  'enrichment.query_insights.update_test',
+  `UPDATE TEST_RESULTS SET QUERY_INSIGHTS_COUNT = ?, QUERY_INSIGHTS_HIGH_SEVERITY_COUNT = ?
+WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+);
+
+const insertInsights = fencedInsert('QUERY_INSIGHTS_CACHE', [
+  { name: 'INSIGHT_ID' },
+  { name: 'TEST_ID' },
+  { name: 'RUN_ID' },
+  { name: 'QUERY_ID' },
+  { name: 'QUERY_PARAMETERIZED_HASH' },
+  { name: 'QUERY_TEXT' },
+  { name: 'INSIGHT_TYPE' },
+  { name: 'INSIGHT_CATEGORY' },
+  { name: 'INSIGHT_SEVERITY' },
+  { name: 'RECOMMENDATION' },
+  { name: 'RECOMMENDATION_DETAILS', kind: 'variant' },
+  { name: 'AFFECTED_QUERY_COUNT' },
+  { name: 'RAW_INSIGHT', kind: 'variant' },
+  { name: 'CREATED_AT', kind: 'timestamp' },
+  { name: 'EXPIRES_AT', kind: 'timestamp' },
+]);
+
+type InsightReadRow = InsightSourceRow & { QUERY_TEXT: string | null; QUERY_TAG: string | null };
+
+export interface InsightsSource {
+  rows: InsightSourceRow[];
+  queryTextById: Map<string, string>;
+  readAt: Date;
+}
+export interface InsightsOutput {
+  rows: InsightCacheRow[];
+  count: number;
+  highSeverityCount: number;
+  readAt: Date;
+}
+
+export const queryInsightsModule: EnrichmentModule<InsightsSource, InsightsOutput> = {
+  type: 'QUERY_INSIGHTS',
+  view: 'QUERY_INSIGHTS',
+
+  checkReady: async (context) => sparseViewReady(context, 'QUERY_INSIGHTS'),
+
+  async read(context: EnrichmentContext): Promise<InsightsSource> {
+    const window = testWindow(context.job);
+    const prefixes = await tagPrefixes(context);
+    const predicate = tagPredicate('QUERY_TAG', prefixes);
+    const rows = await context.warehouse.query<InsightReadRow & Record<string, never>>(
+      readText(prefixes.length),
+      [window.from, window.to, window.from, window.to, context.job.testId, ...predicate.binds],
+      { signal: context.signal, timeoutMs: context.timeoutMs },
+    );
+    const kept = rows.filter((row) => !inExcludedPhase(row.QUERY_TAG));
+    const queryTextById = new Map<string, string>();
+    for (const row of kept) if (row.QUERY_TEXT !== null) queryTextById.set(row.QUERY_ID, row.QUERY_TEXT);
+    const sourceRows = kept.map(({ QUERY_TEXT: _text, QUERY_TAG: _tag, ...row }) => row);
+    return { rows: sourceRows, queryTextById, readAt: context.now };
+  },
+
+  transform: (source) => ({ ...transformInsights(source.rows, source.queryTextById), readAt: source.readAt }),
+
+  rowCount: (output) => output.rows.length,
+
+  writeStatements(output: InsightsOutput, job: QueueJob, fence: Fence): Statement[] {
+    const key = [job.testId, job.runId, ...fence.binds];
+    const expiresAt = new Date(output.readAt.getTime() + INSIGHT_CACHE_TTL_MS);
+    const rows: BindValue[][] = output.rows.map((row) => [
+      randomUUID(),
+      job.testId,
+      job.runId,
+      row.queryId,
+      row.queryParameterizedHash,
+      row.queryText,
+      row.insightType,
+      row.insightCategory,
+      row.insightSeverity,
+      row.recommendation,
+      row.recommendationDetails as unknown as BindValue,
+      row.affectedQueryCount,
+      row.rawInsight as unknown as BindValue,
+      output.readAt,
+      expiresAt,
+    ]);
+    return [
+      { sql: DELETE_INSIGHTS, binds: key },
+      ...insertInsights(rows, fence),
+      { sql: UPDATE_TEST, binds: [output.count, output.highSeverityCount, ...key] },
+    ];
+  },
+};

@@ -1,0 +1,59 @@
+// What every enrichment module needs to know about the test it enriches: the time window to read (always
+// bounded: a view is never scanned without a time predicate), the QUERY_TAG prefixes that identify its
+// queries, and the phases to leave out.
+import { sql } from '../../db/sql-registry.js';
+import type { QueueJob } from '../../queue/job-state.js';
+import { stripPhase } from '../query-tags.js';
+import type { EnrichmentContext } from '../types.js';
+
+/** Margins around the test (spec/sources.md: [START_TIME − 5 min, END_TIME + 5 min]). */
+export const WINDOW_MARGIN_MS = 5 * 60_000;
+/** Without a known start the window reaches this far back from the end (still bounded). */
+export const UNKNOWN_START_LOOKBACK_MS = 24 * 3_600_000;
+
+export interface TestWindow {
+  /** Test start and end as recorded (start estimated when unknown). */
+  testStart: Date;
+  testEnd: Date;
+  /** The read window: test ± margins. */
+  from: Date;
+  to: Date;
+}
+
+export function testWindow(job: QueueJob): TestWindow {
+  const testEnd = job.testEndTime;
+  const testStart = job.testStartTime ?? new Date(testEnd.getTime() - UNKNOWN_START_LOOKBACK_MS);
+  return {
+    testStart,
+    testEnd,
+    from: new Date(testStart.getTime() - WINDOW_MARGIN_MS),
+    to: new Date(testEnd.getTime() + WINDOW_MARGIN_MS),
+  };
+}
+
+const RUN_TAGS = sql(
+  'enrichment.scope.run_tags',
+  'SELECT TEST_ID, QUERY_TAG FROM TEST_RESULTS WHERE RUN_ID = ? AND QUERY_TAG IS NOT NULL',
+);
+
+/**
+ * The test's tag prefixes: those given at enqueue, its own QUERY_TAG without the phase, and
+ * `flakebench:run_id=<run>:test_id=<test>`. For the parent row of a run (TEST_ID = RUN_ID) also the run's
+ * prefix `flakebench:run_id=<run>` and every child test's tag, so the parent covers the whole run while a
+ * child covers only its own queries.
+ */
+export async function tagPrefixes(context: EnrichmentContext): Promise<string[]> {
+  const { job } = context;
+  const rows = await context.warehouse.query<{ TEST_ID: string; QUERY_TAG: string }>(RUN_TAGS, [job.runId], {
+    signal: context.signal,
+    timeoutMs: context.timeoutMs,
+  });
+  const isRunParent = job.testId === job.runId;
+  const prefixes = new Set<string>(job.tagPrefixes ?? []);
+  prefixes.add(`flakebench:run_id=${job.runId}:test_id=${job.testId}`);
+  if (isRunParent) prefixes.add(`flakebench:run_id=${job.runId}`);
+  for (const row of rows) {
+    if (row.TEST_ID === job.testId || isRunParent) prefixes.add(stripPhase(row.QUERY_TAG));
+  }
+  return [...prefixes].filter((prefix) => prefix !== '');
+}
