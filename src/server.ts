@@ -3,9 +3,9 @@ import closeWithGrace from 'close-with-grace';
 import { isEntryPoint } from './cli/entry.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { startService, type RunningService } from './service.js';
+import { startService, type RunningService, type StartOptions } from './service.js';
 
-export async function main(overrides: Record<string, string | undefined> = {}): Promise<RunningService> {
+export async function main(overrides: Record<string, string | undefined> = {}, options: StartOptions = {}): Promise<RunningService> {
   let config: Config;
   try {
     config = loadConfig({ ...process.env, ...overrides });
@@ -19,7 +19,7 @@ export async function main(overrides: Record<string, string | undefined> = {}): 
   const log = createLogger(config.logLevel);
   let service: RunningService;
   try {
-    service = await startService(config, log);
+    service = await startService(config, log, options);
   } catch (error) {
     log.fatal({ err: error instanceof Error ? { message: error.message, name: error.name } : error }, 'service failed to start');
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,0 +1,27 @@
+// A real service process for the reliability tests: src/server.ts's main() (so SIGTERM goes through
+// close-with-grace exactly as in production) with controlled enrichment types that take
+// CHILD_TYPE_MS each. Prints "ready" and then every committed event as one JSON line on stdout.
+// Usage: node --import tsx test/support/processor-child.ts <dataDir>
+import { eventBusOf } from '../../src/events/bus.js';
+import { main } from '../../src/server.js';
+import { controlledRegistry } from './controlled-types.js';
+
+const dataDir = process.argv[2];
+if (!dataDir) throw new Error('usage: processor-child.ts <dataDir>');
+const typeMs = Number(process.env.CHILD_TYPE_MS ?? '200');
+
+const service = await main(
+  {
+    DATA_DIR: dataDir,
+    PORT: '0',
+    LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? 'silent',
+    ENRICHMENT_ENABLED: 'true',
+    POLL_CRON: '* * * * * *',
+    DISCOVERY_POLL_CRON: '* * * * * *',
+  },
+  { registry: controlledRegistry(() => ({ kind: 'slow', ms: typeMs })) },
+);
+eventBusOf(service.services).subscribe((event) => {
+  process.stdout.write(`${JSON.stringify({ type: event.type, job_id: event.job_id, enrichment_type: event.enrichment_type ?? null })}\n`);
+});
+process.stdout.write('ready\n');
