@@ -170,6 +170,21 @@ describe('processor', () => {
     expect(events.map((event) => event.EVENT_TYPE)).toEqual(['job_enqueued', 'job_claimed', 'enrichment_failed']);
   });
 
+  it('a type that cannot apply to the test ends NOT_APPLICABLE, which is not a failure', async () => {
+    const jobId = await enqueue('t13', 'HYBRID');
+    const script: Script = (_job, type) => (type === 'HYBRID_CREDITS' ? { kind: 'not_applicable' } : { kind: 'succeed' });
+    const processor = new Processor(services, { registry: controlledRegistry(script) });
+    clock.advance(200 * MINUTE);
+    await runUntilIdle(processor);
+    const s = await state(jobId);
+    expect(s.HYBRID_CREDITS!.status).toBe('NOT_APPLICABLE');
+    expect(s.HYBRID_CREDITS!.last_error).toMatch(/nothing to enrich/);
+    const row = await job(jobId);
+    expect(row.STATUS).toBe('COMPLETED');
+    expect(row.LAST_ERROR).toBeNull();
+    expect((await test('t13')).DELAYED_ENRICHMENT_STATUS).toBe('COMPLETED');
+  });
+
   it('aborts a hanging type at its timeout and counts it as a transient failure', async () => {
     const jobId = await enqueue('t6', 'STANDARD');
     const script: Script = (_job, type) => (type === 'QUERY_HISTORY' ? { kind: 'hang' } : { kind: 'succeed' });

@@ -1,7 +1,8 @@
-// The registry of enrichment type modules. The five real types arrive with the enrichment issue and
-// register themselves in defaultRegistry(); until then it is empty and jobs wait (see processor/runner.ts:
-// a type without a module is rescheduled like a not-ready view, no attempt spent, until its deadline).
+// The registry of enrichment type modules: defaultRegistry() holds the five real types. A job type
+// without a module (e.g. a build that leaves one out) is rescheduled like a not-ready view, no attempt
+// spent, until its deadline (see processor/runner.ts).
 import type { EnrichmentType } from '../queue/plan.js';
+import { realModules } from './modules/index.js';
 import type { EnrichmentModule } from './types.js';
 
 export class EnrichmentRegistry {
@@ -25,7 +26,7 @@ export class EnrichmentRegistry {
   }
 }
 
-/** The modules of the real enrichment types (none yet: the enrichment issue adds them here). */
+/** The modules of the real enrichment types. */
 export function defaultRegistry(): EnrichmentRegistry {
-  return new EnrichmentRegistry([]);
+  return new EnrichmentRegistry(realModules());
 }

@@ -5,11 +5,14 @@ import { isTerminal, type TypeStates } from '../queue/job-state.js';
 export interface ClassifiedError {
   message: string;
   retryable: boolean;
+  /** The enrichment cannot exist for this test (e.g. hybrid metering ended): the type ends NOT_APPLICABLE. */
+  notApplicable?: boolean;
 }
 
 /** Errors retrying cannot fix (privilege, missing object, bad SQL, a module's permanent error) end the type. */
 export function classifyError(error: unknown): ClassifiedError {
   const message = (error instanceof Error ? error.message : String(error)).slice(0, 2000);
+  if (error instanceof Error && error.name === 'NotApplicableError') return { message, retryable: false, notApplicable: true };
   if (isWarehouseError(error)) return { message, retryable: error.retryable };
   if (error && typeof error === 'object' && 'retryable' in error && error.retryable === false) return { message, retryable: false };
   return { message, retryable: true };

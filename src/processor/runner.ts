@@ -318,7 +318,15 @@ export class JobRun {
 
   private failAttempt(type: EnrichmentType, error: unknown, now: Date, events: EnrichmentEvent[]): void {
     const state = this.stateOf(type);
-    const { message, retryable } = classifyError(error);
+    const { message, retryable, notApplicable } = classifyError(error);
+    if (notApplicable) {
+      // Not an error: this enrichment cannot exist for the test. The attempt is not counted as failed.
+      state.status = 'NOT_APPLICABLE';
+      state.last_error = message;
+      state.completed_at = now.toISOString();
+      events.push(this.event('enrichment_progress', now, type, { status: 'NOT_APPLICABLE', reason: message, attempt: state.attempts }));
+      return;
+    }
     this.recordError(type, state.attempts, now, message, retryable);
     const exhausted = state.attempts >= this.deps.services.config.maxAttempts;
     if (!retryable || exhausted) {

@@ -4,6 +4,7 @@
 // tables the tests create: TEST_TYPE_ROWS (replaced on every run: one set per type) and
 // TEST_TYPE_WRITES (appended: one row per committed execution).
 import type { Statement, Warehouse } from '../../src/db/warehouse.js';
+import { NotApplicableError } from '../../src/enrichment/not-applicable.js';
 import { EnrichmentRegistry } from '../../src/enrichment/registry.js';
 import { PermanentEnrichmentError, type EnrichmentModule, type Fence } from '../../src/enrichment/types.js';
 import type { QueueJob } from '../../src/queue/job-state.js';
@@ -13,6 +14,7 @@ export type Behaviour =
   | { kind: 'succeed'; rows?: number }
   | { kind: 'transient' }
   | { kind: 'permanent' }
+  | { kind: 'not_applicable' }
   | { kind: 'not_ready'; retryAt?: Date }
   | { kind: 'slow'; ms: number; rows?: number }
   | { kind: 'hang' }
@@ -61,6 +63,8 @@ export function controlledModule(type: EnrichmentType, script: Script): Enrichme
           throw new Error(`${type}: transient failure`);
         case 'permanent':
           throw new PermanentEnrichmentError(`${type}: insufficient privileges`);
+        case 'not_applicable':
+          throw new NotApplicableError(`${type}: nothing to enrich for this test`);
         case 'slow':
           await sleep(behaviour.ms, signal);
           return { rows: behaviour.rows ?? ROWS_PER_TYPE };
