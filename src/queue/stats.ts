@@ -20,7 +20,15 @@ export interface Threshold {
  * The seed names these figures but states no numbers; these defaults are ours (one table, here).
  * Durations in seconds at LATENCY_SCALE = 1.
  */
-export const THRESHOLDS: Readonly<Record<string, Threshold>> = {
+export type FigureName =
+  | 'ready_depth'
+  | 'oldest_pending_age_seconds'
+  | 'failure_rate_24h'
+  | 'average_attempts'
+  | 'stale_in_progress'
+  | 'completion_lag_seconds';
+
+export const THRESHOLDS: Readonly<Record<FigureName, Threshold>> = {
   ready_depth: { warning: 50, critical: 200, duration: false, why: 'due jobs waiting: 50 is ~1 day of tests at the seed volume (50/day)' },
   oldest_pending_age_seconds: { warning: 30 * 60, critical: 2 * 3600, duration: true, why: 'a due job should be picked within a few 5-min polls' },
   failure_rate_24h: { warning: 0.05, critical: 0.2, duration: false, why: 'share of jobs ending FAILED in 24 h' },
@@ -41,7 +49,7 @@ export interface QueueStats {
   depth_by_status: Record<string, number>;
   ready: number;
   deferred: number;
-  figures: Record<keyof typeof THRESHOLDS, Figure>;
+  figures: Record<FigureName, Figure>;
 }
 
 const DEPTH = sql('queue.stats.depth', `SELECT STATUS, COUNT(*) AS N FROM DELAYED_ENRICHMENT_QUEUE GROUP BY STATUS`);
@@ -90,12 +98,12 @@ export async function queueStats(services: Services, warehouse: Warehouse = serv
     ready,
     deferred: num(row?.DEFERRED) ?? 0,
     figures: {
-      ready_depth: level(ready, THRESHOLDS.ready_depth!, scale),
-      oldest_pending_age_seconds: level(oldest ?? (ready === 0 ? 0 : null), THRESHOLDS.oldest_pending_age_seconds!, scale),
-      failure_rate_24h: level(ended > 0 ? (num(row?.FAILED_24H) ?? 0) / ended : null, THRESHOLDS.failure_rate_24h!, scale),
-      average_attempts: level(types > 0 ? (num(row?.ATTEMPTS_24H) ?? 0) / types : null, THRESHOLDS.average_attempts!, scale),
-      stale_in_progress: level(num(row?.STALE) ?? 0, THRESHOLDS.stale_in_progress!, scale),
-      completion_lag_seconds: level(num(row?.LAG_SECONDS), THRESHOLDS.completion_lag_seconds!, scale),
+      ready_depth: level(ready, THRESHOLDS.ready_depth, scale),
+      oldest_pending_age_seconds: level(oldest ?? (ready === 0 ? 0 : null), THRESHOLDS.oldest_pending_age_seconds, scale),
+      failure_rate_24h: level(ended > 0 ? (num(row?.FAILED_24H) ?? 0) / ended : null, THRESHOLDS.failure_rate_24h, scale),
+      average_attempts: level(types > 0 ? (num(row?.ATTEMPTS_24H) ?? 0) / types : null, THRESHOLDS.average_attempts, scale),
+      stale_in_progress: level(num(row?.STALE) ?? 0, THRESHOLDS.stale_in_progress, scale),
+      completion_lag_seconds: level(num(row?.LAG_SECONDS), THRESHOLDS.completion_lag_seconds, scale),
     },
   };
 }
