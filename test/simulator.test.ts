@@ -196,3 +196,46 @@ describe('simulated view rows in the database', () => {
     expect(matching).toEqual([]);
   });
 });
+
+describe('simulator options', () => {
+  it('multi-worker runs: child tests under one run id, tagged with run_id and test_id, each with its own truth', () => {
+    const plan = planSimulation({ tableType: 'HYBRID', seed: 8, durationMinutes: 4, sessions: 6, workers: 3, idSalt: 'w' }, NOW, 1);
+    const { tests } = plan.workload;
+    expect(tests).toHaveLength(3);
+    expect(new Set(tests.map((t) => t.testId)).size).toBe(3);
+    expect(plan.rows.TEST_RESULTS.map((r) => r.RUN_ID)).toEqual(tests.map(() => plan.workload.runId));
+    for (const [index, test] of tests.entries()) {
+      expect(plan.rows.TEST_RESULTS[index]?.QUERY_TAG).toBe(`flakebench:run_id=${plan.workload.runId}:test_id=${test.testId}:phase=RUNNING`);
+      const own = plan.workload.executions.filter((e) => e.test === index && e.phase === 'RUNNING');
+      expect(own.length).toBeGreaterThan(0);
+      expect(truthOf(plan.workload, index, [], true).overall.query_count).toBe(own.length);
+      expect(plan.rows.QUERY_EXECUTIONS.filter((r) => r.TEST_ID === test.testId && r.WARMUP === false)).toHaveLength(own.length);
+    }
+  });
+
+  it('jitter shows rows earlier than the documented latency but never later; late_minutes delays one view only', () => {
+    const scale = 0.01;
+    const jittered = planSimulation({ tableType: 'STANDARD', seed: 2, durationMinutes: 4, sessions: 2, jitter: 0.5, idSalt: 'j' }, NOW, scale);
+    const documented = 45 * 60_000 * scale;
+    const delays = jittered.rows.views.QUERY_HISTORY.map((r) => (r.VISIBLE_AT as Date).getTime() - (r.END_TIME as Date).getTime());
+    expect(Math.max(...delays)).toBeLessThanOrEqual(documented);
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(documented / 2);
+    expect(Math.min(...delays)).toBeLessThan(documented * 0.9);
+    const late = planSimulation({ tableType: 'STANDARD', seed: 2, durationMinutes: 4, sessions: 2, lateMinutes: { QUERY_HISTORY: 30 }, idSalt: 'j' }, NOW, scale);
+    for (const row of late.rows.views.QUERY_HISTORY) {
+      expect((row.VISIBLE_AT as Date).getTime() - (row.END_TIME as Date).getTime()).toBe(documented + 30 * 60_000 * scale);
+    }
+    for (const row of late.rows.views.AGGREGATE_QUERY_HISTORY) {
+      expect((row.VISIBLE_AT as Date).getTime() - (row.INTERVAL_END_TIME as Date).getTime()).toBe(180 * 60_000 * scale);
+    }
+  });
+
+  it('background lock waits exist but belong to no test query', () => {
+    const plan = planSimulation({ tableType: 'HYBRID', seed: 12, durationMinutes: 20, sessions: 4, idSalt: 'b' }, NOW, 1);
+    const testQueries = new Set(plan.rows.QUERY_EXECUTIONS.map((r) => r.QUERY_ID));
+    const waits = plan.rows.views.LOCK_WAIT_HISTORY;
+    const foreign = waits.filter((r) => !testQueries.has(r.QUERY_ID as string));
+    expect(foreign.length).toBeGreaterThan(0);
+    expect(waits.length - foreign.length).toBe(planTruth(plan).lock_waits.blocker_rows);
+  });
+});

@@ -1,6 +1,9 @@
 // Seeded pseudo-random numbers: the same seed gives the same workload, row for row.
 // sfc32 (small fast counter) seeded through splitmix32; no library in the tree offers a seedable generator.
 
+/** Two hex digits per byte value (ids are drawn by the hundred thousand). */
+const BYTE_HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export class Random {
   private a: number;
   private b: number;
@@ -80,11 +83,14 @@ export class Random {
     return (1 - this.next()) ** (-1 / alpha);
   }
 
-  /** 32 lower-case hex digits. */
+  /** `length` lower-case hex digits. */
   hex(length: number): string {
     let out = '';
-    while (out.length < length) out += Math.floor(this.next() * 4294967296).toString(16).padStart(8, '0');
-    return out.slice(0, length);
+    while (out.length < length) {
+      const word = Math.floor(this.next() * 4294967296);
+      out += (BYTE_HEX[word >>> 24] as string) + BYTE_HEX[(word >>> 16) & 255] + BYTE_HEX[(word >>> 8) & 255] + BYTE_HEX[word & 255];
+    }
+    return out.length === length ? out : out.slice(0, length);
   }
 
   /** A version-4-shaped UUID drawn from this generator (deterministic, unlike crypto.randomUUID). */

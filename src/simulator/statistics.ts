@@ -31,8 +31,18 @@ export interface StatisticsObject {
 
 /** One AGGREGATE_QUERY_HISTORY statistics object (keys lower case; `withSum: false` for the three without). */
 export function statisticsObject(values: readonly number[], withSum = true): StatisticsObject {
+  const n = values.length;
+  let low = Infinity;
+  let high = -Infinity;
+  for (const value of values) {
+    if (value < low) low = value;
+    if (value > high) high = value;
+  }
+  // Most objects of a row are constant (zero waits, zero spill): no sort needed.
+  if (low === high) {
+    return { ...(withSum ? { sum: round(low * n) } : {}), avg: low, stddev: 0, min: low, median: low, p90: low, p99: low, 'p99.9': low, max: low };
+  }
   const sorted = sortedCopy(values);
-  const n = sorted.length;
   let sum = 0;
   for (const value of sorted) sum += value;
   const avg = sum / n;

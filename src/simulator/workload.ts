@@ -149,8 +149,9 @@ export function generateWorkload(params: WorkloadParams, now: Date, idSalt: stri
       let blockedMs = 0;
       let lockWait: Execution['lockWait'] = null;
       if (family === 'hybrid' && pattern.contention && params.lockContention && values.chance(0.03)) {
-        // Long waits only in the measurement phase, so "the test's waits" has one meaning.
-        const long = phase === 'RUNNING' && values.chance(0.15);
+        // Long (recorded) waits only in the measurement phase, so "the test's waits" has one meaning; background
+        // traffic has them too, so attribution by the waiting query is exercised.
+        const long = phase !== 'WARMUP' && values.chance(0.15);
         blockedMs = long ? Math.round(RECORDED_WAIT_MS + 200 + values.exponential(6000)) : Math.round(Math.min(4500, values.lognormal(600, 0.9)));
       }
       const error = values.chance(0.003) ? values.pick(ERRORS) : null;
