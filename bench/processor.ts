@@ -1,0 +1,188 @@
+// Processor cost for a due backlog: requests (Snowflake round trips: every port call, a transaction()
+// being one multi-statement request) and statements per job and per type, jobs/s and peak RSS.
+// Baseline, in the same run on a fresh copy of the same backlog: the seed design's processor (section 5)
+// replayed statement by statement with autocommit, as the seed describes it:
+//   per poll  : SELECT * FROM queue WHERE STATUS='PENDING' AND EARLIEST_ENRICHMENT_TIME <= now
+//   per job   : UPDATE ... claim (D7), then per type: SELECT from the view, INSERT the rows,
+//               UPDATE TEST_RESULTS summary; then UPDATE TEST_RESULTS status, UPDATE queue COMPLETED
+//   → 2 + 3·T requests per job (+ the poll), every statement its own round trip.
+// Both sides read the "view" with the same two cheap queries per type in ours (readiness + read) and one
+// in the seed's (the seed has no readiness check), so the comparison is of the queue's own traffic.
+// Run: npx tsx bench/processor.ts [--jobs 300] [--hybrid-share 0.5] [--concurrency 3]
+import { parseArgs } from 'node:util';
+import { ManualClock } from '../src/clock.js';
+import type { BindValue, Statement, StatementOptions, Warehouse } from '../src/db/warehouse.js';
+import { EnrichmentRegistry } from '../src/enrichment/registry.js';
+import type { EnrichmentModule } from '../src/enrichment/types.js';
+import { Processor } from '../src/processor/processor.js';
+import { enqueueJob } from '../src/queue/enqueue.js';
+import { ENRICHMENT_TYPES, SOURCE_VIEW_OF_TYPE, type EnrichmentType } from '../src/queue/plan.js';
+import { openTestDatabase, type TestDatabase } from '../test/support/embedded.js';
+import { insertTests, servicesFor } from '../test/support/processor-fixtures.js';
+
+const { values } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '300' },
+    'hybrid-share': { type: 'string', default: '0.5' },
+    concurrency: { type: 'string', default: '3' },
+  },
+});
+const JOBS = Number(values.jobs);
+const HYBRID_SHARE = Number(values['hybrid-share']);
+const CONCURRENCY = values.concurrency!;
+const ROWS = 5;
+const END = new Date('2026-01-15T08:00:00.000Z');
+
+/** Counts port calls (requests) and the statements inside them. */
+class CountingWarehouse implements Warehouse {
+  requests = 0;
+  statements = 0;
+  constructor(private readonly inner: Warehouse) {}
+  get engine() {
+    return this.inner.engine;
+  }
+  get counters() {
+    return this.inner.counters;
+  }
+  query<T extends Record<string, never>>(sql: string, binds?: readonly BindValue[], options?: StatementOptions) {
+    this.requests += 1;
+    this.statements += 1;
+    return this.inner.query<T>(sql, binds, options);
+  }
+  execute(sql: string, binds?: readonly BindValue[], options?: StatementOptions) {
+    this.requests += 1;
+    this.statements += 1;
+    return this.inner.execute(sql, binds, options);
+  }
+  transaction(statements: readonly Statement[], options?: StatementOptions) {
+    this.requests += 1;
+    this.statements += statements.length;
+    return this.inner.transaction(statements, options);
+  }
+  withTransaction<T>(work: Parameters<Warehouse['withTransaction']>[0] extends infer W ? W : never, options?: StatementOptions): Promise<T> {
+    this.requests += 1;
+    return this.inner.withTransaction(work as never, options) as Promise<T>;
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+/** A type that reads like a real one (a readiness query, a read query) and replaces ROWS rows. */
+function benchModule(type: EnrichmentType): EnrichmentModule<number[], number[]> {
+  return {
+    type,
+    view: SOURCE_VIEW_OF_TYPE[type],
+    async checkReady({ warehouse, signal }) {
+      await warehouse.query('SELECT MAX(CREATED_AT) AS T FROM TEST_RESULTS WHERE TEST_ID = ?', ['readiness'], { signal });
+      return { ready: true };
+    },
+    async read({ warehouse, job, signal }) {
+      await warehouse.query('SELECT TEST_ID FROM TEST_RESULTS WHERE TEST_ID = ?', [job.testId], { signal });
+      return Array.from({ length: ROWS }, (_, i) => i);
+    },
+    transform: (rows) => rows,
+    rowCount: (rows) => rows.length,
+    writeStatements(rows, job, fence) {
+      return [
+        { sql: `DELETE FROM BENCH_ROWS WHERE TEST_ID = ? AND T = ? AND ${fence.sql}`, binds: [job.testId, type, ...fence.binds] },
+        {
+          sql: `INSERT INTO BENCH_ROWS (TEST_ID, T, N) SELECT ?, ?, v.N FROM (VALUES ${rows.map(() => '(?)').join(', ')}) AS v(N) WHERE ${fence.sql}`,
+          binds: [job.testId, type, ...rows, ...fence.binds],
+        },
+        { sql: `UPDATE TEST_RESULTS SET QUERY_INSIGHTS_COUNT = ? WHERE TEST_ID = ? AND ${fence.sql}`, binds: [rows.length, job.testId, ...fence.binds] },
+      ];
+    },
+  };
+}
+
+async function backlog(clock: ManualClock): Promise<{ db: TestDatabase; types: number }> {
+  const db = await openTestDatabase(clock);
+  await db.warehouse.execute('CREATE TABLE BENCH_ROWS (TEST_ID VARCHAR, T VARCHAR, N INTEGER)');
+  const hybrid = Math.round(JOBS * HYBRID_SHARE);
+  const tests = Array.from({ length: JOBS }, (_, i) => ({ testId: `bench-${i}`, runId: 'r', tableType: i < hybrid ? 'HYBRID' : 'STANDARD' }));
+  await insertTests(db.warehouse, tests);
+  const services = servicesFor(db, clock);
+  for (const test of tests) await enqueueJob(services, { test_id: test.testId, run_id: 'r', table_type: test.tableType, test_end_time: END });
+  return { db, types: hybrid * 5 + (JOBS - hybrid) * 3 };
+}
+
+function peakRssMb(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+async function runOurs() {
+  const clock = new ManualClock('2026-01-15T12:00:00.000Z');
+  const { db, types } = await backlog(clock);
+  const counting = new CountingWarehouse(await db.database.connect());
+  const services = servicesFor(db, clock, { MAX_CONCURRENT_JOBS: CONCURRENCY }, counting);
+  const registry = new EnrichmentRegistry(ENRICHMENT_TYPES.map(benchModule) as EnrichmentModule[]);
+  const processor = new Processor(services, { registry, warehouse: counting });
+  const engineBefore = counting.counters.statements;
+  const started = performance.now();
+  await processor.poll();
+  await processor.idle();
+  const seconds = (performance.now() - started) / 1000;
+  const [left] = await db.warehouse.query(`SELECT COUNT(*) AS N FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS <> 'COMPLETED'`);
+  if (Number(left!.N) !== 0) throw new Error(`${String(left!.N)} jobs not completed`);
+  const result = { requests: counting.requests, statements: counting.statements, engine: counting.counters.statements - engineBefore, seconds, types };
+  await db.close();
+  return result;
+}
+
+/** The seed's processor, statement by statement (autocommit), on the same backlog. */
+async function runSeed() {
+  const clock = new ManualClock('2026-01-15T12:00:00.000Z');
+  const { db, types } = await backlog(clock);
+  const counting = new CountingWarehouse(await db.database.connect());
+  const now = clock.now();
+  const started = performance.now();
+  for (;;) {
+    const due = await counting.query(
+      `SELECT JOB_ID, TEST_ID, ENRICHMENT_TYPES FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS = 'PENDING' AND EARLIEST_ENRICHMENT_TIME <= CAST(? AS TIMESTAMP_NTZ) LIMIT 3`,
+      [now],
+    );
+    if (due.length === 0) break;
+    for (const job of due) {
+      const claimed = await counting.execute(
+        `UPDATE DELAYED_ENRICHMENT_QUEUE SET STATUS = 'IN_PROGRESS', CLAIMED_BY = 'seed', CLAIMED_AT = CAST(? AS TIMESTAMP_NTZ)
+         WHERE JOB_ID IN (SELECT JOB_ID FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND STATUS = 'PENDING')`,
+        [now, String(job.JOB_ID)],
+      );
+      if (claimed.rowsAffected !== 1) continue;
+      for (const type of job.ENRICHMENT_TYPES as string[]) {
+        await counting.query('SELECT TEST_ID FROM TEST_RESULTS WHERE TEST_ID = ?', [String(job.TEST_ID)]);
+        await counting.execute(
+          `INSERT INTO BENCH_ROWS (TEST_ID, T, N) SELECT ?, ?, v.N FROM (VALUES ${Array(ROWS).fill('(?)').join(', ')}) AS v(N)`,
+          [String(job.TEST_ID), type, ...Array.from({ length: ROWS }, (_, i) => i)],
+        );
+        await counting.execute('UPDATE TEST_RESULTS SET QUERY_INSIGHTS_COUNT = ? WHERE TEST_ID = ?', [ROWS, String(job.TEST_ID)]);
+      }
+      await counting.execute(
+        `UPDATE TEST_RESULTS SET DELAYED_ENRICHMENT_STATUS = 'COMPLETED', DELAYED_ENRICHMENT_COMPLETED_AT = CAST(? AS TIMESTAMP_NTZ) WHERE TEST_ID = ?`,
+        [now, String(job.TEST_ID)],
+      );
+      await counting.execute(`UPDATE DELAYED_ENRICHMENT_QUEUE SET STATUS = 'COMPLETED', COMPLETED_AT = CAST(? AS TIMESTAMP_NTZ) WHERE JOB_ID = ?`, [
+        now,
+        String(job.JOB_ID),
+      ]);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const result = { requests: counting.requests, statements: counting.statements, engine: counting.counters.statements, seconds, types };
+  await db.close();
+  return result;
+}
+
+const seed = await runSeed();
+const ours = await runOurs();
+const fmt = (n: number) => n.toFixed(2);
+const row = (name: string, r: typeof ours) =>
+  `| ${name} | ${fmt(r.requests / JOBS)} | ${fmt(r.requests / r.types)} | ${fmt(r.statements / JOBS)} | ${fmt(r.engine / JOBS)} | ${fmt(JOBS / r.seconds)} |`;
+console.log(`backlog: ${JOBS} due jobs (${Math.round(JOBS * HYBRID_SHARE)} HYBRID × 5 types, the rest STANDARD × 3), ${ROWS} rows per type, MAX_CONCURRENT_JOBS=${CONCURRENCY}`);
+console.log('| processor | requests/job (Snowflake round trips) | requests/type | statements/job | DuckDB engine statements/job (incl. BEGIN/COMMIT) | jobs/s (DuckDB) |');
+console.log('|---|---|---|---|---|---|');
+console.log(row('seed design (baseline, same run)', seed));
+console.log(row('this processor', ours));
+console.log(`ratios ours/seed: requests/job ${fmt(ours.requests / seed.requests)}, jobs/s ${fmt(seed.seconds / ours.seconds)}`);
+console.log(`peak RSS of this process: ${peakRssMb()} MB`);
