@@ -32,6 +32,7 @@ export class Processor {
   /** Earliest time this instance knows something may be claimable; null: nothing known. */
   private nextDue: Date | null;
   private stopping = false;
+  private lastPollAt: Date | null = null;
   private polling: Promise<number> | undefined;
   private pollAgain = false;
   private readonly listeners = new Set<() => void>();
@@ -122,6 +123,7 @@ export class Processor {
   private async pollOnce(): Promise<number> {
     this.stats.polls += 1;
     const now = this.services.clock.now();
+    this.lastPollAt = now;
     const free = this.services.config.maxConcurrentJobs - this.runs.size;
     if (this.stopping || free <= 0 || this.nextDue === null || this.nextDue.getTime() > now.getTime()) {
       this.stats.quietPolls += 1;
@@ -220,7 +222,11 @@ export class Processor {
   /** What /health shows, from memory only. */
   snapshot(): Record<string, unknown> {
     return {
+      running: !this.stopping,
       claimed_by: this.claimedBy,
+      last_poll_at: this.lastPollAt?.toISOString() ?? null,
+      jobs_processed: this.stats.released,
+      in_flight: [...this.runs.keys()],
       running_jobs: this.runs.size,
       max_concurrent_jobs: this.services.config.maxConcurrentJobs,
       next_known_due_at: this.nextDue?.toISOString() ?? null,
