@@ -21,7 +21,6 @@ export async function buildApp(services: Services) {
   const app = Fastify({
     loggerInstance: services.log,
     bodyLimit: DEFAULT_BODY_LIMIT,
-    disableRequestLogging: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
