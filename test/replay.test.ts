@@ -47,6 +47,10 @@ describe('POST /api/dev/replay', () => {
     }>;
     expect(aggregate[0]?.EXECUTION_TIME['p99.9']).toBe(1049.556);
     expect(aggregate[0]?.ERRORS).toEqual([{ code: '000604', message: 'SQL execution canceled', count: 1 }]);
+    // A timestamp without an offset is UTC.
+    expect(await w.query('SELECT REQUESTED_AT FROM SNOWFLAKE.ACCOUNT_USAGE.LOCK_WAIT_HISTORY')).toEqual([
+      { REQUESTED_AT: new Date('2026-01-15T11:55:00.050Z') },
+    ]);
     for (const view of ['LOCK_WAIT_HISTORY', 'HYBRID_TABLE_USAGE_HISTORY', 'QUERY_INSIGHTS']) {
       const rows = await w.query<{ N: number }>(`SELECT COUNT(*) AS N FROM SNOWFLAKE.ACCOUNT_USAGE.${view}`);
       expect(rows[0]?.N, view).toBe(1);
@@ -74,6 +78,9 @@ describe('POST /api/dev/replay', () => {
       [{ 'QUERY_EXECUTIONS.ndjson': '\n{"EXECUTION_ID":"e","TEST_ID":"t","DURATION_MS":"fast"}' }, /QUERY_EXECUTIONS\.ndjson:2: column DURATION_MS: expected a number/],
       [{ 'AGGREGATE_QUERY_HISTORY.ndjson': '{"CALLS":1,"INTERVAL_START_TIME":"2026-01-15T00:00:00Z","INTERVAL_END_TIME":"2026-01-15T00:01:00Z","QUERY_PARAMETERIZED_HASH":"h","ERRORS":{"code":"1"}}' }, /column ERRORS: expected a JSON array/],
       [{ 'WAREHOUSE_METERING_HISTORY.ndjson': '{}' }, /WAREHOUSE_METERING_HISTORY\.ndjson: not a replayable table or view/],
+      // Snowflake's default text form (space before the offset) and a time without seconds are not ISO-8601 here.
+      [{ 'HYBRID_TABLE_USAGE_HISTORY.ndjson': '{"START_TIME":"2026-01-15 03:00:00.000 -0800","END_TIME":"2026-01-15T12:00:00Z","CREDITS_USED":1}' }, /HYBRID_TABLE_USAGE_HISTORY\.ndjson:1: column START_TIME: expected an ISO-8601 timestamp/],
+      [{ 'HYBRID_TABLE_USAGE_HISTORY.ndjson': '{"START_TIME":"2026-01-15T11:00:00Z","END_TIME":"2026-01-15T12:00Z","CREDITS_USED":1}' }, /column END_TIME: expected an ISO-8601 timestamp/],
     ];
     for (const [files, detail] of cases) {
       const response = await service.app.inject({ method: 'POST', url: '/api/dev/replay', payload: { files } });

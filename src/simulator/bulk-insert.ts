@@ -16,15 +16,19 @@ export function isTimestampType(duckType: string): boolean {
   return /^TIMESTAMP/i.test(duckType);
 }
 
-/** Timestamps are read as TIMESTAMPTZ (honours a zone offset; none means UTC) and stored as UTC wall time. */
+/**
+ * Timestamps are read as text and cast in SQL: a strict CAST fails loudly on a bad value, where from_json would
+ * quietly yield NULL. TIMESTAMPTZ honours a zone offset (none means the session zone, UTC); timezone('UTC', ...)
+ * stores the UTC wall time whatever the session's zone.
+ */
 function structureTypeOf(duckType: string): string {
-  return isTimestampType(duckType) ? 'TIMESTAMPTZ' : duckType.toUpperCase() === 'TIMESTAMP_LTZ' ? 'TIMESTAMPTZ' : duckType;
+  return isTimestampType(duckType) ? 'VARCHAR' : duckType;
 }
 
 export function bulkInsertSql(table: string, columns: readonly LoadColumn[]): string {
   const names = columns.map((c) => `"${c.name}"`).join(', ');
   const exprs = columns
-    .map((c) => (isTimestampType(c.duckType) ? `CAST(r."${c.name}" AS TIMESTAMP)` : `r."${c.name}"`))
+    .map((c) => (isTimestampType(c.duckType) ? `timezone('UTC', CAST(r."${c.name}" AS TIMESTAMPTZ))` : `r."${c.name}"`))
     .join(', ');
   return `INSERT INTO ${table} (${names}) SELECT ${exprs} FROM (SELECT unnest(from_json(CAST(? AS JSON), ?)) AS r)`;
 }
