@@ -59,6 +59,26 @@ describe('POST /api/dev/replay', () => {
     expect(tests).toEqual([{ TEST_ID: '7d0c9a52-2b1e-4c8e-9f00-000000000001', END_TIME: new Date('2026-01-15T12:00:00.000Z') }]);
   });
 
+  it('loads a large file (the temporary-file path) with exact 19-digit ids and UTC timestamps', async () => {
+    const service = await startTestService();
+    cleanups.push(() => service.stop());
+    const lines = Array.from({ length: 12_000 }, (_, i) =>
+      JSON.stringify({ QUERY_ID: `q-${i}`, START_TIME: '2026-01-15T03:00:00.000-08:00', END_TIME: '2026-01-15T11:00:01Z', TOTAL_ELAPSED_TIME: i }).replace(
+        /}$/,
+        `,"TRANSACTION_ID":${1765432109876543210n + BigInt(i)}}`,
+      ),
+    );
+    const response = await service.app.inject({ method: 'POST', url: '/api/dev/replay', payload: { files: { QUERY_HISTORY: lines.join('\n') } } });
+    expect(response.statusCode, response.body).toBe(200);
+    const rows = await service.services.warehouse.query(
+      "SELECT CAST(TRANSACTION_ID AS VARCHAR) AS TX, START_TIME FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY WHERE QUERY_ID IN ('q-0', 'q-11999') ORDER BY TOTAL_ELAPSED_TIME",
+    );
+    expect(rows).toEqual([
+      { TX: '1765432109876543210', START_TIME: new Date('2026-01-15T11:00:00.000Z') },
+      { TX: '1765432109876555209', START_TIME: new Date('2026-01-15T11:00:00.000Z') },
+    ]);
+  });
+
   it('rejects a malformed set naming file and line, and changes nothing', async () => {
     const service = await startTestService();
     cleanups.push(() => service.stop());
