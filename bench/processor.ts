@@ -11,7 +11,7 @@
 // Run: npx tsx bench/processor.ts [--jobs 300] [--hybrid-share 0.5] [--concurrency 3]
 import { parseArgs } from 'node:util';
 import { ManualClock } from '../src/clock.js';
-import type { BindValue, Statement, StatementOptions, Warehouse } from '../src/db/warehouse.js';
+import type { BindValue, Row, Statement, StatementOptions, TransactionScope, Warehouse } from '../src/db/warehouse.js';
 import { EnrichmentRegistry } from '../src/enrichment/registry.js';
 import type { EnrichmentModule } from '../src/enrichment/types.js';
 import { Processor } from '../src/processor/processor.js';
@@ -44,7 +44,7 @@ class CountingWarehouse implements Warehouse {
   get counters() {
     return this.inner.counters;
   }
-  query<T extends Record<string, never>>(sql: string, binds?: readonly BindValue[], options?: StatementOptions) {
+  query<T extends Row = Row>(sql: string, binds?: readonly BindValue[], options?: StatementOptions) {
     this.requests += 1;
     this.statements += 1;
     return this.inner.query<T>(sql, binds, options);
@@ -59,9 +59,9 @@ class CountingWarehouse implements Warehouse {
     this.statements += statements.length;
     return this.inner.transaction(statements, options);
   }
-  withTransaction<T>(work: Parameters<Warehouse['withTransaction']>[0] extends infer W ? W : never, options?: StatementOptions): Promise<T> {
+  withTransaction<T>(work: (scope: TransactionScope) => Promise<T>, options?: StatementOptions): Promise<T> {
     this.requests += 1;
-    return this.inner.withTransaction(work as never, options) as Promise<T>;
+    return this.inner.withTransaction(work, options);
   }
   close() {
     return this.inner.close();
