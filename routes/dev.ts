@@ -8,7 +8,7 @@ import { enqueueJob } from '../src/queue/enqueue.js';
 import { TABLE_TYPES, type TableType } from '../src/queue/plan.js';
 import { SOURCE_VIEWS, type SourceViewName } from '../src/sources/account-usage.js';
 import { replay, ReplayError, REPLAY_TARGETS } from '../src/simulator/replay.js';
-import { simulate } from '../src/simulator/simulate.js';
+import { estimatedStatements, MAX_SIMULATED_STATEMENTS, simulate, workloadParams, type SimulationRequest } from '../src/simulator/simulate.js';
 import { VisibilityClock } from '../src/simulator/visibility.js';
 import { SHAPES } from '../src/simulator/workload.js';
 
@@ -113,27 +113,30 @@ const devRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const body = request.body;
+      const simulation: SimulationRequest = {
+        tableType: body.table_type as TableType,
+        shape: body.shape,
+        seed: body.seed,
+        durationMinutes: body.duration_minutes,
+        warmupMinutes: body.warmup_minutes,
+        sessions: body.sessions,
+        workers: body.workers,
+        ratePerSession: body.rate_per_session,
+        endedMinutesAgo: body.ended_minutes_ago,
+        lockContention: body.lock_contention,
+        background: body.background,
+        jitter: body.jitter,
+        lateMinutes: body.late_minutes as Partial<Record<SourceViewName, number>> | undefined,
+      };
+      const statements = estimatedStatements(workloadParams(simulation));
+      if (statements > MAX_SIMULATED_STATEMENTS) {
+        throw new HttpProblem(
+          400,
+          `the simulation would run about ${statements} statements (sessions × duration_minutes × 60 × rate_per_session); at most ${MAX_SIMULATED_STATEMENTS}`,
+        );
+      }
       await visibility.settled();
-      const result = await simulate(
-        services.warehouse,
-        {
-          tableType: body.table_type as TableType,
-          shape: body.shape,
-          seed: body.seed,
-          durationMinutes: body.duration_minutes,
-          warmupMinutes: body.warmup_minutes,
-          sessions: body.sessions,
-          workers: body.workers,
-          ratePerSession: body.rate_per_session,
-          endedMinutesAgo: body.ended_minutes_ago,
-          lockContention: body.lock_contention,
-          background: body.background,
-          jitter: body.jitter,
-          lateMinutes: body.late_minutes as Partial<Record<SourceViewName, number>> | undefined,
-        },
-        services.clock.now(),
-        services.config.latencyScale,
-      );
+      const result = await simulate(services.warehouse, simulation, services.clock.now(), services.config.latencyScale);
       const tests: Array<{ test_id: string; job_id?: string | null; truth: (typeof result.tests)[number]['truth'] }> = [];
       for (const test of result.tests) {
         let jobId: string | null | undefined;

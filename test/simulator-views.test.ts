@@ -148,6 +148,13 @@ describe('POST /api/dev/simulate', () => {
     const shape = await service.app.inject({ method: 'POST', url: '/api/dev/simulate', payload: { table_type: 'HYBRID', shape: 'square' } });
     expect(shape.statusCode).toBe(400);
     expect((shape.json() as { detail: string }).detail).toMatch(/shape/);
+    const huge = await service.app.inject({
+      method: 'POST',
+      url: '/api/dev/simulate',
+      payload: { table_type: 'HYBRID', duration_minutes: 240, sessions: 256, rate_per_session: 50 },
+    });
+    expect(huge.statusCode).toBe(400);
+    expect((huge.json() as { detail: string }).detail).toMatch(/rate_per_session/);
     const rows = await service.services.warehouse.query<{ N: number }>('SELECT COUNT(*) AS N FROM TEST_RESULTS');
     expect(rows[0]?.N).toBe(0);
   });

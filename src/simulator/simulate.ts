@@ -70,6 +70,14 @@ export function workloadParams(request: SimulationRequest): WorkloadParams {
   };
 }
 
+/** A simulation is held in memory before it is written: this bounds it (about 10x the 30-minute, 32-session test). */
+export const MAX_SIMULATED_STATEMENTS = 2_000_000;
+
+/** Statements the test's sessions will run, about (background traffic excluded). */
+export function estimatedStatements(params: WorkloadParams): number {
+  return Math.round(params.sessions * params.durationMinutes * 60 * params.ratePerSession);
+}
+
 /** Pure: the same request, time and salt give the same rows. */
 export function planSimulation(request: SimulationRequest, now: Date, latencyScale: number): SimulationPlan {
   const params = workloadParams(request);
