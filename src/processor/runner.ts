@@ -58,6 +58,8 @@ type TypeResult =
   | { kind: 'aborted' };
 
 const WRITE_CONFLICT_RETRIES = 5;
+/** Error history entries kept per job (the newest). */
+export const ERROR_HISTORY_LIMIT = 50;
 
 export class JobRun {
   private readonly controller = new AbortController();
@@ -370,6 +372,8 @@ export class JobRun {
 
   private recordError(type: EnrichmentType, attempt: number, now: Date, error: string, retryable: boolean): void {
     this.errorHistory.push({ type, attempt, at: now.toISOString(), error, retryable });
+    // Retries from the API reset attempts, so the history could grow without bound: keep the latest.
+    if (this.errorHistory.length > ERROR_HISTORY_LIMIT) this.errorHistory.splice(0, this.errorHistory.length - ERROR_HISTORY_LIMIT);
     this.lastError = `${type}: ${error}`;
   }
 
