@@ -33,9 +33,16 @@ export function startFeeder(app: App, log: Logger, options: { everyMs: number })
     const body = response.json() as { test_id: string; job_id?: string | null };
     log.info({ test_id: body.test_id, job_id: body.job_id, table_type: tableType, shape }, 'demo feeder: simulated a test');
   };
+  let busy = false;
   const timer = setInterval(() => {
-    if (stopped) return;
-    inFlight = inFlight.then(feed).catch((error: unknown) => log.warn({ err: error }, 'demo feeder: tick failed'));
+    // A tick still running makes the next one skip: a slow database never piles up simulations.
+    if (stopped || busy) return;
+    busy = true;
+    inFlight = feed()
+      .catch((error: unknown) => log.warn({ err: error }, 'demo feeder: tick failed'))
+      .finally(() => {
+        busy = false;
+      });
   }, options.everyMs);
   timer.unref();
   return {
