@@ -3,7 +3,7 @@
 // each view row with its VISIBLE_AT. Pure.
 import { HYBRID_METERING_ENDED_AT, type SourceViewName } from '../sources/account-usage.js';
 import { familyOf } from './patterns.js';
-import { Random } from './random.js';
+import { hashString, Random } from './random.js';
 import { statisticsObject } from './statistics.js';
 import { visibleAt, type VisibilityOptions } from './visibility.js';
 import type { Execution, Workload } from './workload.js';
@@ -59,7 +59,8 @@ export function buildRows(workload: Workload, visibility: VisibilityOptions): Si
   const QUERY_HISTORY: SimRow[] = [];
   const LOCK_WAIT_HISTORY: SimRow[] = [];
   const QUERY_INSIGHTS: SimRow[] = [];
-  const objectId = 900_000 + workload.targetTable.length;
+  // The hybrid table's object id: stable per table name, like a real table's.
+  const objectId = 100_000 + (hashString(workload.targetTable) % 900_000);
   let insightInstance = 0;
   for (const e of workload.executions) {
     const end = e.start + e.totalMs;

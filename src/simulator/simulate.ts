@@ -95,6 +95,7 @@ export function viewColumns(view: SourceViewName): LoadColumn[] {
   ];
 }
 
+// Embedded-only statements on the simulated base table (never sent to Snowflake, so not in the SQL registry).
 const HYBRID_USAGE = 'SIMULATED_ACCOUNT_USAGE.HYBRID_TABLE_USAGE_HISTORY';
 const FIND_WINDOW = `SELECT CREDITS_USED, VISIBLE_AT FROM ${HYBRID_USAGE} WHERE START_TIME = CAST(? AS TIMESTAMP) AND END_TIME = CAST(? AS TIMESTAMP)`;
 const ADD_TO_WINDOW = `UPDATE ${HYBRID_USAGE} SET CREDITS_USED = CREDITS_USED + CAST(? AS DECIMAL(38,9)), VISIBLE_AT = GREATEST(VISIBLE_AT, CAST(? AS TIMESTAMP))

@@ -4,7 +4,7 @@
 // SIMULATED_ACCOUNT_USAGE.VISIBILITY_CLOCK, kept equal to a ManualClock (NULL: the system time).
 import { ManualClock, type Clock } from '../clock.js';
 import { sourceView, type SourceViewName } from '../sources/account-usage.js';
-import type { Warehouse } from '../db/warehouse.js';
+import type { Statement, Warehouse } from '../db/warehouse.js';
 import type { Random } from './random.js';
 
 export interface VisibilityOptions {
@@ -26,9 +26,10 @@ export function visibleAt(view: SourceViewName, activityMs: number, options: Vis
 const CLEAR_CLOCK = 'DELETE FROM SIMULATED_ACCOUNT_USAGE.VISIBILITY_CLOCK';
 const SET_CLOCK = 'INSERT INTO SIMULATED_ACCOUNT_USAGE.VISIBILITY_CLOCK (NOW_UTC) SELECT CAST(? AS TIMESTAMP_NTZ)';
 
+/** Sets the views' "now" (null: the system time). */
 export async function writeVisibilityNow(warehouse: Warehouse, now: Date | null): Promise<void> {
-  const statements = [{ sql: CLEAR_CLOCK }];
-  if (now !== null) statements.push({ sql: SET_CLOCK, binds: [now] } as { sql: string; binds: Date[] });
+  const statements: Statement[] = [{ sql: CLEAR_CLOCK }];
+  if (now !== null) statements.push({ sql: SET_CLOCK, binds: [now] });
   await warehouse.transaction(statements);
 }
 

@@ -147,7 +147,6 @@ export function generateWorkload(params: WorkloadParams, now: Date, idSalt: stri
       const throttled = family === 'hybrid' && values.chance(params.shape === 'many_sessions' ? 0.01 : 0.003);
       const queuedOverloadMs = throttled ? values.int(20, 400) : family === 'standard' && values.chance(0.02) ? values.int(100, 3000) : 0;
       let blockedMs = 0;
-      let lockWait: Execution['lockWait'] = null;
       if (family === 'hybrid' && pattern.contention && params.lockContention && values.chance(0.03)) {
         // Long (recorded) waits only in the measurement phase, so "the test's waits" has one meaning; background
         // traffic has them too, so attribution by the waiting query is exercised.
@@ -196,7 +195,7 @@ export function generateWorkload(params: WorkloadParams, now: Date, idSalt: stri
         spillLocal,
         spillRemote,
         cacheFraction: family === 'standard' ? Math.round(values.next() * 100) / 100 : 0,
-        lockWait,
+        lockWait: null,
         insight,
       };
       if (blockedMs > RECORDED_WAIT_MS) {
@@ -213,8 +212,7 @@ export function generateWorkload(params: WorkloadParams, now: Date, idSalt: stri
             acquiredAt: requestedAt - values.int(50, 3000),
           });
         }
-        lockWait = { requestedAt, blockers };
-        execution.lockWait = lockWait;
+        execution.lockWait = { requestedAt, blockers };
       }
       executions.push(execution);
       t += clientMs + values.exponential(meanThinkMs);
