@@ -48,28 +48,35 @@ await target.close();
 const totalRows = Object.values(rows).reduce((sum, n) => sum + n, 0);
 
 // 2. Baseline on the same rows: QUERY_EXECUTIONS through multi-row INSERT ... VALUES with binds (500 rows per
-// statement), against the bulk path on the same slice.
+// statement), against the bulk path on the same slice; each measured three times on a fresh file, median kept.
 const slice = plan.rows.QUERY_EXECUTIONS.slice(0, baselineRows);
-const baseline = await freshDatabase();
-const columns = (await catalogColumns(baseline.warehouse, 'main', 'QUERY_EXECUTIONS')).filter((c) => c.name in (slice[0] ?? {}));
 const perStatement = 500;
-const b0 = performance.now();
-await baseline.warehouse.withTransaction(async (scope) => {
-  for (let offset = 0; offset < slice.length; offset += perStatement) {
-    const batch = slice.slice(offset, offset + perStatement);
-    const tuple = `(${columns.map(() => '?').join(', ')})`;
-    const binds: BindValue[] = batch.flatMap((row) => columns.map((c) => (row[c.name] ?? null) as BindValue));
-    await scope.execute(`INSERT INTO QUERY_EXECUTIONS (${columns.map((c) => c.name).join(', ')}) VALUES ${batch.map(() => tuple).join(', ')}`, binds);
-  }
-});
-const b1 = performance.now();
-await baseline.close();
-const bulk = await freshDatabase();
 const { bulkInsertRows } = await import('../src/simulator/bulk-insert.js');
-const k0 = performance.now();
-await bulk.warehouse.withTransaction((scope) => bulkInsertRows(scope, 'main.QUERY_EXECUTIONS', columns, slice));
-const k1 = performance.now();
-await bulk.close();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const baselineRuns: number[] = [];
+const bulkRuns: number[] = [];
+for (let run = 0; run < 3; run += 1) {
+  const baseline = await freshDatabase();
+  const columns = (await catalogColumns(baseline.warehouse, 'main', 'QUERY_EXECUTIONS')).filter((c) => c.name in (slice[0] ?? {}));
+  const b0 = performance.now();
+  await baseline.warehouse.withTransaction(async (scope) => {
+    for (let offset = 0; offset < slice.length; offset += perStatement) {
+      const batch = slice.slice(offset, offset + perStatement);
+      const tuple = `(${columns.map(() => '?').join(', ')})`;
+      const binds: BindValue[] = batch.flatMap((row) => columns.map((c) => (row[c.name] ?? null) as BindValue));
+      await scope.execute(`INSERT INTO QUERY_EXECUTIONS (${columns.map((c) => c.name).join(', ')}) VALUES ${batch.map(() => tuple).join(', ')}`, binds);
+    }
+  });
+  baselineRuns.push(performance.now() - b0);
+  await baseline.close();
+  const bulk = await freshDatabase();
+  const k0 = performance.now();
+  await bulk.warehouse.withTransaction((scope) => bulkInsertRows(scope, 'main.QUERY_EXECUTIONS', columns, slice));
+  bulkRuns.push(performance.now() - k0);
+  await bulk.close();
+}
+const baselineMs = median(baselineRuns);
+const bulkMs = median(bulkRuns);
 
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
@@ -78,8 +85,8 @@ console.log(`  rows: ${Object.entries(rows).map(([k, v]) => `${k}=${v}`).join(',
 console.log(`  generate + derive rows: ${fmt(t1 - t0)}`);
 console.log(`  write (one transaction): ${fmt(t3 - t2)} (${rate(totalRows, t3 - t2)} rows/s)`);
 console.log(`  total: ${fmt(t1 - t0 + t3 - t2)} for ${totalRows} rows (${rate(totalRows, t1 - t0 + t3 - t2)} rows/s end to end)`);
-console.log(`baseline, same ${slice.length} QUERY_EXECUTIONS rows:`);
-console.log(`  multi-row INSERT ... VALUES (${perStatement} rows/statement): ${fmt(b1 - b0)} (${rate(slice.length, b1 - b0)} rows/s)`);
-console.log(`  bulk JSON path: ${fmt(k1 - k0)} (${rate(slice.length, k1 - k0)} rows/s)`);
-console.log(`  ratio: bulk path is ${((b1 - b0) / (k1 - k0)).toFixed(1)}x faster than the baseline`);
+console.log(`baseline, same ${slice.length} QUERY_EXECUTIONS rows (median of 3):`);
+console.log(`  multi-row INSERT ... VALUES (${perStatement} rows/statement): ${fmt(baselineMs)} (${rate(slice.length, baselineMs)} rows/s)`);
+console.log(`  bulk JSON path: ${fmt(bulkMs)} (${rate(slice.length, bulkMs)} rows/s)`);
+console.log(`  ratio: bulk path is ${(baselineMs / bulkMs).toFixed(1)}x faster than the baseline`);
 console.log(`reproduce: npx tsx bench/simulate.ts --minutes ${minutes} --sessions ${sessions} --baseline-rows ${baselineRows}`);
