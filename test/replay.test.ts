@@ -89,6 +89,20 @@ describe('POST /api/dev/replay', () => {
     expect(await counts(service)).toEqual(before);
   });
 
+  it('answers 409 and rolls every file back when a row collides with an existing one', async () => {
+    const service = await startTestService();
+    cleanups.push(() => service.stop());
+    const files = filesOf('valid');
+    // TEST_RESULTS last, so the views' rows are already inserted when its duplicate key fails.
+    const ordered = Object.fromEntries(Object.entries(files).sort(([a], [b]) => (a === 'TEST_RESULTS.ndjson' ? 1 : b === 'TEST_RESULTS.ndjson' ? -1 : 0)));
+    expect((await service.app.inject({ method: 'POST', url: '/api/dev/replay', payload: { files: ordered } })).statusCode).toBe(200);
+    const before = await counts(service);
+    const again = await service.app.inject({ method: 'POST', url: '/api/dev/replay', payload: { files: ordered } });
+    expect(again.statusCode, again.body).toBe(409);
+    expect((again.json() as { detail: string }).detail).toMatch(/^(TEST_RESULTS|QUERY_EXECUTIONS)\.ndjson: /);
+    expect(await counts(service)).toEqual(before);
+  });
+
   it('rejects unknown columns, missing required columns, wrong types and unknown files', async () => {
     const service = await startTestService();
     cleanups.push(() => service.stop());
