@@ -96,11 +96,15 @@ describe('processor', () => {
     expect(s.AGGREGATE!.attempts).toBe(0);
     expect(Date.parse(s.AGGREGATE!.due_at)).toBe(clock.now().getTime() + 5 * MINUTE);
     expect((await test('t3')).AGGREGATE_ENRICHMENT_STATUS).toBe('PENDING');
+    // Later looks are spaced out: 5, 10, 20 minutes.
+    const gaps: number[] = [];
     for (let i = 0; i < 3; i += 1) {
-      clock.advance(5 * MINUTE);
+      clock.set(new Date(Date.parse(s.AGGREGATE!.due_at)));
       await runUntilIdle(processor);
+      s = await state(jobId);
+      gaps.push((Date.parse(s.AGGREGATE!.due_at) - clock.now().getTime()) / MINUTE);
     }
-    s = await state(jobId);
+    expect(gaps).toEqual([10, 20, 40]);
     expect(s.AGGREGATE!.attempts).toBe(0);
     expect(s.AGGREGATE!.status).toBe('PENDING');
     clock.set(new Date(END.getTime() + 24 * 60 * MINUTE));

@@ -354,7 +354,12 @@ export class JobRun {
       this.endType(type, 'FAILED', `not ready by the deadline ${deadline.toISOString()}: ${reason}`, now, events);
       return;
     }
-    const proposed = retryAt ?? new Date(now.getTime() + this.deps.notReadyRecheckMs);
+    // Each look at a lagging view costs a query (a warehouse resume on Snowflake): space the looks out,
+    // doubling from the base recheck delay up to 12 times it (1 h at LATENCY_SCALE=1).
+    const checks = (state.not_ready_checks ?? 0) + 1;
+    state.not_ready_checks = checks;
+    const delay = this.deps.notReadyRecheckMs * Math.min(12, 2 ** Math.min(checks - 1, 4));
+    const proposed = retryAt ?? new Date(now.getTime() + delay);
     const nextAt = new Date(Math.min(Math.max(proposed.getTime(), now.getTime() + 1), deadline.getTime()));
     state.status = 'PENDING';
     state.due_at = nextAt.toISOString();

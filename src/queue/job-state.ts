@@ -19,6 +19,8 @@ export interface TypeState {
   last_error: string | null;
   rows: number | null;
   completed_at: string | null;
+  /** Readiness checks that found the view behind (spaces the next checks out). */
+  not_ready_checks?: number;
 }
 
 export type TypeStates = Partial<Record<EnrichmentType, TypeState>>;
