@@ -7,7 +7,13 @@
 // WarehouseError kind 'conflict' (retryable).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBResultReader } from '@duckdb/node-api';
+import {
+  DuckDBDecimalType,
+  DuckDBDecimalValue,
+  DuckDBInstance,
+  type DuckDBConnection,
+  type DuckDBResultReader,
+} from '@duckdb/node-api';
 import { toWireBinds } from './binds.js';
 import { PRELUDE_MACROS, PRELUDE_SETTINGS, PRELUDE_TYPES } from './prelude.js';
 import {
@@ -246,13 +252,22 @@ export function translateError(error: unknown): WarehouseError {
 
 function normalizeResult(result: DuckDBResultReader): Row[] {
   const names = result.columnNames().map((name) => name.toUpperCase());
-  const jsonColumns = result.columnTypes().map((type) => type.alias === 'JSON');
+  const types = result.columnTypes();
+  const jsonColumns = types.map((type) => type.alias === 'JSON');
+  // NUMBER(38,0) ids (transaction ids) exceed 2^53: read those DECIMALs exactly, like BIGINT.
+  const wholeDecimals = types.map((type) => type instanceof DuckDBDecimalType && type.scale === 0);
+  const exact = wholeDecimals.some(Boolean) ? result.getRows() : undefined;
   const rows = result.getRowsJS();
-  return rows.map((values) => {
+  return rows.map((values, rowIndex) => {
     const row: Row = {};
     values.forEach((value, index) => {
       const name = names[index] as string;
-      row[name] = jsonColumns[index] && typeof value === 'string' ? parseJson(value) : normalizeValue(value);
+      if (wholeDecimals[index] && exact) {
+        const raw = exact[rowIndex]?.[index];
+        row[name] = raw instanceof DuckDBDecimalValue ? normalizeValue(raw.value) : null;
+      } else {
+        row[name] = jsonColumns[index] && typeof value === 'string' ? parseJson(value) : normalizeValue(value);
+      }
     });
     return row;
   });

@@ -1,0 +1,53 @@
+// The DuckDB adapter's side of the Warehouse port contract: JSON-safe, exact values with upper-case names.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckDbDatabase } from '../src/db/duckdb.js';
+import type { Warehouse } from '../src/db/warehouse.js';
+
+describe('DuckDB adapter results and errors', () => {
+  let database: DuckDbDatabase;
+  let warehouse: Warehouse;
+  beforeAll(async () => {
+    database = await DuckDbDatabase.open(':memory:');
+    warehouse = await database.connect();
+  });
+  afterAll(async () => database.close());
+
+  it('returns exact integers, parsed JSON, UTC dates and upper-case column names', async () => {
+    const [row] = await warehouse.query(
+      `SELECT CAST('1765000000000123456789' AS DECIMAL(38,0)) AS big_id, CAST(42 AS DECIMAL(38,0)) AS small_id,
+        CAST(9007199254740993 AS BIGINT) AS unsafe, CAST(7 AS BIGINT) AS safe, CAST(1.25 AS DECIMAL(38,3)) AS ms,
+        PARSE_JSON('{"p99.9": 3, "list": [1, 2]}') AS obj, CAST(? AS TIMESTAMP_NTZ) AS ts, CAST(NULL AS DECIMAL(38,0)) AS nothing`,
+      [new Date('2026-01-02T03:04:05.678Z')],
+    );
+    expect(row).toEqual({
+      BIG_ID: '1765000000000123456789',
+      SMALL_ID: 42,
+      UNSAFE: '9007199254740993',
+      SAFE: 7,
+      MS: 1.25,
+      OBJ: { 'p99.9': 3, list: [1, 2] },
+      TS: new Date('2026-01-02T03:04:05.678Z'),
+      NOTHING: null,
+    });
+  });
+
+  it('reports rows affected and classifies errors', async () => {
+    await warehouse.execute('CREATE TABLE T (A INTEGER PRIMARY KEY)');
+    expect((await warehouse.execute('INSERT INTO T SELECT * FROM (VALUES (?), (?)) AS v(a)', [1, 2])).rowsAffected).toBe(2);
+    expect((await warehouse.execute('UPDATE T SET A = A + 10 WHERE A = ?', [1])).rowsAffected).toBe(1);
+    await expect(warehouse.query('SELEC 1')).rejects.toMatchObject({ kind: 'syntax', retryable: false });
+    await expect(warehouse.query('SELECT * FROM NOPE')).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(warehouse.execute('INSERT INTO T VALUES (?)', [2])).rejects.toMatchObject({ kind: 'constraint' });
+  });
+
+  it('aborts a statement whose signal fires and times out a long one', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(warehouse.query('SELECT 1', [], { signal: controller.signal })).rejects.toMatchObject({ kind: 'aborted' });
+    await expect(
+      warehouse.query('SELECT COUNT(*) FROM range(100000000000) a', [], { timeoutMs: 50 }),
+    ).rejects.toMatchObject({ kind: 'timeout' });
+    // The connection is usable afterwards.
+    expect(await warehouse.query('SELECT 1 AS ONE')).toEqual([{ ONE: 1 }]);
+  });
+});
