@@ -61,6 +61,12 @@ describe('processor', () => {
       ...Array(5).fill('enrichment_progress'),
       'enrichment_complete',
     ]);
+    const [complete] = await db.warehouse.query(`SELECT PAYLOAD FROM ENRICHMENT_EVENTS WHERE EVENT_TYPE = 'enrichment_complete'`);
+    expect(complete!.PAYLOAD).toMatchObject({
+      status: 'COMPLETED',
+      failed_types: [],
+      summary: { delayed_status: 'COMPLETED', aggregate_status: 'COMPLETED', query_insights_count: ROWS_PER_TYPE, lock_wait_count: null },
+    });
     const seqs = events.map((event) => Number(event.SEQ));
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
     expect(new Set(seqs).size).toBe(seqs.length);

@@ -80,6 +80,42 @@ export function insertEventIfJob(event: EnrichmentEvent, jobId: string): Stateme
   return { sql: INSERT_EVENT_IF_JOB, binds: [...eventBinds(event), jobId] };
 }
 
+// The job-level completion event carries the test's summary as FlakeBench streams it (api.md). It is the
+// last insert of the claim's final batch, after the types' summary writes, and reads them in SQL, so
+// the stored event holds the committed values. The JSON is assembled by concatenation because the two
+// engines name their object constructors differently (OBJECT_CONSTRUCT / json_object).
+const SUMMARY_JSON = `'{"delayed_status":' || COALESCE('"' || tr.DELAYED_ENRICHMENT_STATUS || '"', 'null')
+  || ',"aggregate_status":' || COALESCE('"' || tr.AGGREGATE_ENRICHMENT_STATUS || '"', 'null')
+  || ',"throttled_query_count":' || COALESCE(TO_VARCHAR(tr.THROTTLED_QUERY_COUNT), 'null')
+  || ',"hybrid_credits_used":' || COALESCE(TO_VARCHAR(tr.HYBRID_CREDITS_USED), 'null')
+  || ',"lock_wait_count":' || COALESCE(TO_VARCHAR(tr.LOCK_WAIT_COUNT), 'null')
+  || ',"query_insights_count":' || COALESCE(TO_VARCHAR(tr.QUERY_INSIGHTS_COUNT), 'null')
+  || ',"query_insights_high_severity_count":' || COALESCE(TO_VARCHAR(tr.QUERY_INSIGHTS_HIGH_SEVERITY_COUNT), 'null')
+  || '}'`;
+
+const INSERT_SUMMARY_EVENT_FENCED = sql(
+  'events.insert_summary_fenced',
+  `INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD)
+SELECT ?, CAST(? AS TIMESTAMP_NTZ), ?, ?, ?, NULL, PARSE_JSON(? || ${SUMMARY_JSON} || '}')
+FROM (SELECT 1 AS ONE) AS ONE_ROW
+LEFT JOIN TEST_RESULTS tr ON tr.TEST_ID = ? AND tr.RUN_ID = ?
+WHERE EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+);
+
+/**
+ * The completion event with `payload.summary` read from TEST_RESULTS when the statement runs (place it
+ * after the summary writes). The in-process bus gets the event without the summary: subscribers that
+ * need it read the stored row (readEventsAfter), which also gives them SEQ.
+ */
+export function insertSummaryEventFenced(event: EnrichmentEvent, jobId: string, claimId: string): Statement {
+  const json = JSON.stringify(event.payload ?? {});
+  const prefix = `${json.slice(0, -1)}${json === '{}' ? '' : ','}"summary":`;
+  return {
+    sql: INSERT_SUMMARY_EVENT_FENCED,
+    binds: [event.type, event.at, event.job_id, event.test_id, event.run_id, prefix, event.test_id, event.run_id, jobId, claimId],
+  };
+}
+
 const EVENTS_AFTER = sql(
   'events.after',
   `SELECT SEQ, EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD

@@ -8,7 +8,7 @@ import { isWarehouseError } from '../db/warehouse.js';
 import type { EnrichmentRegistry } from '../enrichment/registry.js';
 import type { EnrichmentContext, EnrichmentModule } from '../enrichment/types.js';
 import { eventBusOf } from '../events/bus.js';
-import { insertEventFenced, type EnrichmentEvent, type EventType } from '../events/outbox.js';
+import { insertEventFenced, insertSummaryEventFenced, type EnrichmentEvent, type EventType } from '../events/outbox.js';
 import type { JsonObject } from '../db/warehouse.js';
 import { backoffDelayMs, type BackoffPolicy } from '../queue/backoff.js';
 import { isTerminal, type ErrorRecord, type QueueJob, type TypeState } from '../queue/job-state.js';
@@ -65,6 +65,8 @@ export class JobRun {
   private readonly controller = new AbortController();
   private stopReason: StopReason | undefined;
   private lost = false;
+  /** Events written inside the statements themselves (the completion event), published after commit. */
+  private trailing: EnrichmentEvent[] = [];
   /** Shutdown began: finish the running type, start no other. */
   private draining = false;
   /** The claim was ended by a committed batch. */
@@ -393,16 +395,18 @@ export class JobRun {
     this.lastError = outcome.lastError;
     const failed = Object.entries(this.job.typeState).filter(([, s]) => s?.status === 'FAILED').map(([t]) => t);
     const completed = Object.entries(this.job.typeState).filter(([, s]) => s?.status === 'COMPLETED').map(([t]) => t);
-    events.push(
-      this.event(outcome.status === 'COMPLETED' ? 'enrichment_complete' : 'enrichment_failed', now, null, {
-        status: outcome.status,
-        completed_types: completed,
-        failed_types: failed,
-        last_error: outcome.lastError,
-      }),
-    );
+    const final = this.event(outcome.status === 'COMPLETED' ? 'enrichment_complete' : 'enrichment_failed', now, null, {
+      status: outcome.status,
+      completed_types: completed,
+      failed_types: failed,
+      last_error: outcome.lastError,
+    });
+    // Inserted after the summary writes (not with the other events after the fenced UPDATE) so that
+    // its stored payload carries the committed summary; published on the bus after the commit.
+    this.trailing.push(final);
     return [
       testStatus(this.job, this.claimId, outcome.status, outcome.lastError, now),
+      insertSummaryEventFenced(final, this.job.jobId, this.claimId),
       release(this.job, this.claimId, outcome.status, now),
     ];
   }
@@ -432,17 +436,22 @@ export class JobRun {
    * was lost (nothing was written). DuckDB conflicts are retried (the batch is idempotent).
    */
   private async commit(statements: Statement[], events: EnrichmentEvent[], ignoreAbort = false): Promise<Array<{ rowsAffected: number }> | undefined> {
-    if (this.lost || (this.aborted && !ignoreAbort && this.stopReason !== 'shutdown')) return undefined;
+    if (this.lost || (this.aborted && !ignoreAbort && this.stopReason !== 'shutdown')) {
+      this.trailing = [];
+      return undefined;
+    }
     const fenced = [...statements.slice(0, 1), ...events.map((event) => insertEventFenced(event, this.job.jobId, this.claimId)), ...statements.slice(1)];
     for (let attempt = 0; ; attempt += 1) {
       try {
         const results = await this.deps.warehouse.transaction(fenced);
         if (results[0]?.rowsAffected !== 1) {
+          this.trailing = [];
           this.lost = true;
           this.abort('lease_lost');
           return undefined;
         }
-        eventBusOf(this.deps.services).publish(events);
+        eventBusOf(this.deps.services).publish([...events, ...this.trailing]);
+        this.trailing = [];
         // Callers index the results of `statements` (without the event inserts).
         return [results[0], ...results.slice(1 + events.length)];
       } catch (error) {
@@ -450,6 +459,7 @@ export class JobRun {
           await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
           continue;
         }
+        this.trailing = [];
         throw error;
       }
     }

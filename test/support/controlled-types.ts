@@ -95,6 +95,13 @@ export function controlledModule(type: EnrichmentType, script: Script): Enrichme
           binds: [job.jobId, type, fence.binds[1], ...fence.binds],
         },
       ];
+      if (type === 'QUERY_INSIGHTS') {
+        // A summary column, as the real module writes one (the completion event reports it).
+        statements.push({
+          sql: `UPDATE TEST_RESULTS SET QUERY_INSIGHTS_COUNT = ? WHERE TEST_ID = ? AND RUN_ID = ? AND ${fence.sql}`,
+          binds: [output.length, job.testId, job.runId, ...fence.binds],
+        });
+      }
       if (output.length > 0) {
         statements.push({
           sql: `INSERT INTO TEST_TYPE_ROWS (TEST_ID, RUN_ID, ENRICHMENT_TYPE, ROW_NO, CLAIM_ID)
