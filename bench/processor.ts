@@ -7,7 +7,7 @@
 //   per poll  : SELECT * FROM queue WHERE STATUS='PENDING' AND EARLIEST_ENRICHMENT_TIME <= now
 //   per job   : UPDATE ... claim (D7), then per type: SELECT from the view, INSERT the rows,
 //               UPDATE TEST_RESULTS summary; then UPDATE TEST_RESULTS status, UPDATE queue COMPLETED
-//   → 2 + 3·T requests per job (+ the poll), every statement its own round trip.
+//   → 3 + 3·T requests per job (+ one poll per 3 jobs), every statement its own round trip.
 // Both sides read the "view" with the same two cheap queries per type in ours (readiness + read) and one
 // in the seed's (the seed has no readiness check), so the comparison is of the queue's own traffic.
 // Run: npx tsx bench/processor.ts [--jobs 300] [--hybrid-share 0.5] [--concurrency 3]
