@@ -1,13 +1,8 @@
 // Combining per-minute AGGREGATE_QUERY_HISTORY statistics: exact where mathematics allows, estimated
 // (mixture of the rows' CDFs) for percentiles, checked against the raw executions they came from.
 import { describe, expect, it } from 'vitest';
-import {
-  combineStats,
-  combineStatsSeedMethod,
-  percentileCont,
-  statsOfSample,
-  type WeightedStats,
-} from '../src/enrichment/aggregate-stats.js';
+import { combineStats, combineStatsSeedMethod, type WeightedStats } from '../src/enrichment/aggregate-stats.js';
+import { percentileCont, statsOfSample } from './support/sample-stats.js';
 
 /** mulberry32: a small seeded generator, so every run sees the same samples. */
 function generator(seed: number): () => number {
@@ -43,7 +38,7 @@ function simulateRows(seed: number, minutes: number, sessions: number, perRow: (
       rows.push({ calls: stats.count, stats });
     }
   }
-  return { all: all.sort((a, b) => a - b), rows };
+  return { all: Float64Array.from(all).sort(), rows };
 }
 
 const relativeError = (estimate: number | null, truth: number) => Math.abs((estimate as number) - truth) / truth;

@@ -2,7 +2,7 @@
 // from the documented view semantics (spec/sources.md).
 import { describe, expect, it } from 'vitest';
 import { transformAggregate, type AggregateSourceRow } from '../src/enrichment/aggregate-transform.js';
-import { statsOfSample } from '../src/enrichment/aggregate-stats.js';
+import { statsOfSample } from './support/sample-stats.js';
 import { transformCredits } from '../src/enrichment/credits-transform.js';
 import { insightSeverity, transformInsights } from '../src/enrichment/insights-transform.js';
 import { transformLocks, type LockSourceRow } from '../src/enrichment/lock-transform.js';

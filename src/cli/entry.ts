@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, type Config } from '../config.js';
 
 /** True when the module at `moduleUrl` is the script node was started with (not merely imported). */
 export function isEntryPoint(moduleUrl: string): boolean {
@@ -9,5 +10,22 @@ export function isEntryPoint(moduleUrl: string): boolean {
     return realpathSync(script) === realpathSync(fileURLToPath(moduleUrl));
   } catch {
     return false;
+  }
+}
+
+/**
+ * The configuration for a command-line tool, or undefined after printing every problem to stderr (the
+ * caller exits 2). Command-line tools log at warn unless LOG_LEVEL asks for more detail.
+ */
+export function loadCliConfig(): { config: Config; logLevel: Config['logLevel'] } | undefined {
+  try {
+    const config = loadConfig();
+    return { config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel };
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return undefined;
+    }
+    throw error;
   }
 }

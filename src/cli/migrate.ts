@@ -1,6 +1,6 @@
 // `npm run migrate [status | up | down --to <version> --yes]` against the configured engine.
 import { systemClock } from '../clock.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { loadCliConfig } from './entry.js';
 import { migrate, migrationStatus, rollback } from '../db/migrations.js';
 import { openEngine } from '../engine.js';
 import { createLogger } from '../logger.js';
@@ -9,17 +9,10 @@ const USAGE = 'usage: npm run migrate -- [status | up | down --to <version> --ye
 
 async function run(args: string[]): Promise<number> {
   const command = args[0] ?? 'up';
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const loaded = loadCliConfig();
+  if (!loaded) return 2;
+  const { config } = loaded;
+  const log = createLogger(loaded.logLevel);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const engine = await openEngine(config, log);
   try {

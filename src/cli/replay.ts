@@ -4,12 +4,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../clock.js';
-import { ConfigError, loadConfig } from '../config.js';
 import { migrate } from '../db/migrations.js';
 import { openEngine } from '../engine.js';
 import { createLogger } from '../logger.js';
 import { replay, ReplayError } from '../simulator/replay.js';
-import { isEntryPoint } from './entry.js';
+import { isEntryPoint, loadCliConfig } from './entry.js';
 
 const USAGE = 'usage: npm run replay -- <directory with TEST_RESULTS.ndjson, QUERY_HISTORY.ndjson, ...>';
 
@@ -19,16 +18,9 @@ export async function runReplay(args: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const loaded = loadCliConfig();
+  if (!loaded) return 2;
+  const { config } = loaded;
   if (config.snowflake) {
     process.stderr.write('replay loads the embedded database only; unset SNOWFLAKE_ACCOUNT\n');
     return 2;
@@ -41,7 +33,7 @@ export async function runReplay(args: string[]): Promise<number> {
     return 2;
   }
   const files = names.map((name) => ({ name, text: readFileSync(join(dir, name), 'utf8') }));
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const log = createLogger(loaded.logLevel);
   let engine;
   try {
     engine = await openEngine(config, log);

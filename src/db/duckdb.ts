@@ -18,6 +18,7 @@ import { toWireBinds } from './binds.js';
 import { PRELUDE_MACROS, PRELUDE_SETTINGS, PRELUDE_TYPES } from './prelude.js';
 import {
   WarehouseError,
+  executeInOrder,
   throwIfAborted,
   type BindValue,
   type ExecuteResult,
@@ -119,11 +120,7 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   transaction(statements: readonly Statement[], options?: StatementOptions): Promise<ExecuteResult[]> {
-    return this.withTransaction(async (scope) => {
-      const results: ExecuteResult[] = [];
-      for (const statement of statements) results.push(await scope.execute(statement.sql, statement.binds, options));
-      return results;
-    }, options);
+    return this.withTransaction((scope) => executeInOrder(scope, statements, options), options);
   }
 
   withTransaction<T>(work: (scope: TransactionScope) => Promise<T>, options?: StatementOptions): Promise<T> {

@@ -25,6 +25,7 @@ import { SERVICE_QUERY_TAG } from '../version.js';
 import { toWireBinds, type WireBind } from './binds.js';
 import {
   WarehouseError,
+  executeInOrder,
   throwIfAborted,
   type BindValue,
   type ExecuteResult,
@@ -118,11 +119,7 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   transaction(statements: readonly Statement[], options?: StatementOptions): Promise<ExecuteResult[]> {
-    return this.withTransaction(async (scope) => {
-      const results: ExecuteResult[] = [];
-      for (const statement of statements) results.push(await scope.execute(statement.sql, statement.binds, options));
-      return results;
-    }, options);
+    return this.withTransaction((scope) => executeInOrder(scope, statements, options), options);
   }
 
   withTransaction<T>(work: (scope: TransactionScope) => Promise<T>, options?: StatementOptions): Promise<T> {

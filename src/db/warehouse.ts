@@ -101,6 +101,20 @@ export function isWarehouseError(error: unknown): error is WarehouseError {
   return error instanceof WarehouseError;
 }
 
+/**
+ * What `transaction(statements)` does on an engine that sends one statement per request: execute them in
+ * order inside the transaction scope, collecting the row counts.
+ */
+export async function executeInOrder(
+  scope: TransactionScope,
+  statements: readonly Statement[],
+  options?: StatementOptions,
+): Promise<ExecuteResult[]> {
+  const results: ExecuteResult[] = [];
+  for (const statement of statements) results.push(await scope.execute(statement.sql, statement.binds, options));
+  return results;
+}
+
 /** Throws the port's 'aborted' error when the signal has fired; call before starting work. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new WarehouseError('aborted', 'statement aborted before it started');

@@ -247,35 +247,3 @@ export function combineStatsSeedMethod(rows: readonly WeightedStats[]): Pick<Com
     max: maxOf('max'),
   };
 }
-
-/** PERCENTILE_CONT over a sorted sample (what Snowflake computes per row), for tests and the simulator. */
-export function percentileCont(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) throw new RangeError('percentile of an empty sample');
-  const position = q * (sorted.length - 1);
-  const lower = Math.floor(position);
-  const upper = Math.ceil(position);
-  const a = sorted[lower] as number;
-  const b = sorted[upper] as number;
-  return a + (b - a) * (position - lower);
-}
-
-/** The statistics object Snowflake would publish for these executions (population stddev). */
-export function statsOfSample(values: readonly number[]): RowStats & { count: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  const n = sorted.length;
-  const sum = sorted.reduce((a, b) => a + b, 0);
-  const avg = sum / n;
-  const variance = sorted.reduce((acc, v) => acc + (v - avg) * (v - avg), 0) / n;
-  return {
-    count: n,
-    sum,
-    avg,
-    stddev: Math.sqrt(variance),
-    min: sorted[0] as number,
-    median: percentileCont(sorted, 0.5),
-    p90: percentileCont(sorted, 0.9),
-    p99: percentileCont(sorted, 0.99),
-    'p99.9': percentileCont(sorted, 0.999),
-    max: sorted[n - 1] as number,
-  };
-}

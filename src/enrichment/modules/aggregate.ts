@@ -3,6 +3,7 @@
 // TEST_RESULTS.THROTTLED_QUERY_COUNT. This is the view that has the hybrid-table queries QUERY_HISTORY misses.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
+import { FENCE_SQL } from '../../processor/job-writes.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformAggregate, type AggregateResult, type AggregateSourceRow } from '../aggregate-transform.js';
@@ -29,15 +30,15 @@ sql('enrichment.aggregate.read', readText(2));
 
 const DELETE_METRICS = sql(
   'enrichment.aggregate.delete_metrics',
-  `DELETE FROM AGGREGATE_QUERY_METRICS WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+  `DELETE FROM AGGREGATE_QUERY_METRICS WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
 );
 const DELETE_TEST_METRICS = sql(
   'enrichment.aggregate.delete_test_metrics',
-  `DELETE FROM AGGREGATE_TEST_METRICS WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+  `DELETE FROM AGGREGATE_TEST_METRICS WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
 );
 const UPDATE_TEST = sql(
   'enrichment.aggregate.update_test',
-  `UPDATE TEST_RESULTS SET THROTTLED_QUERY_COUNT = ? WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+  `UPDATE TEST_RESULTS SET THROTTLED_QUERY_COUNT = ? WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
 );
 
 const STAT_COLUMNS = ['SUM', 'AVG', 'STDDEV', 'MIN', 'MEDIAN', 'P90', 'P95', 'P99', 'P999', 'MAX'] as const;

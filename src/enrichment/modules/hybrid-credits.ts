@@ -4,6 +4,7 @@
 // AGGREGATE_QUERY_HISTORY rows (every phase: warm-up requests are billed too), else its QUERY_EXECUTIONS rows.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
+import { FENCE_SQL } from '../../processor/job-writes.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformCredits, CREDIT_ATTRIBUTION_METHOD, type CreditRow, type TestInterval, type UsageWindow } from '../credits-transform.js';
@@ -45,13 +46,13 @@ WHERE TEST_ID = ? GROUP BY DATE_TRUNC('minute', START_TIME)`,
 
 const DELETE_CREDITS = sql(
   'enrichment.hybrid_credits.delete',
-  `DELETE FROM HYBRID_TABLE_CREDITS WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+  `DELETE FROM HYBRID_TABLE_CREDITS WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
 );
 const UPDATE_TEST = sql(
   'enrichment.hybrid_credits.update_test',
   `UPDATE TEST_RESULTS SET HYBRID_CREDITS_USED = ?, HYBRID_CREDITS_REQUESTS = ?, HYBRID_CREDITS_START_TIME = CAST(? AS TIMESTAMP_NTZ),
   HYBRID_CREDITS_END_TIME = CAST(? AS TIMESTAMP_NTZ)
-WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
 );
 
 const insertCredits = fencedInsert('HYBRID_TABLE_CREDITS', [

@@ -6,6 +6,7 @@
 // literal 'ROW' for hybrid row locks, so the seed's `OBJECT_NAME = <table>` filter would never match.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
+import { FENCE_SQL } from '../../processor/job-writes.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformLocks, type LockEvent, type LockSourceRow, type LockSummary } from '../lock-transform.js';
@@ -34,12 +35,12 @@ sql('enrichment.lock_contention.read', readText(2));
 
 const DELETE_EVENTS = sql(
   'enrichment.lock_contention.delete',
-  `DELETE FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+  `DELETE FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
 );
 const UPDATE_TEST = sql(
   'enrichment.lock_contention.update_test',
   `UPDATE TEST_RESULTS SET LOCK_WAIT_COUNT = ?, LOCK_WAIT_TOTAL_MS = ?, LOCK_WAIT_MAX_MS = ?
-WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
 );
 
 const insertEvents = fencedInsert('LOCK_CONTENTION_EVENTS', [

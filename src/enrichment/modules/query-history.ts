@@ -4,6 +4,7 @@
 // counts coverage (matched / total). Short hybrid-only queries never reach QUERY_HISTORY: a gap is coverage,
 // not an error.
 import { sql } from '../../db/sql-registry.js';
+import { FENCE_SQL } from '../../processor/job-writes.js';
 import type { Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
@@ -34,7 +35,7 @@ SET SF_PARTITIONS_SCANNED = qh.PARTITIONS_SCANNED,
     QUERY_PARAMETERIZED_HASH = qh.QUERY_PARAMETERIZED_HASH
 FROM (${MATCHED_HISTORY}) qh
 WHERE QUERY_EXECUTIONS.TEST_ID = ? AND QUERY_EXECUTIONS.QUERY_ID = qh.QUERY_ID
-  AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+  AND ${FENCE_SQL}`,
 );
 
 export interface QueryHistorySource {

@@ -4,6 +4,7 @@
 // comes from QUERY_HISTORY. Snowflake never produces insights for hybrid-table queries.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
+import { FENCE_SQL } from '../../processor/job-writes.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformInsights, type InsightCacheRow, type InsightSourceRow } from '../insights-transform.js';
@@ -32,12 +33,12 @@ sql('enrichment.query_insights.read', readText(2));
 
 const DELETE_INSIGHTS = sql(
   'enrichment.query_insights.delete',
-  `DELETE FROM QUERY_INSIGHTS_CACHE WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+  `DELETE FROM QUERY_INSIGHTS_CACHE WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
 );
 const UPDATE_TEST = sql(
   'enrichment.query_insights.update_test',
   `UPDATE TEST_RESULTS SET QUERY_INSIGHTS_COUNT = ?, QUERY_INSIGHTS_HIGH_SEVERITY_COUNT = ?
-WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
 );
 
 const insertInsights = fencedInsert('QUERY_INSIGHTS_CACHE', [
