@@ -139,7 +139,7 @@ describe('login', () => {
 });
 
 describe('session settings', () => {
-  it('pins every session to UTC and tags it with the service query tag', async () => {
+  it('pins every session to UTC, tags it with the service query tag and sets the server-side timeout', async () => {
     // Two concurrent calls on a pool of two open a second session.
     await Promise.all([warehouse.query('SELECT 1 AS A'), warehouse.query('SELECT 2 AS B')]);
     const sessions = fake.sessionParameters();
@@ -147,6 +147,8 @@ describe('session settings', () => {
     for (const parameters of sessions) {
       expect(parameters.TIMEZONE).toBe('UTC');
       expect(parameters.QUERY_TAG).toBe(SERVICE_QUERY_TAG);
+      // settings() uses a 30 s statement timeout.
+      expect(parameters.STATEMENT_TIMEOUT_IN_SECONDS).toBe('30');
     }
   });
 

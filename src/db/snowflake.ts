@@ -23,6 +23,7 @@ import type { SnowflakeSettings } from '../config.js';
 import type { Logger } from '../logger.js';
 import { SERVICE_QUERY_TAG } from '../version.js';
 import { toWireBinds, type WireBind } from './binds.js';
+import { sqlSample } from './sql-registry.js';
 import {
   WarehouseError,
   executeInOrder,
@@ -40,8 +41,17 @@ import {
 
 type SnowflakeSdk = typeof import('snowflake-sdk');
 
-/** Sent once on every new session. A constant: no bind is needed (nor accepted by ALTER SESSION). */
-const SESSION_SETUP = "ALTER SESSION SET TIMEZONE = 'UTC'";
+/**
+ * Sent once on every new session (ALTER SESSION takes no binds; the timeout is a validated integer from the
+ * configuration). The server-side statement timeout backs up the client-side cancel: a statement whose
+ * cancel never arrives still stops, and stops billing, on the warehouse.
+ */
+export function sessionSetupStatement(settings: Pick<SnowflakeSettings, 'statementTimeoutMs'>): string {
+  const seconds = Math.max(1, Math.ceil(settings.statementTimeoutMs / 1000));
+  if (!Number.isInteger(seconds)) throw new Error('statement timeout must be a whole number of seconds');
+  return `ALTER SESSION SET TIMEZONE = 'UTC', STATEMENT_TIMEOUT_IN_SECONDS = ${seconds}`;
+}
+sqlSample('snowflake.session_setup', sessionSetupStatement({ statementTimeoutMs: 120_000 }));
 
 export async function openSnowflakeWarehouse(settings: SnowflakeSettings, log: Logger): Promise<Warehouse> {
   const snowflake = await loadDriver(log);
@@ -236,7 +246,7 @@ export class SnowflakeWarehouse implements Warehouse {
     });
     const session = new Session(connection);
     try {
-      await this.run(session, SESSION_SETUP, []);
+      await this.run(session, sessionSetupStatement(this.settings), []);
     } catch (error) {
       await destroy(connection);
       throw error;
