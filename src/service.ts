@@ -8,6 +8,7 @@ import { openEngine, type EngineHandle } from './engine.js';
 import { createHealthState } from './health.js';
 import type { EnrichmentRegistry } from './enrichment/registry.js';
 import type { Logger } from './logger.js';
+import { LocalSignals } from './queue/local-signals.js';
 import { startBackgroundWork, type BackgroundWork } from './processor/index.js';
 import type { Services } from './services.js';
 
@@ -45,7 +46,7 @@ export async function startService(config: Config, log: Logger, options: StartOp
       current: status.pending.length === 0 && status.mismatched.length === 0,
       latest: status.applied.at(-1)?.version ?? null,
     };
-    const services: Services = { config, clock, log, engine, warehouse: engine.warehouse, health };
+    const services: Services = { config, clock, log, engine, warehouse: engine.warehouse, health, signals: new LocalSignals() };
     const app = await buildApp(services);
     const background: BackgroundWork | undefined = config.enrichmentEnabled
       ? await startBackgroundWork(services, options.registry ? { registry: options.registry } : {})

@@ -5,6 +5,7 @@ import type { Warehouse } from './db/warehouse.js';
 import type { EngineHandle } from './engine.js';
 import type { HealthState } from './health.js';
 import type { Logger } from './logger.js';
+import type { LocalSignals } from './queue/local-signals.js';
 
 export interface Services {
   config: Config;
@@ -14,6 +15,8 @@ export interface Services {
   /** Shortcut for engine.warehouse. */
   warehouse: Warehouse;
   health: HealthState;
+  /** Due times and cancels this instance tells its own processor about (see queue/local-signals.ts). */
+  signals: LocalSignals;
 }
 
 declare module 'fastify' {

@@ -4,7 +4,6 @@ import { Processor } from '../src/processor/processor.js';
 import { probeViews } from '../src/processor/probe.js';
 import { enqueueJob } from '../src/queue/enqueue.js';
 import { cancelJob, retryJob } from '../src/queue/operations.js';
-import { registerAborter } from '../src/queue/local-runs.js';
 import type { Services } from '../src/services.js';
 import { openTestDatabase, type TestDatabase } from './support/embedded.js';
 import { controlledRegistry, createControlledTables, ROWS_PER_TYPE, succeedAll, type Behaviour, type Script } from './support/controlled-types.js';
@@ -242,7 +241,7 @@ describe('processor', () => {
   it('cancel marks the job SKIPPED and aborts its running work, which then writes nothing', async () => {
     const jobId = await enqueue('t8', 'STANDARD');
     const processor = new Processor(services, { registry: controlledRegistry(() => ({ kind: 'hang' })), warehouse: await db.database.connect() });
-    registerAborter(services, (id) => processor.abortJob(id));
+    services.signals.onAbort((id) => processor.abortJob(id));
     clock.advance(200 * MINUTE);
     await processor.poll();
     expect((await job(jobId)).STATUS).toBe('IN_PROGRESS');

@@ -7,6 +7,7 @@ import { PRELUDE_TYPES } from '../src/db/prelude.js';
 import { SOURCE_VIEWS, sourceViewName, type SourceColumnType } from '../src/sources/account-usage.js';
 import { openTestDatabase, startTestService, testConfig, silentLog } from './support/embedded.js';
 import { createHealthState } from '../src/health.js';
+import { LocalSignals } from '../src/queue/local-signals.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -171,6 +172,7 @@ describe('POST /api/dev/simulate', () => {
       engine: { ...db.engine, engine: 'snowflake' },
       warehouse: db.warehouse,
       health: createHealthState('snowflake', clock.now()),
+      signals: new LocalSignals(),
     });
     cleanups.push(() => app.close());
     for (const url of ['/api/dev/simulate', '/api/dev/replay']) {

@@ -1,7 +1,6 @@
 // Starts the background side of the service: a connection of its own, the start-up permission probe
 // (kept for /health), the processor and its scheduler. stop() is the graceful shutdown.
 import type { EnrichmentRegistry } from '../enrichment/registry.js';
-import { registerAborter } from '../queue/local-runs.js';
 import type { Services } from '../services.js';
 import { classifyError } from './outcomes.js';
 import { Processor } from './processor.js';
@@ -24,7 +23,7 @@ export async function startBackgroundWork(services: Services, options: { registr
     services.log.warn({ view: probe.view, error: probe.error }, 'ACCOUNT_USAGE view not readable: its enrichment types will end with this reason');
   }
   const processor = new Processor(services, { warehouse, ...(options.registry ? { registry: options.registry } : {}) });
-  const unregister = registerAborter(services, (jobId) => processor.abortJob(jobId, 'cancelled'));
+  const unregister = services.signals.onAbort((jobId) => processor.abortJob(jobId, 'cancelled'));
   services.health.processor = () => processor.snapshot();
   const scheduler = new Scheduler(services, processor);
   scheduler.start();

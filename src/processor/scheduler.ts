@@ -4,7 +4,6 @@
 import { createTask, type ScheduledTask } from 'node-cron';
 import type { Clock } from '../clock.js';
 import type { Services } from '../services.js';
-import { onDueHint } from '../queue/due-hints.js';
 import { runCleanup } from '../queue/cleanup.js';
 import { classifyError } from './outcomes.js';
 import type { Processor } from './processor.js';
@@ -48,7 +47,7 @@ export class Scheduler {
     );
     for (const task of this.tasks) void task.start();
     this.unsubscribe.push(this.processor.onChange(() => this.armWakeTimer()));
-    this.unsubscribe.push(onDueHint(this.services, (at) => this.processor.noteDue(at)));
+    this.unsubscribe.push(this.services.signals.onDue((at) => this.processor.noteDue(at)));
     const { clock } = this.services;
     // A simulated clock moves without real time passing: re-check the wake-up when it moves.
     if (isObservable(clock)) this.unsubscribe.push(clock.onChange(() => this.armWakeTimer()));

@@ -14,7 +14,6 @@ import { insertEventIfJob, type EnrichmentEvent } from '../events/outbox.js';
 import { eventBusOf } from '../events/bus.js';
 import { HttpProblem } from '../http/problem.js';
 import type { Services } from '../services.js';
-import { noteDue } from './due-hints.js';
 import { JOB_COLUMNS, toQueueJob, type TypeState, type TypeStates } from './job-state.js';
 import {
   ENRICHMENT_TYPES,
@@ -227,7 +226,7 @@ export async function enqueueJob(services: Services, request: EnqueueRequest): P
     if (results[0]?.rowsAffected === 0) throw new HttpProblem(404, `test ${testId} run ${runId} is not in TEST_RESULTS`);
     if (results[insertIndex]?.rowsAffected === 1) {
       eventBusOf(services).publish([event]);
-      noteDue(services, earliest);
+      services.signals.noteDue(earliest);
       return { job_id: jobId, created: true, status: 'PENDING' };
     }
     const [row] = await services.warehouse.query(EXISTING_JOB, [testId, runId]);

@@ -8,10 +8,8 @@ import { insertEvent, type EnrichmentEvent } from '../events/outbox.js';
 import { HttpProblem } from '../http/problem.js';
 import type { Services } from '../services.js';
 import { SOURCE_VIEWS } from '../sources/account-usage.js';
-import { noteDue } from './due-hints.js';
 import { DEFAULT_PRIORITY, enqueueJob } from './enqueue.js';
 import { JOB_COLUMNS, isTerminal, toQueueJob, type QueueJob } from './job-state.js';
-import { abortLocalRun } from './local-runs.js';
 import { deadlineAt, isTableType, type EnrichmentType } from './plan.js';
 
 const OPTIMISTIC_RETRIES = 5;
@@ -137,7 +135,7 @@ export async function retryJob(services: Services, jobId: string, onlyTypes?: re
       [event],
     );
     if (!applied) return undefined;
-    noteDue(services, now);
+    services.signals.noteDue(now);
     return { job_id: jobId, status: 'PENDING', types: chosen };
   }, `retry of job ${jobId}`);
 }
@@ -168,7 +166,7 @@ export async function cancelJob(services: Services, jobId: string): Promise<Oper
     );
     return applied ? { job_id: jobId, status: 'SKIPPED', types: skipped } : undefined;
   }, `cancel of job ${jobId}`);
-  abortLocalRun(services, jobId);
+  services.signals.abort(jobId);
   return result;
 }
 

@@ -2,6 +2,7 @@
 import type { Clock } from '../../src/clock.js';
 import type { Warehouse } from '../../src/db/warehouse.js';
 import { createHealthState } from '../../src/health.js';
+import { LocalSignals } from '../../src/queue/local-signals.js';
 import type { Services } from '../../src/services.js';
 import { silentLog, testConfig, type TestDatabase } from './embedded.js';
 
@@ -18,6 +19,7 @@ export function servicesFor(
     engine: db.engine,
     warehouse,
     health: createHealthState('duckdb', clock.now()),
+    signals: new LocalSignals(),
   };
 }
 
