@@ -43,6 +43,18 @@ const RUN_TAGS = sql(
  * child covers only its own queries.
  */
 export async function tagPrefixes(context: EnrichmentContext): Promise<string[]> {
+  // Every type of a claimed job asks; the run's tags are read once per claim (the runner hands each type
+  // the same job object), not once per type.
+  const known = prefixesByJob.get(context.job);
+  if (known) return known;
+  const prefixes = await readTagPrefixes(context);
+  prefixesByJob.set(context.job, prefixes);
+  return prefixes;
+}
+
+const prefixesByJob = new WeakMap<QueueJob, string[]>();
+
+async function readTagPrefixes(context: EnrichmentContext): Promise<string[]> {
   const { job } = context;
   const rows = await context.warehouse.query<{ TEST_ID: string; QUERY_TAG: string }>(RUN_TAGS, [job.runId], {
     signal: context.signal,
