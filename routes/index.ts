@@ -3,5 +3,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import devRoutes from './dev.js';
 import enrichmentRoutes from './enrichment.js';
 import healthRoutes from './health.js';
+import jobsRoutes from './jobs.js';
+import metricsRoutes from './metrics.js';
+import testsRoutes from './tests.js';
+import wsRoutes from './ws.js';
 
-export const routePlugins: FastifyPluginAsync[] = [healthRoutes, devRoutes, enrichmentRoutes];
+export const routePlugins: FastifyPluginAsync[] = [healthRoutes, metricsRoutes, devRoutes, enrichmentRoutes, jobsRoutes, testsRoutes, wsRoutes];

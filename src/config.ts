@@ -68,6 +68,11 @@ export const VARIABLES = {
   BUFFER_QUERY_HISTORY_MINUTES: variable({ schema: Minutes, default: 5, description: 'Added to QUERY_HISTORY latency (45 min).' }),
   BUFFER_QUERY_INSIGHTS_MINUTES: variable({ schema: Minutes, default: 10, description: 'Added to QUERY_INSIGHTS latency (90 min).' }),
   BUFFER_ACCOUNT_USAGE_3H_MINUTES: variable({ schema: Minutes, default: 15, description: 'Added to the 3 h latency of AGGREGATE_QUERY_HISTORY, LOCK_WAIT_HISTORY and HYBRID_TABLE_USAGE_HISTORY.' }),
+  STATS_CACHE_SECONDS: variable({
+    schema: Type.Integer({ minimum: 0, maximum: 86_400 }),
+    default: 300,
+    description: 'Queue stats (stats route, /metrics, WebSocket queue_stats) are reused this long unless this instance changes the queue; each recomputation is two statements.',
+  }),
   SNOWFLAKE_ACCOUNT: variable({ schema: Type.String({ minLength: 1 }), description: 'Snowflake account identifier. Set: Snowflake mode. Unset: embedded DuckDB.' }),
   SNOWFLAKE_USER: variable({ schema: Type.String({ minLength: 1 }), description: 'Login name.' }),
   SNOWFLAKE_PASSWORD: variable({ schema: Type.String({ minLength: 1 }), description: 'Password authentication.', secret: true }),
@@ -125,6 +130,7 @@ export interface Config {
   retentionDays: number;
   shutdownGraceMs: number;
   typeTimeoutMs: number;
+  statsCacheMs: number;
   bufferMinutes: { queryHistory: number; queryInsights: number; accountUsage3h: number };
   /** Undefined: the embedded DuckDB engine. */
   snowflake: SnowflakeSettings | undefined;
@@ -181,6 +187,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionDays: settings.RETENTION_DAYS,
     shutdownGraceMs: settings.SHUTDOWN_GRACE_SECONDS * 1000,
     typeTimeoutMs: settings.TYPE_TIMEOUT_SECONDS * 1000,
+    statsCacheMs: settings.STATS_CACHE_SECONDS * 1000,
     bufferMinutes: {
       queryHistory: settings.BUFFER_QUERY_HISTORY_MINUTES,
       queryInsights: settings.BUFFER_QUERY_INSIGHTS_MINUTES,

@@ -8,9 +8,8 @@ import { openEngine, type EngineHandle } from './engine.js';
 import { createHealthState } from './health.js';
 import type { EnrichmentRegistry } from './enrichment/registry.js';
 import type { Logger } from './logger.js';
-import { LocalSignals } from './queue/local-signals.js';
 import { startBackgroundWork, type BackgroundWork } from './processor/index.js';
-import type { Services } from './services.js';
+import { createServices, type Services } from './services.js';
 
 export interface RunningService {
   app: App;
@@ -46,7 +45,7 @@ export async function startService(config: Config, log: Logger, options: StartOp
       current: status.pending.length === 0 && status.mismatched.length === 0,
       latest: status.applied.at(-1)?.version ?? null,
     };
-    const services: Services = { config, clock, log, engine, warehouse: engine.warehouse, health, signals: new LocalSignals() };
+    const services = createServices({ config, clock, log, engine, health });
     const app = await buildApp(services);
     const background: BackgroundWork | undefined = config.enrichmentEnabled
       ? await startBackgroundWork(services, options.registry ? { registry: options.registry } : {})

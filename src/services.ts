@@ -3,9 +3,13 @@ import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Warehouse } from './db/warehouse.js';
 import type { EngineHandle } from './engine.js';
-import type { HealthState } from './health.js';
+import { eventBusOf } from './events/bus.js';
+import { createHealthState, type HealthState } from './health.js';
 import type { Logger } from './logger.js';
-import type { LocalSignals } from './queue/local-signals.js';
+import { ServiceMetrics } from './metrics.js';
+import { LocalSignals } from './queue/local-signals.js';
+import { queueStats } from './queue/stats.js';
+import { QueueStatsCache } from './queue/stats-cache.js';
 
 export interface Services {
   config: Config;
@@ -17,6 +21,35 @@ export interface Services {
   health: HealthState;
   /** Due times and cancels this instance tells its own processor about (see queue/local-signals.ts). */
   signals: LocalSignals;
+  /** Prometheus metrics of this service (GET /metrics). */
+  metrics: ServiceMetrics;
+  /** Queue stats shared by the stats route, /metrics and the WebSocket queue_stats frames. */
+  queueStats: QueueStatsCache;
+}
+
+/** Builds Services and wires the parts that depend on each other (cache invalidation, metric sources). */
+export function createServices(parts: {
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  engine: EngineHandle;
+  health?: HealthState;
+}): Services {
+  const metrics = new ServiceMetrics();
+  const services: Services = {
+    ...parts,
+    warehouse: parts.engine.warehouse,
+    health: parts.health ?? createHealthState(parts.engine.engine, parts.clock.now()),
+    signals: new LocalSignals(),
+    metrics,
+    queueStats: undefined as unknown as QueueStatsCache,
+  };
+  services.queueStats = new QueueStatsCache(() => queueStats(services), parts.clock, parts.config.statsCacheMs);
+  // Any committed change of this instance may move the figures.
+  eventBusOf(services).subscribe(() => services.queueStats.invalidate());
+  metrics.trackWarehouse('api', services.warehouse.counters);
+  metrics.setQueueStatsSource(() => services.queueStats.get());
+  return services;
 }
 
 declare module 'fastify' {

@@ -6,8 +6,7 @@ import { ManualClock } from '../src/clock.js';
 import { PRELUDE_TYPES } from '../src/db/prelude.js';
 import { SOURCE_VIEWS, sourceViewName, type SourceColumnType } from '../src/sources/account-usage.js';
 import { openTestDatabase, startTestService, testConfig, silentLog } from './support/embedded.js';
-import { createHealthState } from '../src/health.js';
-import { LocalSignals } from '../src/queue/local-signals.js';
+import { createServices } from '../src/services.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -165,15 +164,7 @@ describe('POST /api/dev/simulate', () => {
     cleanups.push(() => db.close());
     const clock = new ManualClock();
     // The same app, told its engine is Snowflake (the dev routes look only at that flag).
-    const app = await buildApp({
-      config: testConfig(),
-      clock,
-      log: silentLog,
-      engine: { ...db.engine, engine: 'snowflake' },
-      warehouse: db.warehouse,
-      health: createHealthState('snowflake', clock.now()),
-      signals: new LocalSignals(),
-    });
+    const app = await buildApp(createServices({ config: testConfig(), clock, log: silentLog, engine: { ...db.engine, engine: 'snowflake' } }));
     cleanups.push(() => app.close());
     for (const url of ['/api/dev/simulate', '/api/dev/replay']) {
       const response = await app.inject({ method: 'POST', url, payload: { table_type: 'HYBRID' } });

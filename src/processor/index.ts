@@ -18,6 +18,7 @@ export async function startBackgroundWork(services: Services, options: { registr
   // Its own connection: on DuckDB one connection runs one statement at a time, and API reads must not
   // wait behind a slow ACCOUNT_USAGE read (on Snowflake this is the shared pool).
   const warehouse = await services.engine.connect();
+  if (warehouse !== services.warehouse) services.metrics.trackWarehouse('processor', warehouse.counters);
   services.health.views = await probeViews(warehouse, services.clock.now());
   for (const probe of services.health.views.filter((entry) => !entry.readable)) {
     services.log.warn({ view: probe.view, error: probe.error }, 'ACCOUNT_USAGE view not readable: its enrichment types will end with this reason');

@@ -1,9 +1,7 @@
 // Helpers for queue/processor tests: Services over a real embedded database, and FlakeBench test rows.
 import type { Clock } from '../../src/clock.js';
 import type { Warehouse } from '../../src/db/warehouse.js';
-import { createHealthState } from '../../src/health.js';
-import { LocalSignals } from '../../src/queue/local-signals.js';
-import type { Services } from '../../src/services.js';
+import { createServices, type Services } from '../../src/services.js';
 import { silentLog, testConfig, type TestDatabase } from './embedded.js';
 
 export function servicesFor(
@@ -12,15 +10,8 @@ export function servicesFor(
   env: Record<string, string> = {},
   warehouse: Warehouse = db.warehouse,
 ): Services {
-  return {
-    config: testConfig(env),
-    clock,
-    log: silentLog,
-    engine: db.engine,
-    warehouse,
-    health: createHealthState('duckdb', clock.now()),
-    signals: new LocalSignals(),
-  };
+  const engine = warehouse === db.engine.warehouse ? db.engine : { ...db.engine, warehouse };
+  return createServices({ config: testConfig(env), clock, log: silentLog, engine });
 }
 
 export interface TestRow {

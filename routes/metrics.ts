@@ -1,0 +1,6 @@
+// Placeholder: filled in by the work on issue 7.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+
+const metricsRoutes: FastifyPluginAsyncTypebox = async () => {};
+
+export default metricsRoutes;
