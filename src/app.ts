@@ -44,6 +44,14 @@ export async function buildApp(services: Services) {
   await app.register(rateLimit, { global: false });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
+  // HTTP metrics by route pattern (never the raw URL: ids would explode the label set).
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route };
+    services.metrics.httpRequests.inc({ ...labels, status: String(reply.statusCode) });
+    services.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+
   const token = services.config.apiToken;
   if (token !== undefined) {
     app.addHook('onRequest', async (request, reply) => {

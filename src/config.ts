@@ -73,6 +73,21 @@ export const VARIABLES = {
     default: 300,
     description: 'Queue stats (stats route, /metrics, WebSocket queue_stats) are reused this long unless this instance changes the queue; each recomputation is two statements.',
   }),
+  WS_HEARTBEAT_SECONDS: variable({
+    schema: Type.Number({ minimum: 0.05, maximum: 3600 }),
+    default: 25,
+    description: 'WebSocket ping interval; a socket that has not answered the previous ping is closed.',
+  }),
+  WS_MAX_BUFFERED_KB: variable({
+    schema: PositiveInt(1_048_576),
+    default: 1024,
+    description: "A WebSocket client whose unsent data passes this is closed with code 4000 (resync over REST); one slow client never slows the others.",
+  }),
+  QUEUE_STATS_PUSH_SECONDS: variable({
+    schema: Type.Number({ minimum: 0.05, maximum: 86_400 }),
+    default: 30,
+    description: "Interval of queue_stats frames to WebSocket clients subscribed to the 'queue' topic (sent only while someone is).",
+  }),
   SNOWFLAKE_ACCOUNT: variable({ schema: Type.String({ minLength: 1 }), description: 'Snowflake account identifier. Set: Snowflake mode. Unset: embedded DuckDB.' }),
   SNOWFLAKE_USER: variable({ schema: Type.String({ minLength: 1 }), description: 'Login name.' }),
   SNOWFLAKE_PASSWORD: variable({ schema: Type.String({ minLength: 1 }), description: 'Password authentication.', secret: true }),
@@ -131,6 +146,7 @@ export interface Config {
   shutdownGraceMs: number;
   typeTimeoutMs: number;
   statsCacheMs: number;
+  ws: { heartbeatMs: number; maxBufferedBytes: number; queueStatsPushMs: number };
   bufferMinutes: { queryHistory: number; queryInsights: number; accountUsage3h: number };
   /** Undefined: the embedded DuckDB engine. */
   snowflake: SnowflakeSettings | undefined;
@@ -188,6 +204,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownGraceMs: settings.SHUTDOWN_GRACE_SECONDS * 1000,
     typeTimeoutMs: settings.TYPE_TIMEOUT_SECONDS * 1000,
     statsCacheMs: settings.STATS_CACHE_SECONDS * 1000,
+    ws: {
+      heartbeatMs: Math.round(settings.WS_HEARTBEAT_SECONDS * 1000),
+      maxBufferedBytes: settings.WS_MAX_BUFFERED_KB * 1024,
+      queueStatsPushMs: Math.round(settings.QUEUE_STATS_PUSH_SECONDS * 1000),
+    },
     bufferMinutes: {
       queryHistory: settings.BUFFER_QUERY_HISTORY_MINUTES,
       queryInsights: settings.BUFFER_QUERY_INSIGHTS_MINUTES,

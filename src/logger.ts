@@ -27,6 +27,20 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     base: { service: 'flakebench-delayed-enrichment' },
+    // Fastify logs each request's URL; a WebSocket client may carry its token in `?token=`.
+    serializers: {
+      req: (req: { method?: string; url?: string; hostname?: string; ip?: string }) => ({
+        method: req.method,
+        url: req.url === undefined ? undefined : redactTokenInUrl(req.url),
+        hostname: req.hostname,
+        remoteAddress: req.ip,
+      }),
+    },
   };
   return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
+}
+
+/** The URL with the value of any `token` query parameter replaced (logs must never hold a credential). */
+export function redactTokenInUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
 }
