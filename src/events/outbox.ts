@@ -140,3 +140,12 @@ export function toStoredEvent(row: Row): StoredEvent {
     payload: (row.PAYLOAD as JsonObject | null) ?? {},
   };
 }
+
+const EVENT_BOUNDS = sql('events.bounds', `SELECT MIN(SEQ) AS OLDEST, MAX(SEQ) AS LATEST FROM ENRICHMENT_EVENTS`);
+
+/** The oldest and latest SEQ still stored (null when the outbox is empty): the WebSocket resume range. */
+export async function readEventBounds(warehouse: Warehouse): Promise<{ oldest: number | null; latest: number | null }> {
+  const [row] = await warehouse.query(EVENT_BOUNDS);
+  const asSeq = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+  return { oldest: asSeq(row?.OLDEST), latest: asSeq(row?.LATEST) };
+}
