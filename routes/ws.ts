@@ -6,14 +6,16 @@ import { Type } from '@sinclair/typebox';
 import { EventHub } from '../src/events/hub.js';
 import { problem, problemResponses } from '../src/http/problem.js';
 
-const DESCRIPTION = `WebSocket (upgrade this GET). Client messages: {"type":"subscribe","topics":["test:<id>","run:<id>","queue"]},
-{"type":"unsubscribe","topics":[...]}, {"type":"resume","since":<seq>}. Event frames: {"seq","type","at","test_id","run_id","job_id","data"}
-from the ENRICHMENT_EVENTS outbox in seq order (types job_enqueued, job_claimed, enrichment_progress, enrichment_not_ready,
-enrichment_complete, enrichment_failed, job_cancelled; enrichment_complete data carries delayed_enrichment_status,
-delayed_enrichment_completed_at, aggregate_enrichment_status, throttled_query_count, hybrid_credits_used, lock_wait_count,
-query_insights_count, query_insights_high_severity_count). "queue" receives every event plus queue_stats frames; there is no "*" topic.
-Control frames (no seq): subscribed/unsubscribed (topics, last_seq), resumed (since, replayed, last_seq), reset (refetch over REST),
-queue_stats, error (detail). Close 4000: the client fell behind; refetch over REST and resume.`;
+const DESCRIPTION = [
+  'WebSocket (upgrade this GET). Client messages: {"type":"subscribe","topics":["test:<id>","run:<id>","queue"]},',
+  '{"type":"unsubscribe","topics":[...]}, {"type":"resume","since":<seq>}. Event frames: {"seq","type","at","test_id","run_id","job_id","data"}',
+  'from the ENRICHMENT_EVENTS outbox in seq order (types job_enqueued, job_claimed, enrichment_progress, enrichment_not_ready,',
+  'enrichment_complete, enrichment_failed, job_cancelled; enrichment_complete data carries delayed_enrichment_status,',
+  'delayed_enrichment_completed_at, aggregate_enrichment_status, throttled_query_count, hybrid_credits_used, lock_wait_count,',
+  'query_insights_count, query_insights_high_severity_count). "queue" receives every event plus queue_stats frames; there is no "*" topic.',
+  'Control frames (no seq): subscribed/unsubscribed (topics, last_seq), resumed (since, replayed, last_seq), reset (refetch over REST),',
+  'queue_stats, error (detail). Close 4000: the client fell behind; refetch over REST and resume.',
+].join(' ');
 
 const wsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const hub = new EventHub(app.services);

@@ -42,7 +42,8 @@ export async function buildApp(services: Services) {
   });
   await app.register(cors, { origin: services.config.corsOrigins.length > 0 ? services.config.corsOrigins : false });
   await app.register(rateLimit, { global: false });
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  // Protocol cap (close 1009 beyond it); messages over src/events/frames.ts MAX_MESSAGE_BYTES get an error frame.
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
   // HTTP metrics by route pattern (never the raw URL: ids would explode the label set).
   app.addHook('onResponse', async (request, reply) => {

@@ -206,6 +206,81 @@ describe('WebSocket /ws', () => {
     expect(third.events().map((frame) => [frame.test_id, frame.type])).toEqual([['r-4', 'job_enqueued']]);
   });
 
+  it('delivers in seq order across out-of-order commits: holds a gap until it fills, skips a rolled-back seq, sends a late commit late', async () => {
+    const { service, connect } = await listening();
+    const s = service.services;
+    const other = await s.engine.connect(); // a second writer, like the processor's connection
+    cleanups.push(() => other.close());
+    const openWrites: Array<{ end(commit: boolean): void; done: Promise<void> }> = [];
+    // A failed assertion must not leave a transaction open (the connection would never close).
+    cleanups.push(async () => {
+      for (const write of openWrites) write.end(false);
+      await Promise.all(openWrites.map((write) => write.done));
+    });
+    const client = await connect();
+    await client.subscribe(['run:run-order']);
+    const event = (testId: string): EnrichmentEvent => ({ type: 'job_cancelled', at: s.clock.now(), job_id: null, test_id: testId, run_id: 'run-order' });
+    const publish = (testId: string) => eventBusOf(s).publish([event(testId)]);
+    const seqOf = async (testId: string) => (await outboxSeqs(s, 'TEST_ID = ?', [testId]))[0];
+
+    /** Opens a transaction on the other connection that takes a seq and waits for `end` to commit (or roll back). */
+    const openWrite = (testId: string) => {
+      let end!: (commit: boolean) => void;
+      const decision = new Promise<boolean>((resolve) => (end = resolve));
+      let inserted!: () => void;
+      const ready = new Promise<void>((resolve) => (inserted = resolve));
+      const done = other
+        .withTransaction(async (scope) => {
+          const statement = insertEvent(event(testId));
+          await scope.execute(statement.sql, statement.binds);
+          inserted();
+          if (!(await decision)) throw new Error('rolled back on purpose');
+        })
+        .then(
+          () => publish(testId),
+          () => undefined,
+        );
+      openWrites.push({ end, done });
+      return { ready, end, done };
+    };
+
+    // 1. The lower seq commits after the higher one: the higher waits, then both arrive in order.
+    const slowWrite = openWrite('o-held');
+    await slowWrite.ready;
+    await s.warehouse.transaction([insertEvent(event('o-after'))]);
+    publish('o-after');
+    await s.warehouse.query('SELECT 1'); // the feed's read (queued on this connection before) has run
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(client.events()).toEqual([]);
+    slowWrite.end(true);
+    await slowWrite.done;
+    await until(() => client.events().length === 2, 'both events once the gap filled');
+    expect(client.events().map((frame) => frame.test_id)).toEqual(['o-held', 'o-after']);
+    expect(client.events().map((frame) => frame.seq)).toEqual([await seqOf('o-held'), await seqOf('o-after')]);
+
+    // 2. A seq whose transaction rolls back never fills: the later event comes after the settle window.
+    const rolledBack = openWrite('o-rolled-back');
+    await rolledBack.ready;
+    rolledBack.end(false);
+    await rolledBack.done;
+    await s.warehouse.transaction([insertEvent(event('o-after-gap'))]);
+    publish('o-after-gap');
+    await until(() => client.events().length === 3, 'the event behind a gap that never fills');
+    expect(client.events()[2]!.test_id).toBe('o-after-gap');
+
+    // 3. A transaction that commits after its gap was skipped is still delivered (late), not lost.
+    const late = openWrite('o-late');
+    await late.ready;
+    await s.warehouse.transaction([insertEvent(event('o-before-late'))]);
+    publish('o-before-late');
+    await until(() => client.events().length === 4, 'the event delivered past the late gap');
+    late.end(true);
+    await late.done;
+    await until(() => client.events().length === 5, 'the late event');
+    expect(client.events().slice(3).map((frame) => frame.test_id)).toEqual(['o-before-late', 'o-late']);
+    expect(await seqOf('o-late')).toBeLessThan((await seqOf('o-before-late'))!);
+  });
+
   it('answers reset when since is older than the events cleanup kept, or newer than the latest', async () => {
     const { service, clock, connect } = await listening();
     const s = service.services;
@@ -335,6 +410,7 @@ describe('WebSocket /ws', () => {
       ['{"type":"resume","since":1.5}', /non-negative integer/],
       ['{"type":"resume","since":99999999999999999999}', /non-negative integer/],
       [JSON.stringify({ type: 'subscribe', topics: ['queue'], pad: 'y'.repeat(MAX_MESSAGE_BYTES) }), /larger than the 16384-byte limit/],
+      ['{"a":"' + 'z'.repeat(200_000) + '"}', /larger than the 16384-byte limit/],
       [Buffer.from([0, 1, 2, 255]), /binary frames/],
     ];
     for (const [index, [message, expected]] of cases.entries()) {
