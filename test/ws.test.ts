@@ -169,6 +169,23 @@ describe('WebSocket /ws', () => {
     // The queue topic got every one of them too.
     await until(() => queueClient.events().some((frame) => frame.type === 'enrichment_complete'), 'enrichment_complete on queue');
     expect(queueClient.events().filter((frame) => (frame.seq as number) > from).map((frame) => frame.seq)).toEqual(stored);
+    const sent = (await service.services.metrics.wsEventsSent.get()).values.find((value) => value.labels.type === 'enrichment_complete');
+    expect(sent?.value).toBe(2); // one per subscribed socket
+  });
+
+  it('pushes queue_stats periodically to queue subscribers only, from the cached stats', async () => {
+    const { service, connect } = await listening({ QUEUE_STATS_PUSH_SECONDS: '0.05' });
+    await enqueueTests(service.services, ['qs-1']);
+    const expected = await service.services.queueStats.get();
+    const queue = await connect();
+    const other = await connect();
+    await other.subscribe(['test:qs-1']);
+    await queue.subscribe(['queue']);
+    const third = await queue.next('queue_stats', 3);
+    expect(third).not.toHaveProperty('seq');
+    expect(third.at).toMatch(/Z$/);
+    expect(JSON.parse(JSON.stringify(third.data))).toEqual(JSON.parse(JSON.stringify(expected)));
+    expect(other.frames.filter((frame) => frame.type === 'queue_stats')).toEqual([]);
   });
 
   it('resume replays exactly the missed events of the topics in order, then continues live without duplicates', async () => {
