@@ -377,6 +377,24 @@ describe('WebSocket /ws', () => {
     expect(slow.events().length).toBeLessThan(written);
   });
 
+  it('app close ends every socket, also one whose peer stopped reading', async () => {
+    const { service, connect } = await listening();
+    const polite = await connect();
+    const stuck = await connect();
+    await polite.subscribe(['queue']);
+    await stuck.subscribe(['queue']);
+    (stuck.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    try {
+      await service.stop();
+    } finally {
+      (stuck.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+    }
+    // A close handshake (the websocket plugin's own preClose may close first, without a code).
+    expect([1001, 1005]).toContain((await until(() => polite.closed, 'the polite client close')).code);
+    await until(() => stuck.closed, 'the stuck client close');
+    expect((await service.services.metrics.wsClients.get()).values[0]?.value).toBe(0);
+  });
+
   it('rejects the upgrade without a valid token (401) and accepts ?token= and the bearer header', async () => {
     const { address, connect } = await listening({ API_TOKEN: TOKEN, API_AUTH_SCOPE: 'all' });
     for (const path of ['/ws', '/ws?token=wrong-token-value-0000']) {

@@ -35,6 +35,8 @@ interface Client {
 
 export class EventHub {
   private readonly clients = new Set<Client>();
+  /** Sockets closed for being slow, until their peer finishes the handshake (shutdown cuts them). */
+  private readonly dropped = new Set<WebSocket>();
   readonly feed: EventFeed;
   private heartbeat: NodeJS.Timeout | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
@@ -196,7 +198,10 @@ export class EventHub {
     if (client.socket.bufferedAmount > this.services.config.ws.maxBufferedBytes) {
       this.services.metrics.wsDroppedSlowClients.inc();
       this.services.log.info({ buffered_bytes: client.socket.bufferedAmount }, 'closing a slow WebSocket client (send buffer over the cap)');
-      client.socket.close(SLOW_CLIENT_CLOSE_CODE, SLOW_CLIENT_REASON);
+      const socket = client.socket;
+      this.dropped.add(socket);
+      socket.once('close', () => this.dropped.delete(socket));
+      socket.close(SLOW_CLIENT_CLOSE_CODE, SLOW_CLIENT_REASON);
       this.detach(client);
       return false;
     }
@@ -263,6 +268,8 @@ export class EventHub {
   /** Shutdown: close every socket (1001), cut those that do not finish the handshake, stop timers and feed. */
   async close(): Promise<void> {
     this.closing = true;
+    for (const socket of this.dropped) socket.terminate(); // a slow peer would hold the close handshake for 30 s
+    this.dropped.clear();
     const sockets = [...this.clients].map((client) => client.socket);
     for (const socket of sockets) socket.close(1001, 'server shutting down');
     this.stopTimers();
