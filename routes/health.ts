@@ -1,6 +1,6 @@
 // GET /health: engine, version, migration state, view permissions and processor state, from memory only.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { SERVICE_VERSION } from '../src/version.js';
 
 const ViewProbe = Type.Object({
@@ -8,6 +8,32 @@ const ViewProbe = Type.Object({
   readable: Type.Boolean(),
   checked_at: Type.String({ format: 'date-time' }),
   error: Type.Optional(Type.String()),
+});
+
+const Count = (description: string) => Type.Integer({ minimum: 0, description });
+
+/** The processor's state from memory (src/processor/processor.ts snapshot): each figure says what it counts. */
+const ProcessorState = Type.Object({
+  running: Type.Boolean(),
+  claimed_by: Type.String({ description: 'CLAIMED_BY of this instance (host:pid).' }),
+  last_poll_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  jobs_claimed: Count('Jobs this instance claimed since start.'),
+  claims_rescued: Count('Of those, jobs taken over after another claim on them had expired.'),
+  jobs_completed: Count('Claims that ended with the job COMPLETED.'),
+  jobs_failed: Count('Claims that ended with the job FAILED.'),
+  jobs_rescheduled: Count('Claims that ended with the job back to PENDING (types due later: not ready, retry, later view).'),
+  jobs_released_for_shutdown: Count('Claims released unfinished at shutdown (attempts given back).'),
+  claims_lost: Count('Claims that ended without writing: cancelled, or the lease was lost to another instance.'),
+  run_errors: Count('Runs that threw (the claim stays until its lease expires, then any instance reclaims it).'),
+  in_flight: Type.Array(Type.String(), { description: 'Job ids running on this instance now.' }),
+  running_jobs: Count('Jobs running on this instance now.'),
+  max_concurrent_jobs: Type.Integer(),
+  next_known_due_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  stopping: Type.Boolean(),
+  registered_types: Type.Array(Type.String()),
+  polls: Count('Polls since start, including quiet ones.'),
+  quiet_polls: Count('Polls answered from memory (nothing known to be due): no statement sent.'),
+  claim_races_lost: Count('Claims another instance won first (DuckDB conflict).'),
 });
 
 export const HealthResponse = Type.Object(
@@ -23,7 +49,7 @@ export const HealthResponse = Type.Object(
       latest: Type.Union([Type.String(), Type.Null()]),
     }),
     views: Type.Array(ViewProbe),
-    processor: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+    processor: Type.Union([ProcessorState, Type.Null()]),
   },
   { $id: 'Health' },
 );
@@ -48,7 +74,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         started_at: health.startedAt.toISOString(),
         migrations: health.migrations,
         views: health.views,
-        processor: health.processor ? health.processor() : null,
+        // The snapshot is built by src/processor/processor.ts snapshot(); this schema names its figures.
+        processor: health.processor ? (health.processor() as Static<typeof ProcessorState>) : null,
       };
     },
   );

@@ -26,7 +26,7 @@ describe('processor in the service', () => {
     expect(response.statusCode).toBe(200);
     const body = response.json() as { views: unknown[]; processor: Record<string, unknown> | null };
     expect(body.views).toHaveLength(5);
-    expect(body.processor).toMatchObject({ running: true, max_concurrent_jobs: 3, jobs_processed: 0 });
+    expect(body.processor).toMatchObject({ running: true, max_concurrent_jobs: 3, jobs_claimed: 0, jobs_completed: 0, jobs_failed: 0 });
     expect(body.processor!.registered_types).toEqual(['QUERY_HISTORY', 'AGGREGATE', 'LOCK_CONTENTION', 'HYBRID_CREDITS', 'QUERY_INSIGHTS']);
     expect(warehouse.counters.statements).toBe(before);
   });

@@ -37,7 +37,24 @@ export class Processor {
   private pollAgain = false;
   private readonly listeners = new Set<() => void>();
   private readonly deps: ConstructorParameters<typeof JobRun>[0];
-  readonly stats = { claimed: 0, released: 0, lost: 0, lostRaces: 0, errors: 0, polls: 0, quietPolls: 0 };
+  /**
+   * What this instance did since start. A claim ends one way: `completed`/`failed` (the job reached that
+   * terminal status), `rescheduled` (back to PENDING with types left for later), `releasedForShutdown`,
+   * `lost` (cancelled or reclaimed elsewhere: nothing written) or `errors` (the run threw; the lease expires).
+   */
+  readonly stats = {
+    claimed: 0,
+    rescued: 0,
+    completed: 0,
+    failed: 0,
+    rescheduled: 0,
+    releasedForShutdown: 0,
+    lost: 0,
+    lostRaces: 0,
+    errors: 0,
+    polls: 0,
+    quietPolls: 0,
+  };
 
   constructor(
     readonly services: Services,
@@ -141,8 +158,12 @@ export class Processor {
       setTimeout(() => void this.poll().catch(() => undefined), 5 + Math.random() * 25).unref();
       return 0;
     }
-    for (const job of claim.jobs) this.start(new JobRun(this.deps, job, claim.claimId));
+    const rescued = new Set(claim.rescued);
+    for (const job of claim.jobs) this.start(new JobRun(this.deps, job, job.claimId ?? claim.claimId, { rescued: rescued.has(job.jobId) }));
     this.stats.claimed += claim.jobs.length;
+    this.stats.rescued += rescued.size;
+    this.services.metrics.jobsClaimed.inc(claim.jobs.length);
+    if (rescued.size > 0) this.services.metrics.claimsRescued.inc(rescued.size);
     if (claim.jobs.length < free && !this.stopping) {
       // Fewer due than slots: nothing else is due now; learn when the next one is.
       this.setNextDue(await nextWakeTime(this.warehouse, this.claimedBy));
@@ -155,7 +176,10 @@ export class Processor {
       .run()
       .then((result) => {
         if (result.ending === 'lost') this.stats.lost += 1;
-        else this.stats.released += 1;
+        else if (result.ending === 'released_for_shutdown') this.stats.releasedForShutdown += 1;
+        else if (result.status === 'COMPLETED') this.stats.completed += 1;
+        else if (result.status === 'FAILED') this.stats.failed += 1;
+        else this.stats.rescheduled += 1;
         if (result.nextDueAt) this.noteDue(result.nextDueAt);
         return result;
       })
@@ -225,14 +249,24 @@ export class Processor {
       running: !this.stopping,
       claimed_by: this.claimedBy,
       last_poll_at: this.lastPollAt?.toISOString() ?? null,
-      jobs_processed: this.stats.released,
+      // Each figure counts one thing (since start): claims taken, and how they ended.
+      jobs_claimed: this.stats.claimed,
+      claims_rescued: this.stats.rescued,
+      jobs_completed: this.stats.completed,
+      jobs_failed: this.stats.failed,
+      jobs_rescheduled: this.stats.rescheduled,
+      jobs_released_for_shutdown: this.stats.releasedForShutdown,
+      claims_lost: this.stats.lost,
+      run_errors: this.stats.errors,
       in_flight: [...this.runs.keys()],
       running_jobs: this.runs.size,
       max_concurrent_jobs: this.services.config.maxConcurrentJobs,
       next_known_due_at: this.nextDue?.toISOString() ?? null,
       stopping: this.stopping,
       registered_types: this.registry.types(),
-      counters: { ...this.stats },
+      polls: this.stats.polls,
+      quiet_polls: this.stats.quietPolls,
+      claim_races_lost: this.stats.lostRaces,
     };
   }
 }

@@ -3,6 +3,7 @@
 // pure transform → one fenced write batch per type), and ends the claim. Every state change goes out
 // with its event in the same batch. A batch whose fenced queue UPDATE touches no row means the claim
 // was lost (cancelled, or reclaimed after the lease ran out): the run stops and writes nothing more.
+import { performance } from 'node:perf_hooks';
 import type { Statement, Warehouse } from '../db/warehouse.js';
 import { isWarehouseError } from '../db/warehouse.js';
 import type { EnrichmentRegistry } from '../enrichment/registry.js';
@@ -23,6 +24,7 @@ import {
   renewLease,
   saveState,
   testStatus,
+  totalAttempts,
 } from './job-writes.js';
 import { classifyError, jobOutcome } from './outcomes.js';
 
@@ -69,17 +71,30 @@ export class JobRun {
   private trailing: EnrichmentEvent[] = [];
   /** Shutdown began: finish the running type, start no other. */
   private draining = false;
+  /** The claim is being released for shutdown (the job's last log line says so). */
+  private releasing = false;
   /** The claim was ended by a committed batch. */
   private finished = false;
   private lastError: string | null;
   private readonly errorHistory: ErrorRecord[];
   /** Types whose attempt this claim counted and that have not reached an outcome yet. */
   private readonly open = new Set<EnrichmentType>();
+  /**
+   * Metrics and log lines of the batch being built: they describe outcomes, so they are emitted only
+   * once that batch committed with its fence held (a lost or failed write reports nothing).
+   */
+  private reports: Array<() => void> = [];
+  /** When this claim's run started (monotonic, for durations). */
+  private readonly startedAt = performance.now();
+  /** Per type: when its current run started (monotonic), and how long after its due time (service clock). */
+  private readonly typeStartedAt = new Map<EnrichmentType, number>();
+  private readonly typeWaitMs = new Map<EnrichmentType, number>();
 
   constructor(
     private readonly deps: RunnerDeps,
     readonly job: QueueJob,
     readonly claimId: string,
+    private readonly claim: { rescued?: boolean } = {},
   ) {
     this.lastError = job.lastError;
     this.errorHistory = [...job.errorHistory];
@@ -163,6 +178,7 @@ export class JobRun {
       runnable.push({ type, module });
     }
 
+    this.reportClaimed(now, runnable.map((entry) => entry.type));
     // Start batch: attempts counted, test marked IN_PROGRESS, job_claimed, plus any immediate outcomes.
     const start: Statement[] = [this.save(now)];
     if (runnable.length > 0) {
@@ -182,7 +198,7 @@ export class JobRun {
         const ended: EnrichmentEvent[] = [];
         for (const { type } of runnable) {
           this.open.delete(type);
-          this.endType(type, 'FAILED', `test ${job.testId} run ${job.runId} is not in TEST_RESULTS`, now, ended);
+          this.endType(type, 'FAILED', `test ${job.testId} run ${job.runId} is not in TEST_RESULTS`, now, ended, true);
         }
         const tail = this.finish(now, ended);
         const done = await this.commit([this.save(now), ...tail], ended);
@@ -210,6 +226,8 @@ export class JobRun {
   /** One type: run it under its timeout, then write its outcome in one fenced batch. False: stop the run. */
   private async runType(type: EnrichmentType, module: EnrichmentModule, deadline: Date, last: boolean): Promise<boolean> {
     const { services } = this.deps;
+    this.typeStartedAt.set(type, performance.now());
+    this.typeWaitMs.set(type, services.clock.now().getTime() - Date.parse(this.stateOf(type).due_at));
     const result = await this.execute(module);
     if (result.kind === 'aborted' || this.aborted) return false;
     const now = services.clock.now();
@@ -234,6 +252,7 @@ export class JobRun {
       state.last_error = null;
       state.completed_at = now.toISOString();
       events.push(this.event('enrichment_progress', now, type, { status: 'COMPLETED', rows, attempt: state.attempts }));
+      this.reportType(type, 'COMPLETED', { attempt: state.attempts, rows, spent: true });
       const tail = last ? this.finish(now, events) : [];
       statements.push(this.save(now), ...writes);
       if (type === 'AGGREGATE') statements.push(aggregateStatus(this.job, this.claimId, 'COMPLETED'));
@@ -329,6 +348,7 @@ export class JobRun {
       state.last_error = message;
       state.completed_at = now.toISOString();
       events.push(this.event('enrichment_progress', now, type, { status: 'NOT_APPLICABLE', reason: message, attempt: state.attempts }));
+      this.reportType(type, 'NOT_APPLICABLE', { attempt: state.attempts, spent: true, error: message });
       return;
     }
     this.recordError(type, state.attempts, now, message, retryable);
@@ -338,6 +358,7 @@ export class JobRun {
       state.status = 'FAILED';
       state.last_error = reason;
       events.push(this.event('enrichment_failed', now, type, { error: reason, attempt: state.attempts, retryable, will_retry: false }));
+      this.reportType(type, 'FAILED', { attempt: state.attempts, spent: true, error: reason });
       return;
     }
     const delay = backoffDelayMs(state.attempts, this.deps.backoff, this.deps.random());
@@ -348,6 +369,7 @@ export class JobRun {
     events.push(
       this.event('enrichment_failed', now, type, { error: message, attempt: state.attempts, retryable, will_retry: true, next_attempt_at: nextAt.toISOString() }),
     );
+    this.reportType(type, 'retry', { attempt: state.attempts, spent: true, error: message, nextDueAt: nextAt });
   }
 
   private notReady(type: EnrichmentType, reason: string, retryAt: Date | undefined, now: Date, deadline: Date, events: EnrichmentEvent[]): void {
@@ -367,14 +389,17 @@ export class JobRun {
     state.due_at = nextAt.toISOString();
     state.last_error = `not ready: ${reason}`;
     events.push(this.event('enrichment_not_ready', now, type, { reason, next_check_at: nextAt.toISOString(), deadline_at: deadline.toISOString() }));
+    this.reportType(type, 'not_ready', { attempt: state.attempts, spent: false, error: reason, nextDueAt: nextAt, now });
   }
 
-  private endType(type: EnrichmentType, status: 'FAILED', reason: string, now: Date, events: EnrichmentEvent[]): void {
+  /** `spent`: the attempt this claim counted for the type stays spent (the type had started). */
+  private endType(type: EnrichmentType, status: 'FAILED', reason: string, now: Date, events: EnrichmentEvent[], spent = false): void {
     const state = this.stateOf(type);
     state.status = status;
     state.last_error = reason;
     this.lastError = `${type}: ${reason}`;
     events.push(this.event('enrichment_failed', now, type, { error: reason, attempt: state.attempts, retryable: false, will_retry: false }));
+    this.reportType(type, status, { attempt: state.attempts, spent, error: reason });
   }
 
   private recordError(type: EnrichmentType, attempt: number, now: Date, error: string, retryable: boolean): void {
@@ -387,6 +412,7 @@ export class JobRun {
   /** Statements that end this claim: the test's status, the job-level event, and the release (last). */
   private finish(now: Date, events: EnrichmentEvent[]): Statement[] {
     const outcome = jobOutcome(this.job.typeState);
+    this.reportJobEnd(outcome.status, outcome.lastError);
     if (outcome.status === 'PENDING') {
       this.job.status = 'PENDING';
       return [testStatus(this.job, this.claimId, 'PENDING', null, null), release(this.job, this.claimId, 'PENDING', now)];
@@ -414,10 +440,12 @@ export class JobRun {
   /** Shutdown: types still open go back to PENDING with their attempt given back; the job is released. */
   private async releaseForShutdown(): Promise<RunResult> {
     const now = this.deps.services.clock.now();
+    this.releasing = true;
     for (const type of this.open) {
       const state = this.stateOf(type);
       state.status = 'PENDING';
       state.attempts = Math.max(0, state.attempts - 1);
+      this.reportType(type, 'released', { attempt: state.attempts, spent: false });
     }
     const aggregateOpen = this.open.has('AGGREGATE');
     this.open.clear();
@@ -438,6 +466,7 @@ export class JobRun {
   private async commit(statements: Statement[], events: EnrichmentEvent[], ignoreAbort = false): Promise<Array<{ rowsAffected: number }> | undefined> {
     if (this.lost || (this.aborted && !ignoreAbort && this.stopReason !== 'shutdown')) {
       this.trailing = [];
+      this.reports = [];
       return undefined;
     }
     const fenced = [...statements.slice(0, 1), ...events.map((event) => insertEventFenced(event, this.job.jobId, this.claimId)), ...statements.slice(1)];
@@ -446,12 +475,14 @@ export class JobRun {
         const results = await this.deps.warehouse.transaction(fenced);
         if (results[0]?.rowsAffected !== 1) {
           this.trailing = [];
+          this.reports = [];
           this.lost = true;
           this.abort('lease_lost');
           return undefined;
         }
         eventBusOf(this.deps.services).publish([...events, ...this.trailing]);
         this.trailing = [];
+        this.flushReports();
         // Callers index the results of `statements` (without the event inserts).
         return [results[0], ...results.slice(1 + events.length)];
       } catch (error) {
@@ -460,9 +491,107 @@ export class JobRun {
           continue;
         }
         this.trailing = [];
+        this.reports = [];
         throw error;
       }
     }
+  }
+
+  /** Runs the reports of the batch that just committed (a failing report must not undo the commit). */
+  private flushReports(): void {
+    const reports = this.reports;
+    this.reports = [];
+    for (const report of reports) {
+      try {
+        report();
+      } catch {
+        // Metrics and logs are best effort.
+      }
+    }
+  }
+
+  /** Logs the claim once its start batch committed: the types due now and the attempt each is on. */
+  private reportClaimed(now: Date, types: EnrichmentType[]): void {
+    const job = this.job;
+    const attempts = Object.fromEntries(types.map((type) => [type, this.stateOf(type).attempts]));
+    const due = Object.fromEntries(types.map((type) => [type, this.stateOf(type).due_at]));
+    // First in the batch's reports: outcomes decided while building the start batch come after it.
+    this.reports.unshift(() =>
+      this.deps.services.log.info(
+        { job: job.jobId, test: job.testId, run: job.runId, claimed_by: job.claimedBy, rescued: this.claim.rescued === true, types, attempts, due, at: now.toISOString() },
+        'job claimed',
+      ),
+    );
+  }
+
+  /** One type's outcome in the batch being built: metrics and its log line, emitted after the commit. */
+  private reportType(
+    type: EnrichmentType,
+    outcome: 'COMPLETED' | 'FAILED' | 'NOT_APPLICABLE' | 'retry' | 'not_ready' | 'released',
+    details: { attempt: number; spent: boolean; rows?: number; error?: string; nextDueAt?: Date; now?: Date },
+  ): void {
+    const { services } = this.deps;
+    const { metrics, log } = services;
+    const job = this.job;
+    const started = this.typeStartedAt.get(type);
+    const waitMs = this.typeWaitMs.get(type);
+    this.reports.push(() => {
+      // Cleared only once reported: a write that failed and is re-recorded as a failure keeps its timing.
+      this.typeStartedAt.delete(type);
+      this.typeWaitMs.delete(type);
+      const durationMs = started === undefined ? null : Math.round(performance.now() - started);
+      metrics.typesFinished.inc({ type, outcome });
+      if (details.spent) metrics.typeAttempts.inc({ type });
+      if (waitMs !== undefined) metrics.typeWaitSeconds.observe({ type }, Math.max(0, waitMs) / 1000);
+      if (started !== undefined) metrics.typeRunSeconds.observe({ type, outcome }, (performance.now() - started) / 1000);
+      const base = { job: job.jobId, test: job.testId, run: job.runId, type, attempt: details.attempt };
+      if (outcome === 'retry') {
+        log.warn({ ...base, next_due_at: details.nextDueAt?.toISOString(), error: details.error, duration_ms: durationMs }, 'enrichment type failed; retry scheduled');
+      } else if (outcome === 'not_ready') {
+        metrics.typeNotReady.inc({ type });
+        // How late against the planned due time (test end + the view's documented latency + buffer).
+        const planned = typeDueAt(services.config, type, job.testEndTime);
+        const lateMs = (details.now ?? services.clock.now()).getTime() - planned.getTime();
+        const fields = {
+          ...base,
+          view: sourceViewName(SOURCE_VIEW_OF_TYPE[type]),
+          planned_due_at: planned.toISOString(),
+          late_minutes: Math.round(lateMs / 6000) / 10,
+          next_check_at: details.nextDueAt?.toISOString(),
+          reason: details.error,
+        };
+        if (lateMs > 0) log.warn(fields, 'source view not ready past the type\'s due time');
+        else log.debug(fields, 'source view not ready yet');
+      } else if (outcome === 'released') {
+        log.info({ ...base, outcome }, 'enrichment type released for shutdown');
+      } else {
+        log.info(
+          { ...base, outcome, rows: details.rows ?? null, duration_ms: durationMs, ...(details.error !== undefined ? { error: details.error } : {}) },
+          'enrichment type finished',
+        );
+      }
+    });
+  }
+
+  /** The claim's end in the batch being built: job outcome metric and log line, after the commit. */
+  private reportJobEnd(status: 'PENDING' | 'COMPLETED' | 'FAILED', lastError: string | null): void {
+    const { metrics, log } = this.deps.services;
+    const job = this.job;
+    const states = Object.entries(job.typeState).filter(([, state]) => state !== undefined);
+    const types = Object.fromEntries(states.map(([type, state]) => [type, state!.status]));
+    const rows = states.reduce((sum, [, state]) => sum + (state!.status === 'COMPLETED' ? (state!.rows ?? 0) : 0), 0);
+    const attempts = totalAttempts(job.typeState);
+    const releasing = this.releasing;
+    const nextDueAt = status === 'PENDING' ? nextDueOf(job) : null;
+    this.reports.push(() => {
+      const base = { job: job.jobId, test: job.testId, run: job.runId, types, attempts, duration_ms: Math.round(performance.now() - this.startedAt) };
+      if (status === 'PENDING') {
+        log.info({ ...base, next_due_at: nextDueAt?.toISOString() ?? null }, releasing ? 'job released for shutdown' : 'job released; types left for later');
+        return;
+      }
+      metrics.jobsFinished.inc({ outcome: status });
+      log.info({ ...base, outcome: status, rows, ...(lastError ? { error: lastError } : {}) }, 'job finished');
+    });
   }
 
   private save(now: Date): Statement {
@@ -499,6 +628,8 @@ export class JobRun {
   }
 
   private lostResult(): RunResult {
+    const reason = this.stopReason ?? 'lease_lost';
+    this.deps.services.log.info({ job: this.job.jobId, test: this.job.testId, reason }, 'job run stopped; this claim wrote nothing more');
     return { ending: 'lost', nextDueAt: null, status: 'LOST' };
   }
 }

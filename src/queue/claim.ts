@@ -19,7 +19,7 @@ const CLAIMABLE = `((STATUS = 'PENDING' AND CLAIM_ID IS NULL AND NEXT_DUE_AT <= 
 const CLAIM_BATCH = sql(
   'queue.claim.batch',
   `UPDATE DELAYED_ENRICHMENT_QUEUE
-SET CLAIM_ID = ?, CLAIMED_BY = ?, CLAIMED_AT = CAST(? AS TIMESTAMP_NTZ), LEASE_EXPIRES_AT = CAST(? AS TIMESTAMP_NTZ),
+SET CLAIM_ID = IFF(STATUS = 'IN_PROGRESS', ?, ?), CLAIMED_BY = ?, CLAIMED_AT = CAST(? AS TIMESTAMP_NTZ), LEASE_EXPIRES_AT = CAST(? AS TIMESTAMP_NTZ),
   STATUS = 'IN_PROGRESS', LAST_ATTEMPT_AT = CAST(? AS TIMESTAMP_NTZ), UPDATED_AT = CAST(? AS TIMESTAMP_NTZ)
 WHERE JOB_ID IN (
     SELECT JOB_ID FROM DELAYED_ENRICHMENT_QUEUE
@@ -29,11 +29,15 @@ WHERE JOB_ID IN (
   AND ${CLAIMABLE}`,
 );
 
-const READ_CLAIMED = sql('queue.claim.read', `SELECT ${JOB_COLUMNS} FROM DELAYED_ENRICHMENT_QUEUE WHERE CLAIM_ID = ?`);
+const READ_CLAIMED = sql('queue.claim.read', `SELECT ${JOB_COLUMNS} FROM DELAYED_ENRICHMENT_QUEUE WHERE CLAIM_ID IN (?, ?)`);
 
 export interface ClaimResult {
+  /** The token of the jobs that were pending; each job carries its own token in `claimId`. */
   claimId: string;
+  /** Each with its claim token: `claimId` above, or the rescue token for a job whose lease had expired. */
   jobs: QueueJob[];
+  /** Jobs taken over from a claim whose lease had expired (orphan recovery). */
+  rescued: string[];
   /** True when another instance won the race for these rows (DuckDB conflict). */
   lostRace: boolean;
 }
@@ -43,11 +47,15 @@ export async function claimBatch(
   options: { now: Date; leaseMs: number; limit: number; claimedBy: string },
 ): Promise<ClaimResult> {
   const claimId = randomUUID();
+  // A second token for rows that were IN_PROGRESS (an expired lease): the UPDATE sees each row's old
+  // status, so the token a row gets says whether this claim rescued it, at no extra statement.
+  const rescueId = randomUUID();
   const { now } = options;
   const lease = new Date(now.getTime() + options.leaseMs);
   let claimed: number;
   try {
     const result = await warehouse.execute(CLAIM_BATCH, [
+      rescueId,
       claimId,
       options.claimedBy,
       now,
@@ -62,12 +70,14 @@ export async function claimBatch(
     ]);
     claimed = result.rowsAffected;
   } catch (error) {
-    if (isWarehouseError(error) && error.kind === 'conflict') return { claimId, jobs: [], lostRace: true };
+    if (isWarehouseError(error) && error.kind === 'conflict') return { claimId, jobs: [], rescued: [], lostRace: true };
     throw error;
   }
-  if (claimed === 0) return { claimId, jobs: [], lostRace: false };
-  const rows = await warehouse.query(READ_CLAIMED, [claimId]);
-  return { claimId, jobs: rows.map(toQueueJob), lostRace: false };
+  if (claimed === 0) return { claimId, jobs: [], rescued: [], lostRace: false };
+  const rows = await warehouse.query(READ_CLAIMED, [claimId, rescueId]);
+  const jobs = rows.map(toQueueJob);
+  const rescued = jobs.filter((job) => job.claimId === rescueId).map((job) => job.jobId);
+  return { claimId, jobs, rescued, lostRace: false };
 }
 
 // What the instance needs to know to stay quiet until then: the next pending due time and the next
