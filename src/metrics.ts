@@ -54,12 +54,28 @@ export class ServiceMetrics {
         const stats = await metrics.queueStats();
         if (!stats) return;
         for (const [status, count] of Object.entries(stats.depth_by_status)) this.set({ status }, count);
-        metrics.queueReady.set(stats.ready);
-        metrics.queueDeferred.set(stats.deferred);
       },
     });
-    this.queueReady = new Gauge({ name: 'fbde_queue_ready_jobs', help: 'Pending jobs whose next type is due now.', registers });
-    this.queueDeferred = new Gauge({ name: 'fbde_queue_deferred_jobs', help: 'Pending jobs whose next type is due later.', registers });
+    // Each gauge reads the stats itself: the registry collects metrics concurrently, so one gauge setting
+    // another in its collect would publish the other's previous value. The cache shares one computation.
+    this.queueReady = new Gauge({
+      name: 'fbde_queue_ready_jobs',
+      help: 'Pending jobs whose next type is due now.',
+      registers,
+      async collect() {
+        const stats = await metrics.queueStats();
+        if (stats) this.set(stats.ready);
+      },
+    });
+    this.queueDeferred = new Gauge({
+      name: 'fbde_queue_deferred_jobs',
+      help: 'Pending jobs whose next type is due later.',
+      registers,
+      async collect() {
+        const stats = await metrics.queueStats();
+        if (stats) this.set(stats.deferred);
+      },
+    });
 
     this.jobsClaimed = new Counter({ name: 'fbde_jobs_claimed_total', help: 'Jobs claimed by this instance.', registers });
     this.claimsRescued = new Counter({

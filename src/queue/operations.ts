@@ -1,7 +1,7 @@
 // Operations the API exposes: retry, cancel, backfill, purge. Each change and its event go in one batch.
 // Jobs are read, changed in TypeScript and written back with an optimistic check (UPDATED_AT and
 // CLAIM_ID unchanged), so a concurrent processor write makes the operation try again, not clobber it.
-import { sql } from '../db/sql-registry.js';
+import { sql, sqlSample } from '../db/sql-registry.js';
 import { isWarehouseError, type JsonObject, type Statement } from '../db/warehouse.js';
 import { eventBusOf } from '../events/bus.js';
 import { insertEvent, type EnrichmentEvent } from '../events/outbox.js';
@@ -10,7 +10,7 @@ import type { Services } from '../services.js';
 import { SOURCE_VIEWS } from '../sources/account-usage.js';
 import { DEFAULT_PRIORITY, enqueueJob } from './enqueue.js';
 import { JOB_COLUMNS, isTerminal, toQueueJob, type QueueJob } from './job-state.js';
-import { deadlineAt, isTableType, type EnrichmentType } from './plan.js';
+import { deadlineAt, isTableType, TABLE_TYPES, type EnrichmentType, type TableType } from './plan.js';
 
 const OPTIMISTIC_RETRIES = 5;
 export const BACKFILL_PRIORITY = 1000;
@@ -170,20 +170,25 @@ export async function cancelJob(services: Services, jobId: string): Promise<Oper
   return result;
 }
 
-const BACKFILL_CANDIDATES = sql(
-  'queue.ops.backfill_candidates',
-  `SELECT TEST_ID, RUN_ID, TABLE_TYPE, START_TIME, END_TIME FROM TEST_RESULTS
-WHERE DELAYED_ENRICHMENT_STATUS IS NULL AND END_TIME IS NOT NULL
-  AND END_TIME >= CAST(? AS TIMESTAMP_NTZ) AND END_TIME < CAST(? AS TIMESTAMP_NTZ)
-ORDER BY END_TIME LIMIT ?`,
-);
+// Optional table-type filter: one placeholder per requested type (at most the six table types).
+const tableTypeFilter = (count: number): string => (count === 0 ? '' : `\n  AND UPPER(TABLE_TYPE) IN (${Array.from({ length: count }, () => '?').join(', ')})`);
 
-const BACKFILL_COUNT = sql(
-  'queue.ops.backfill_count',
-  `SELECT COUNT(*) AS N, SUM(IFF(END_TIME < CAST(? AS TIMESTAMP_NTZ), 1, 0)) AS TOO_OLD FROM TEST_RESULTS
+/** The candidates in end-time order; the limit is a validated integer written into the text (never bound). */
+function backfillCandidates(tableTypes: number, limit: number): string {
+  if (!Number.isInteger(limit) || limit < 1 || limit > BACKFILL_LIMIT) throw new Error(`invalid backfill limit ${limit}`);
+  return `SELECT TEST_ID, RUN_ID, TABLE_TYPE, START_TIME, END_TIME FROM TEST_RESULTS
 WHERE DELAYED_ENRICHMENT_STATUS IS NULL AND END_TIME IS NOT NULL
-  AND END_TIME >= CAST(? AS TIMESTAMP_NTZ) AND END_TIME < CAST(? AS TIMESTAMP_NTZ)`,
-);
+  AND END_TIME >= CAST(? AS TIMESTAMP_NTZ) AND END_TIME < CAST(? AS TIMESTAMP_NTZ)${tableTypeFilter(tableTypes)}
+ORDER BY END_TIME, TEST_ID, RUN_ID LIMIT ${limit}`;
+}
+sqlSample('queue.ops.backfill_candidates', backfillCandidates(2, BACKFILL_LIMIT));
+
+function backfillCount(tableTypes: number): string {
+  return `SELECT COUNT(*) AS N, SUM(IFF(END_TIME < CAST(? AS TIMESTAMP_NTZ), 1, 0)) AS TOO_OLD FROM TEST_RESULTS
+WHERE DELAYED_ENRICHMENT_STATUS IS NULL AND END_TIME IS NOT NULL
+  AND END_TIME >= CAST(? AS TIMESTAMP_NTZ) AND END_TIME < CAST(? AS TIMESTAMP_NTZ)${tableTypeFilter(tableTypes)}`;
+}
+sqlSample('queue.ops.backfill_count', backfillCount(2));
 
 const MARK_TOO_OLD = sql(
   'queue.ops.backfill_too_old',
@@ -202,22 +207,40 @@ export interface BackfillResult {
   not_applicable: number;
   /** More candidates remain beyond this call's limit. */
   more: boolean;
+  /** At most this many tests were (or, in a dry run, would be) handled by this call. */
+  limit: number;
+  /** Table types the call was restricted to (null: all). */
+  table_types: TableType[] | null;
 }
 
-/** Backfill: enqueue tests in [from, to) with no delayed status, at low priority; dry run counts only. */
-export async function backfill(services: Services, options: { from: Date; to: Date; dryRun?: boolean; priority?: number }): Promise<BackfillResult> {
+/**
+ * Backfill: enqueue tests in [from, to) with no delayed status (optionally only some table types, at most
+ * `limit` of them, default and cap BACKFILL_LIMIT), at low priority; dry run counts only.
+ */
+export async function backfill(
+  services: Services,
+  options: { from: Date; to: Date; dryRun?: boolean; priority?: number; tableTypes?: readonly string[]; limit?: number },
+): Promise<BackfillResult> {
   const { from, to } = options;
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new HttpProblem(400, 'from and to must be valid timestamps');
   if (from.getTime() >= to.getTime()) throw new HttpProblem(400, 'from must be before to');
+  const limit = options.limit ?? BACKFILL_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > BACKFILL_LIMIT) throw new HttpProblem(400, `limit must be an integer from 1 to ${BACKFILL_LIMIT}`);
+  const unknownTypes = (options.tableTypes ?? []).filter((type) => !isTableType(type));
+  if (unknownTypes.length > 0) throw new HttpProblem(400, `table_types: unknown table type ${unknownTypes.join(', ')} (known: ${TABLE_TYPES.join(', ')})`);
+  const tableTypes = options.tableTypes ? ([...new Set(options.tableTypes)] as TableType[]) : null;
+  if (tableTypes && tableTypes.length === 0) throw new HttpProblem(400, 'table_types must name at least one table type (omit it for all)');
+  const typeBinds = tableTypes ?? [];
+  const scope = { limit, table_types: tableTypes };
   const now = services.clock.now();
   // The shortest retention among the views decides: beyond it, some view has dropped the test's rows.
   const retentionDays = Math.min(...SOURCE_VIEWS.map((view) => view.retentionDays));
   const retentionStart = new Date(now.getTime() - retentionDays * 86_400_000);
-  const [count] = await services.warehouse.query(BACKFILL_COUNT, [retentionStart, from, to]);
+  const [count] = await services.warehouse.query(backfillCount(typeBinds.length), [retentionStart, from, to, ...typeBinds]);
   const eligible = Number(count?.N ?? 0);
   const beyond = Number(count?.TOO_OLD ?? 0);
-  if (options.dryRun) return { dry_run: true, eligible, beyond_retention: beyond, enqueued: 0, not_applicable: 0, more: false };
-  const rows = await services.warehouse.query(BACKFILL_CANDIDATES, [from, to, BACKFILL_LIMIT]);
+  if (options.dryRun) return { dry_run: true, eligible, beyond_retention: beyond, enqueued: 0, not_applicable: 0, more: eligible > limit, ...scope };
+  const rows = await services.warehouse.query(backfillCandidates(typeBinds.length, limit), [from, to, ...typeBinds]);
   let enqueued = 0;
   let notApplicable = 0;
   for (const row of rows) {
@@ -241,7 +264,7 @@ export async function backfill(services: Services, options: { from: Date; to: Da
     if (result.created) enqueued += 1;
     else if (result.status === 'NOT_APPLICABLE') notApplicable += 1;
   }
-  return { dry_run: false, eligible, beyond_retention: beyond, enqueued, not_applicable: notApplicable, more: eligible > rows.length };
+  return { dry_run: false, eligible, beyond_retention: beyond, enqueued, not_applicable: notApplicable, more: eligible > rows.length, ...scope };
 }
 
 const PURGE_STATEMENTS = [
