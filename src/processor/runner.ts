@@ -389,7 +389,7 @@ export class JobRun {
     state.due_at = nextAt.toISOString();
     state.last_error = `not ready: ${reason}`;
     events.push(this.event('enrichment_not_ready', now, type, { reason, next_check_at: nextAt.toISOString(), deadline_at: deadline.toISOString() }));
-    this.reportType(type, 'not_ready', { attempt: state.attempts, spent: false, error: reason, nextDueAt: nextAt, now });
+    this.reportType(type, 'not_ready', { attempt: state.attempts, spent: false, error: reason, nextDueAt: nextAt, now, checks });
   }
 
   /** `spent`: the attempt this claim counted for the type stays spent (the type had started). */
@@ -528,7 +528,7 @@ export class JobRun {
   private reportType(
     type: EnrichmentType,
     outcome: 'COMPLETED' | 'FAILED' | 'NOT_APPLICABLE' | 'retry' | 'not_ready' | 'released',
-    details: { attempt: number; spent: boolean; rows?: number; error?: string; nextDueAt?: Date; now?: Date },
+    details: { attempt: number; spent: boolean; rows?: number; error?: string; nextDueAt?: Date; now?: Date; checks?: number },
   ): void {
     const { services } = this.deps;
     const { metrics, log } = services;
@@ -552,8 +552,11 @@ export class JobRun {
         // How late against the planned due time (test end + the view's documented latency + buffer).
         const planned = typeDueAt(services.config, type, job.testEndTime);
         const lateMs = (details.now ?? services.clock.now()).getTime() - planned.getTime();
+        // A not-ready check spends no attempt: the line counts checks instead.
+        const { attempt: _attempt, ...identity } = base;
         const fields = {
-          ...base,
+          ...identity,
+          not_ready_checks: details.checks,
           view: sourceViewName(SOURCE_VIEW_OF_TYPE[type]),
           planned_due_at: planned.toISOString(),
           late_minutes: Math.round(lateMs / 6000) / 10,
