@@ -40,9 +40,9 @@ function logSink() {
 }
 
 /** Waits (bounded by a number of turns, not a time limit in the assertion) until `check` holds. */
-async function until(what: string, check: () => boolean): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
   for (let turn = 0; turn < 4000; turn += 1) {
-    if (check()) return;
+    if (await check()) return;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   throw new Error(`never happened: ${what}`);
@@ -151,6 +151,14 @@ describe('processor logs', () => {
     });
     expect(Date.parse(lateLine!.next_check_at as string)).toBeGreaterThan(clock.now().getTime());
 
+    // /health says what the figures count: one job completed, two claims ended with types left for later.
+    const health = async () => ((await service.app.inject({ method: 'GET', url: '/health' })).json() as { processor: Record<string, unknown> }).processor;
+    // The counters move when a run has returned (just after its last line): wait for no run in flight.
+    const settled = () => until('no run in flight', async () => (await health()).running_jobs === 0);
+    await settled();
+    expect(await health()).toMatchObject({ jobs_claimed: 3, jobs_completed: 1, jobs_rescheduled: 2, jobs_failed: 0, claims_lost: 0, claims_rescued: 0 });
+    expect(await health()).not.toHaveProperty('jobs_processed');
+
     // Next round: the clock passes both due times; the scheduler wakes the processor.
     failing = false;
     const advance = 31 * MINUTE;
@@ -166,6 +174,8 @@ describe('processor logs', () => {
     expect(lateLines.map((line) => line.late_minutes)).toEqual([aggregateLate, aggregateLate + advance / MINUTE]);
     expect(lateLines.map((line) => line.not_ready_checks)).toEqual([1, 2]);
     expect(lateLines.every((line) => !('attempt' in line))).toBe(true);
+    await settled();
+    expect(await health()).toMatchObject({ jobs_claimed: 5, jobs_completed: 2, jobs_rescheduled: 3 });
 
     // No statement text, bind value (the tests' QUERY_TAG) or credential in any line.
     const text = sink.text();
