@@ -103,7 +103,8 @@ export function decodeCursor(cursor: string, filters: JobFilters): Position {
   if (!Array.isArray(parsed) || parsed.length !== 3 || !parsed.every((part) => typeof part === 'string')) throw invalid();
   const [at, jobId, sum] = parsed as [string, string, string];
   const date = new Date(at);
-  if (Number.isNaN(date.getTime()) || date.toISOString() !== at || jobId === '' || jobId.length > 36) throw invalid();
+  // Four-digit years only: the engines' timestamps cannot hold JavaScript's extended years.
+  if (!/^\d{4}-/.test(at) || Number.isNaN(date.getTime()) || date.toISOString() !== at || jobId === '' || jobId.length > 36) throw invalid();
   if (sum !== check(at, jobId, filters)) throw invalid();
   return { at: date, jobId };
 }
