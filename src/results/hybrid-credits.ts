@@ -1,0 +1,144 @@
+// GET /api/tests/{id}/hybrid-credits: the credits attributed to a hybrid test, per usage window, with the
+// attribution note. HYBRID_TABLE_USAGE_HISTORY is account-level, so the credits are an attribution by
+// time overlap, not a measurement of the test alone; windows from 2026-03-01 on are not billed. Zero
+// credits are never shown for "no data": without windows the total is null with a reason.
+// One statement: head + the test's HYBRID_TABLE_CREDITS rows.
+import { sql } from '../db/sql-registry.js';
+import type { Row } from '../db/warehouse.js';
+import type { Services } from '../services.js';
+import { HYBRID_METERING_ENDED_AT } from '../sources/account-usage.js';
+import { HEAD_COLUMNS, HEAD_CTES, iso, num, readHead, typeAvailability, type AvailabilityState, type TypeAvailability } from './availability.js';
+
+/** Usage windows are hourly: a day-long test has 25; this bounds a pathological one. */
+export const MAX_WINDOWS = 1000;
+
+const READ_CREDITS = sql(
+  'results.hybrid_credits',
+  `WITH ${HEAD_CTES},
+c AS (
+  SELECT START_TIME, END_TIME, CREDITS_USED, WINDOW_CREDITS_USED, OVERLAP_FRACTION, OVERLAPPING_TESTS, REQUESTS_COUNT,
+    ATTRIBUTION_METHOD, TABLE_NAME
+  FROM HYBRID_TABLE_CREDITS WHERE TEST_ID = ?
+  ORDER BY START_TIME LIMIT ${MAX_WINDOWS + 1}
+)
+SELECT ${HEAD_COLUMNS}, c.START_TIME AS C_START_TIME, c.END_TIME AS C_END_TIME, c.CREDITS_USED AS C_CREDITS_USED,
+  c.WINDOW_CREDITS_USED AS C_WINDOW_CREDITS_USED, c.OVERLAP_FRACTION AS C_OVERLAP_FRACTION, c.OVERLAPPING_TESTS AS C_OVERLAPPING_TESTS,
+  c.REQUESTS_COUNT AS C_REQUESTS_COUNT, c.ATTRIBUTION_METHOD AS C_ATTRIBUTION_METHOD, c.TABLE_NAME AS C_TABLE_NAME
+FROM head h LEFT JOIN c ON 1 = 1
+ORDER BY c.START_TIME`,
+);
+
+export interface CreditWindowItem {
+  start_time: string | null;
+  end_time: string | null;
+  /** The window's credits × overlap_fraction. */
+  credits_used: number | null;
+  /** The account's credits in the whole window, before proration. */
+  window_credits_used: number | null;
+  overlap_fraction: number | null;
+  overlapping_tests: number | null;
+  /** The test's own requests inside the window. */
+  requests_count: number | null;
+  /** False for windows from 2026-03-01 on: Snowflake stopped billing hybrid table requests. */
+  billed: boolean;
+}
+
+export interface Attribution {
+  method: string | null;
+  /** Share of all listed windows' time inside the test (time-weighted over the windows). */
+  overlap_fraction: number | null;
+  /** The most other hybrid tests overlapping any one of the windows (their usage is in the same credits). */
+  overlapping_tests: number | null;
+  note: string;
+}
+
+export interface HybridCredits {
+  test_id: string;
+  status: AvailabilityState;
+  expected_at: string | null;
+  minutes_remaining: number | null;
+  reason: string | null;
+  /** Σ attributed credits; null unless COMPLETED with at least one usage window. */
+  total_credits: number | null;
+  total_requests: number | null;
+  target_table: string | null;
+  windows: CreditWindowItem[];
+  windows_truncated: boolean;
+  attribution: Attribution | null;
+  availability: TypeAvailability;
+}
+
+function windowOf(row: Row): CreditWindowItem {
+  const start = row.C_START_TIME instanceof Date ? row.C_START_TIME : null;
+  return {
+    start_time: iso(start),
+    end_time: iso(row.C_END_TIME as Date | null),
+    credits_used: num(row.C_CREDITS_USED),
+    window_credits_used: num(row.C_WINDOW_CREDITS_USED),
+    overlap_fraction: num(row.C_OVERLAP_FRACTION),
+    overlapping_tests: num(row.C_OVERLAPPING_TESTS),
+    requests_count: num(row.C_REQUESTS_COUNT),
+    billed: start !== null && start.getTime() < HYBRID_METERING_ENDED_AT.getTime(),
+  };
+}
+
+const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+function attributionOf(rows: Row[], windows: CreditWindowItem[]): Attribution {
+  const method = typeof rows[0]?.C_ATTRIBUTION_METHOD === 'string' ? rows[0].C_ATTRIBUTION_METHOD : null;
+  let span = 0;
+  let inside = 0;
+  for (const window of windows) {
+    if (!window.start_time || !window.end_time || window.overlap_fraction === null) continue;
+    const ms = Date.parse(window.end_time) - Date.parse(window.start_time);
+    span += ms;
+    inside += ms * window.overlap_fraction;
+  }
+  const others = windows.map((window) => window.overlapping_tests).filter((n): n is number => n !== null);
+  const mostOthers = others.length > 0 ? Math.max(...others) : null;
+  const unbilled = windows.filter((window) => !window.billed).length;
+  const note = [
+    `Account-level credits of ${windows.length} HYBRID_TABLE_USAGE_HISTORY window(s) overlapping the test, prorated by the share of each window inside the test (${method ?? 'time overlap'}); Snowflake reports no per-table usage.`,
+    mostOthers ? `Up to ${mostOthers} other hybrid test(s) ran in the same windows; their requests are in the same credits.` : 'No other hybrid test overlapped these windows.',
+    unbilled > 0 ? `${unbilled} window(s) from ${HYBRID_METERING_ENDED_AT.toISOString().slice(0, 10)} on are not billed (Snowflake stopped metering hybrid table requests).` : '',
+  ]
+    .filter((part) => part !== '')
+    .join(' ');
+  return { method, overlap_fraction: span > 0 ? round(inside / span, 6) : null, overlapping_tests: mostOthers, note };
+}
+
+export function shapeHybridCredits(testId: string, rows: Row[], now: Date): HybridCredits {
+  const head = readHead(testId, rows[0]);
+  const availability = typeAvailability(head, 'HYBRID_CREDITS', now);
+  const base = {
+    test_id: testId,
+    status: availability.status,
+    expected_at: availability.expected_at,
+    minutes_remaining: availability.minutes_remaining,
+    reason: availability.reason,
+    target_table: head.test?.tableName ?? null,
+    availability,
+  };
+  const empty = { total_credits: null, total_requests: null, windows: [], windows_truncated: false };
+  if (availability.status !== 'COMPLETED') return { ...base, ...empty, attribution: null };
+  const windowRows = rows.filter((row) => row.C_START_TIME instanceof Date);
+  if (windowRows.length === 0) {
+    return { ...base, ...empty, reason: 'no HYBRID_TABLE_USAGE_HISTORY window overlapped the test: no credits to attribute', attribution: null };
+  }
+  const windows = windowRows.slice(0, MAX_WINDOWS).map(windowOf);
+  return {
+    ...base,
+    target_table: typeof windowRows[0]!.C_TABLE_NAME === 'string' ? windowRows[0]!.C_TABLE_NAME : base.target_table,
+    total_credits: round(windows.reduce((sum, window) => sum + (window.credits_used ?? 0), 0), 9),
+    total_requests: windows.reduce((sum, window) => sum + (window.requests_count ?? 0), 0),
+    windows,
+    windows_truncated: windowRows.length > MAX_WINDOWS,
+    attribution: attributionOf(windowRows, windows),
+  };
+}
+
+/** One statement. */
+export async function hybridCredits(services: Services, testId: string): Promise<HybridCredits> {
+  const rows = await services.warehouse.query(READ_CREDITS, [testId, testId, testId]);
+  return shapeHybridCredits(testId, rows, services.clock.now());
+}
