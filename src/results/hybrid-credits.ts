@@ -2,7 +2,7 @@
 // attribution note. HYBRID_TABLE_USAGE_HISTORY is account-level, so the credits are an attribution by
 // time overlap, not a measurement of the test alone; windows from 2026-03-01 on are not billed. Zero
 // credits are never shown for "no data": without windows the total is null with a reason.
-// One statement: head + the test's HYBRID_TABLE_CREDITS rows.
+// One statement: head + the test's HYBRID_TABLE_CREDITS rows + its TEST_RESULTS totals.
 import { sql } from '../db/sql-registry.js';
 import type { Row } from '../db/warehouse.js';
 import type { Services } from '../services.js';
@@ -20,11 +20,15 @@ c AS (
     ATTRIBUTION_METHOD, TABLE_NAME
   FROM HYBRID_TABLE_CREDITS WHERE TEST_ID = ?
   ORDER BY START_TIME LIMIT ${MAX_WINDOWS + 1}
+),
+s AS (
+  SELECT t.HYBRID_CREDITS_USED, t.HYBRID_CREDITS_REQUESTS
+  FROM TEST_RESULTS t JOIN head ON t.TEST_ID = head.T_TEST_ID AND t.RUN_ID = head.T_RUN_ID
 )
-SELECT ${HEAD_COLUMNS}, c.START_TIME AS C_START_TIME, c.END_TIME AS C_END_TIME, c.CREDITS_USED AS C_CREDITS_USED,
+SELECT ${HEAD_COLUMNS}, s.HYBRID_CREDITS_USED AS S_CREDITS_USED, s.HYBRID_CREDITS_REQUESTS AS S_REQUESTS, c.START_TIME AS C_START_TIME, c.END_TIME AS C_END_TIME, c.CREDITS_USED AS C_CREDITS_USED,
   c.WINDOW_CREDITS_USED AS C_WINDOW_CREDITS_USED, c.OVERLAP_FRACTION AS C_OVERLAP_FRACTION, c.OVERLAPPING_TESTS AS C_OVERLAPPING_TESTS,
   c.REQUESTS_COUNT AS C_REQUESTS_COUNT, c.ATTRIBUTION_METHOD AS C_ATTRIBUTION_METHOD, c.TABLE_NAME AS C_TABLE_NAME
-FROM head h LEFT JOIN c ON 1 = 1
+FROM head h LEFT JOIN s ON 1 = 1 LEFT JOIN c ON 1 = 1
 ORDER BY c.START_TIME`,
 );
 
@@ -129,8 +133,9 @@ export function shapeHybridCredits(testId: string, rows: Row[], now: Date): Hybr
   return {
     ...base,
     target_table: typeof windowRows[0]!.C_TABLE_NAME === 'string' ? windowRows[0]!.C_TABLE_NAME : base.target_table,
-    total_credits: round(windows.reduce((sum, window) => sum + (window.credits_used ?? 0), 0), 9),
-    total_requests: windows.reduce((sum, window) => sum + (window.requests_count ?? 0), 0),
+    // TEST_RESULTS keeps the exact total (FLOAT); the window rows are NUMBER(38,3), rounded each.
+    total_credits: num(windowRows[0]!.S_CREDITS_USED) ?? round(windows.reduce((sum, window) => sum + (window.credits_used ?? 0), 0), 9),
+    total_requests: num(windowRows[0]!.S_REQUESTS) ?? windows.reduce((sum, window) => sum + (window.requests_count ?? 0), 0),
     windows,
     windows_truncated: windowRows.length > MAX_WINDOWS,
     attribution: attributionOf(windowRows, windows),
