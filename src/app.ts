@@ -5,7 +5,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
 import { routePlugins } from '../routes/index.js';
 import { presentedToken, requiresToken, tokenMatches } from './http/auth.js';
 import { HttpProblem, problem } from './http/problem.js';
@@ -22,6 +22,13 @@ export async function buildApp(services: Services) {
     loggerInstance: services.log,
     bodyLimit: DEFAULT_BODY_LIMIT,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Errors the router raises before any route runs (a bad %-encoding, an over-long path parameter) get
+    // the same problem body as every other error.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      const detail = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than the route allows' : error.code === 'FST_ERR_BAD_URL' ? 'the URL is not validly %-encoded' : error.message;
+      void reply.code(status).send(problem(status, detail));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('services', services);
