@@ -11,17 +11,18 @@ import { replay, ReplayError, REPLAY_TARGETS } from '../src/simulator/replay.js'
 import { estimatedStatements, MAX_SIMULATED_STATEMENTS, simulate, workloadParams, type SimulationRequest } from '../src/simulator/simulate.js';
 import { VisibilityClock } from '../src/simulator/visibility.js';
 import { SHAPES } from '../src/simulator/workload.js';
+import { Nullable } from '../src/http/schemas.js';
 
 /** Replay bodies carry whole exports; everything else keeps the app's default limit. */
 export const REPLAY_BODY_LIMIT = 256 * 1024 * 1024;
 
 const Summary = {
   query_count: Type.Integer(),
-  p50_ms: Type.Union([Type.Number(), Type.Null()]),
-  p90_ms: Type.Union([Type.Number(), Type.Null()]),
-  p95_ms: Type.Union([Type.Number(), Type.Null()]),
-  p99_ms: Type.Union([Type.Number(), Type.Null()]),
-  max_ms: Type.Union([Type.Number(), Type.Null()]),
+  p50_ms: Nullable(Type.Number()),
+  p90_ms: Nullable(Type.Number()),
+  p95_ms: Nullable(Type.Number()),
+  p99_ms: Nullable(Type.Number()),
+  max_ms: Nullable(Type.Number()),
 };
 
 export const SimulationTruth = Type.Object(
@@ -30,10 +31,10 @@ export const SimulationTruth = Type.Object(
     patterns: Type.Array(
       Type.Object({ hash: Type.String(), query_kind: Type.String(), ...Summary, errors_count: Type.Integer(), throttled_count: Type.Integer() }),
     ),
-    lock_waits: Type.Object({ count: Type.Integer(), total_ms: Type.Number(), max_ms: Type.Union([Type.Number(), Type.Null()]), blocker_rows: Type.Integer() }),
+    lock_waits: Type.Object({ count: Type.Integer(), total_ms: Type.Number(), max_ms: Nullable(Type.Number()), blocker_rows: Type.Integer() }),
     insights: Type.Object({ count: Type.Integer(), high_severity_count: Type.Integer(), distinct_type_hash_pairs: Type.Integer() }),
     credits: Type.Object({
-      credits_used: Type.Union([Type.Number(), Type.Null()]),
+      credits_used: Nullable(Type.Number()),
       windows: Type.Integer(),
       not_applicable_reason: Type.Optional(Type.String()),
     }),
@@ -71,14 +72,14 @@ const SimulateResponse = Type.Object(
   {
     test_id: Type.String(),
     run_id: Type.String(),
-    job_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    job_id: Type.Optional(Nullable(Type.String())),
     truth: SimulationTruth,
     seed: Type.Integer(),
     table_type: Type.String(),
     target_table: Type.String(),
     test_start_time: Type.String({ format: 'date-time' }),
     test_end_time: Type.String({ format: 'date-time' }),
-    tests: Type.Array(Type.Object({ test_id: Type.String(), job_id: Type.Optional(Type.Union([Type.String(), Type.Null()])), truth: SimulationTruth })),
+    tests: Type.Array(Type.Object({ test_id: Type.String(), job_id: Type.Optional(Nullable(Type.String())), truth: SimulationTruth })),
     rows: Type.Record(Type.String(), Type.Integer()),
   },
   { $id: 'SimulateResponse' },

@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { problemResponses } from '../src/http/problem.js';
 import { enqueueJob } from '../src/queue/enqueue.js';
 import { ENRICHMENT_TYPES, TABLE_TYPES } from '../src/queue/plan.js';
+import { Nullable } from '../src/http/schemas.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 36 });
 const Name = Type.String({ minLength: 1, maxLength: 500 });
@@ -28,7 +29,7 @@ const EnqueueBody = Type.Object(
 );
 
 const EnqueueResponse = Type.Object({
-  job_id: Type.Union([Type.String(), Type.Null()]),
+  job_id: Nullable(Type.String()),
   created: Type.Boolean(),
   status: Type.String(),
 });

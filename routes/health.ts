@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import { SERVICE_VERSION } from '../src/version.js';
+import { Nullable } from '../src/http/schemas.js';
 
 const ViewProbe = Type.Object({
   view: Type.String(),
@@ -16,7 +17,7 @@ const Count = (description: string) => Type.Integer({ minimum: 0, description })
 const ProcessorState = Type.Object({
   running: Type.Boolean(),
   claimed_by: Type.String({ description: 'CLAIMED_BY of this instance (host:pid).' }),
-  last_poll_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  last_poll_at: Nullable(Type.String({ format: 'date-time' })),
   jobs_claimed: Count('Jobs this instance claimed since start.'),
   claims_rescued: Count('Of those, jobs taken over after another claim on them had expired.'),
   jobs_completed: Count('Claims that ended with the job COMPLETED.'),
@@ -28,7 +29,7 @@ const ProcessorState = Type.Object({
   in_flight: Type.Array(Type.String(), { description: 'Job ids running on this instance now.' }),
   running_jobs: Count('Jobs running on this instance now.'),
   max_concurrent_jobs: Type.Integer(),
-  next_known_due_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  next_known_due_at: Nullable(Type.String({ format: 'date-time' })),
   stopping: Type.Boolean(),
   registered_types: Type.Array(Type.String()),
   polls: Count('Polls since start, including quiet ones.'),
@@ -46,10 +47,10 @@ export const HealthResponse = Type.Object(
       applied: Type.Integer(),
       pending: Type.Integer(),
       current: Type.Boolean(),
-      latest: Type.Union([Type.String(), Type.Null()]),
+      latest: Nullable(Type.String()),
     }),
     views: Type.Array(ViewProbe),
-    processor: Type.Union([ProcessorState, Type.Null()]),
+    processor: Nullable(ProcessorState),
   },
   { $id: 'Health' },
 );

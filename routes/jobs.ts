@@ -2,13 +2,14 @@
 // job's detail, cancel, retry, backfill and queue stats. Reads live in src/results/jobs.ts, changes in
 // src/queue/operations.ts, stats in src/queue/stats.ts (always through the services.queueStats cache).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { problemResponses } from '../src/http/problem.js';
 import { JOB_STATUSES } from '../src/queue/job-state.js';
 import { BACKFILL_LIMIT, backfill, cancelJob, retryJob } from '../src/queue/operations.js';
 import { ENRICHMENT_TYPES, TABLE_TYPES } from '../src/queue/plan.js';
 import { THRESHOLDS, type FigureName, type Level } from '../src/queue/stats.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, jobDetail, listJobs } from '../src/results/jobs.js';
+import { Nullable } from '../src/http/schemas.js';
 
 /** A string from a fixed list, validated with an error that lists the allowed values. */
 function StringEnum<T extends readonly string[]>(values: T, options: { description?: string } = {}) {
@@ -17,7 +18,6 @@ function StringEnum<T extends readonly string[]>(values: T, options: { descripti
 
 const Id = Type.String({ minLength: 1, maxLength: 36 });
 const Time = Type.String({ format: 'date-time' });
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const JobParams = Type.Object({ job_id: Id }, { additionalProperties: false });
 
 /** Mutating routes: enough for an operator and the UI's retry button, not for a runaway script. */

@@ -7,6 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpProblem, problemResponses } from '../src/http/problem.js';
+import { Nullable } from '../src/http/schemas.js';
 import { AVAILABILITY_STATES, TEST_ID_MAX_LENGTH } from '../src/results/availability.js';
 import { hybridCredits } from '../src/results/hybrid-credits.js';
 import { DEFAULT_EVENT_PAGE, MAX_EVENT_PAGE, lockContention } from '../src/results/lock-contention.js';
@@ -24,7 +25,6 @@ import { queryInsights } from '../src/results/query-insights.js';
 import { serverMetrics } from '../src/results/server-metrics.js';
 import { delayedEnrichmentStatus, purgeTest, retryTestEnrichment } from '../src/results/test-status.js';
 
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const Time = Type.String({ format: 'date-time' });
 const NTime = Nullable(Time);
 const NNumber = Nullable(Type.Number());
@@ -43,8 +43,8 @@ const State = Type.Unsafe<(typeof AVAILABILITY_STATES)[number]>({
     'PENDING / IN_PROGRESS / COMPLETED (possibly zero rows) / NOT_APPLICABLE / FAILED; SKIPPED: the job was cancelled; NOT_QUEUED: the test exists but has no delayed-enrichment job.',
 });
 
-const ExpectedAt = Type.Union([Time, Type.Null()], { description: 'When the data is expected (the due time) while PENDING or IN_PROGRESS; null otherwise.' });
-const MinutesRemaining = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+const ExpectedAt = Nullable(Time, { description: 'When the data is expected (the due time) while PENDING or IN_PROGRESS; null otherwise.' });
+const MinutesRemaining = Nullable(Type.Integer({ minimum: 0 }), {
   description: 'Minutes from the service clock until expected_at; 0 once due; null when nothing is expected.',
 });
 
@@ -68,7 +68,7 @@ const TypeStatus = Type.Object({
   due_at: NTime,
   expected_at: ExpectedAt,
   minutes_remaining: MinutesRemaining,
-  rows: Type.Union([Type.Integer(), Type.Null()], { description: 'Rows written by the completed run; null until the type completed.' }),
+  rows: Nullable(Type.Integer(), { description: 'Rows written by the completed run; null until the type completed.' }),
   last_error: NString,
   reason: NString,
   completed_at: NTime,
@@ -102,11 +102,11 @@ const StatusResponse = Type.Object(
     test_name: NString,
     table_type: NString,
     status: Type.Unsafe<string>({ ...State, description: "The test's delayed-enrichment status: the job's status when it has one, else TEST_RESULTS.DELAYED_ENRICHMENT_STATUS, else NOT_APPLICABLE (POSTGRES) or NOT_QUEUED." }),
-    queue_status: Type.Union([Type.String(), Type.Null()], { description: 'DELAYED_ENRICHMENT_QUEUE.STATUS of the latest job; null without a job.' }),
+    queue_status: Nullable(Type.String(), { description: 'DELAYED_ENRICHMENT_QUEUE.STATUS of the latest job; null without a job.' }),
     job_id: NString,
     earliest_enrichment_time: NTime,
-    next_due_at: Type.Union([Time, Type.Null()], { description: 'Earliest due time among the unfinished types.' }),
-    expected_at: Type.Union([Time, Type.Null()], { description: 'Latest due time among the unfinished types: when all data is expected.' }),
+    next_due_at: Nullable(Time, { description: 'Earliest due time among the unfinished types.' }),
+    expected_at: Nullable(Time, { description: 'Latest due time among the unfinished types: when all data is expected.' }),
     minutes_remaining: MinutesRemaining,
     enrichment_types: Type.Array(Type.String()),
     completed_types: Type.Array(Type.String()),
@@ -156,15 +156,15 @@ const AggregateMetrics = Type.Object(
     unique_query_patterns: Type.Integer(),
     total_queries: Type.Integer(),
     total_exec_ms: NNumber,
-    exec_avg_ms: Type.Union([Type.Number(), Type.Null()], { description: 'Σ execution time / Σ queries.' }),
+    exec_avg_ms: Nullable(Type.Number(), { description: 'Σ execution time / Σ queries.' }),
     exec_min_ms: NNumber,
-    exec_median_ms: Type.Union([Type.Number(), Type.Null()], { description: 'Test-level estimate across all patterns (AGGREGATE_TEST_METRICS).' }),
+    exec_median_ms: Nullable(Type.Number(), { description: 'Test-level estimate across all patterns (AGGREGATE_TEST_METRICS).' }),
     exec_p90_ms: NNumber,
     exec_p95_ms: NNumber,
     exec_p99_ms: NNumber,
     exec_p999_ms: NNumber,
     exec_max_ms: NNumber,
-    worst_p95_exec_ms: Type.Union([Type.Number(), Type.Null()], { description: "The worst pattern's p95 (V_AGGREGATE_QUERY_STATS)." }),
+    worst_p95_exec_ms: Nullable(Type.Number(), { description: "The worst pattern's p95 (V_AGGREGATE_QUERY_STATS)." }),
     worst_p99_exec_ms: NNumber,
     compile_avg_ms: NNumber,
     compile_min_ms: NNumber,
@@ -228,14 +228,14 @@ const Availability = {
   status: State,
   expected_at: ExpectedAt,
   minutes_remaining: MinutesRemaining,
-  reason: Type.Union([Type.String(), Type.Null()], { description: 'Why the data is not (yet) there: not-applicable reason, error, view not ready.' }),
+  reason: Nullable(Type.String(), { description: 'Why the data is not (yet) there: not-applicable reason, error, view not ready.' }),
 };
 
 const ServerMetricsResponse = Type.Object(
   {
     ...Availability,
     percentile_method: NString,
-    aggregate_metrics: Type.Union([AggregateMetrics, Type.Null()], { description: 'null until the AGGREGATE enrichment completed.' }),
+    aggregate_metrics: Nullable(AggregateMetrics, { description: 'null until the AGGREGATE enrichment completed.' }),
     availability: TypeAvailability,
   },
   { examples: [SERVER_METRICS_EXAMPLE] },
@@ -246,13 +246,13 @@ const LockEvent = Type.Object({
   requested_at: NTime,
   query_id: NString,
   transaction_id: NString,
-  wait_ms: Type.Union([Type.Number(), Type.Null()], { description: "The waiting query's TRANSACTION_BLOCKED_TIME; null when unknown." }),
+  wait_ms: Nullable(Type.Number(), { description: "The waiting query's TRANSACTION_BLOCKED_TIME; null when unknown." }),
   blocking_query_id: NString,
   blocking_transaction_id: NString,
   lock_type: NString,
   object_id: NString,
   object_name: NString,
-  holder_acquired_at: Type.Union([Time, Type.Null()], { description: 'ACQUIRED_AT: when the holder acquired the lock.' }),
+  holder_acquired_at: Nullable(Time, { description: 'ACQUIRED_AT: when the holder acquired the lock.' }),
 });
 
 const LockSummary = Type.Object({
@@ -279,7 +279,7 @@ const LockQuery = Type.Object(
 
 const LockResponse = Type.Object({
   ...Availability,
-  summary: Type.Union([LockSummary, Type.Null()]),
+  summary: Nullable(LockSummary),
   events: Type.Array(LockEvent, { description: 'One row per blocker of a wait, in REQUESTED_AT order.' }),
   next_cursor: NString,
   availability: TypeAvailability,
@@ -298,7 +298,7 @@ const CreditWindow = Type.Object({
 
 const CreditsResponse = Type.Object({
   ...Availability,
-  total_credits: Type.Union([Type.Number(), Type.Null()], { description: 'Attributed credits; null (with a reason) unless there is usage to attribute — never 0 for "no data".' }),
+  total_credits: Nullable(Type.Number(), { description: 'Attributed credits; null (with a reason) unless there is usage to attribute — never 0 for "no data".' }),
   total_requests: NInt,
   target_table: NString,
   windows: Type.Array(CreditWindow),

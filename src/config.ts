@@ -73,6 +73,12 @@ export const VARIABLES = {
     default: 300,
     description: 'Queue stats (stats route, /metrics, WebSocket queue_stats) are reused this long unless this instance changes the queue; each recomputation is two statements.',
   }),
+  READ_CACHE_SECONDS: variable({
+    schema: Type.Integer({ minimum: 0, maximum: 86_400 }),
+    default: 60,
+    description:
+      "Rows of a test's read routes are reused this long unless an event of the test arrives (this instance's, or another's through the WebSocket feed); 0 turns the cache off.",
+  }),
   WS_HEARTBEAT_SECONDS: variable({
     schema: Type.Number({ minimum: 0.05, maximum: 3600 }),
     default: 25,
@@ -146,6 +152,7 @@ export interface Config {
   shutdownGraceMs: number;
   typeTimeoutMs: number;
   statsCacheMs: number;
+  readCacheMs: number;
   ws: { heartbeatMs: number; maxBufferedBytes: number; queueStatsPushMs: number };
   bufferMinutes: { queryHistory: number; queryInsights: number; accountUsage3h: number };
   /** Undefined: the embedded DuckDB engine. */
@@ -204,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownGraceMs: settings.SHUTDOWN_GRACE_SECONDS * 1000,
     typeTimeoutMs: settings.TYPE_TIMEOUT_SECONDS * 1000,
     statsCacheMs: settings.STATS_CACHE_SECONDS * 1000,
+    readCacheMs: settings.READ_CACHE_SECONDS * 1000,
     ws: {
       heartbeatMs: Math.round(settings.WS_HEARTBEAT_SECONDS * 1000),
       maxBufferedBytes: settings.WS_MAX_BUFFERED_KB * 1024,

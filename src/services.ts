@@ -10,6 +10,7 @@ import { ServiceMetrics } from './metrics.js';
 import { LocalSignals } from './queue/local-signals.js';
 import { queueStats } from './queue/stats.js';
 import { QueueStatsCache } from './queue/stats-cache.js';
+import { TestReadCache } from './results/read-cache.js';
 
 export interface Services {
   config: Config;
@@ -25,6 +26,8 @@ export interface Services {
   metrics: ServiceMetrics;
   /** Queue stats shared by the stats route, /metrics and the WebSocket queue_stats frames. */
   queueStats: QueueStatsCache;
+  /** Rows of the per-test read routes (see results/read-cache.ts). */
+  testReads: TestReadCache;
 }
 
 /** Builds Services and wires the parts that depend on each other (cache invalidation, metric sources). */
@@ -43,10 +46,14 @@ export function createServices(parts: {
     signals: new LocalSignals(),
     metrics,
     queueStats: undefined as unknown as QueueStatsCache,
+    testReads: new TestReadCache(parts.clock, parts.config.readCacheMs),
   };
   services.queueStats = new QueueStatsCache(() => queueStats(services), parts.clock, parts.config.statsCacheMs);
   // Any committed change of this instance may move the figures.
-  eventBusOf(services).subscribe(() => services.queueStats.invalidate());
+  eventBusOf(services).subscribe((event) => {
+    services.queueStats.invalidate();
+    services.testReads.invalidate(event.test_id);
+  });
   metrics.trackWarehouse('api', services.warehouse.counters);
   metrics.setQueueStatsSource(() => services.queueStats.get());
   return services;

@@ -183,17 +183,21 @@ describe('per-test routes', () => {
       expect(insights).toMatchObject({ status: 'COMPLETED', counts: { total: truth.insights.count, HIGH: 0 }, insights: [] });
     });
 
-    it('costs one warehouse statement per GET (status, server metrics and the other data routes)', async () => {
+    it('costs one warehouse statement per GET (status, server metrics and the other data routes), none when repeated', async () => {
       const sim = await simulate({ table_type: 'HYBRID', seed: 3, duration_minutes: 5, sessions: 2 });
       await process(4 * HOUR);
       const counts: Record<string, number> = {};
+      const call = (route: string, headers: Record<string, string> = {}) =>
+        statementsOf(async () => expect((await get(`/api/tests/${sim.test_id}/${route}`, headers)).statusCode).toBe(200));
       for (const route of ['delayed-enrichment-status', 'server-metrics', 'lock-contention', 'hybrid-credits', 'query-insights']) {
-        counts[route] = await statementsOf(async () => expect((await get(`/api/tests/${sim.test_id}/${route}`)).statusCode).toBe(200));
-        counts[`${route} (html)`] = await statementsOf(async () => expect((await get(`/api/tests/${sim.test_id}/${route}`, { 'hx-request': 'true' })).statusCode).toBe(200));
+        counts[route] = await call(route);
+        counts[`${route} (repeated)`] = await call(route);
+        service.services.testReads.invalidate(sim.test_id);
+        counts[`${route} (html)`] = await call(route, { 'hx-request': 'true' });
       }
       console.log(`statements per call: ${JSON.stringify(counts)}`);
-      for (const [route, n] of Object.entries(counts)) expect(n, route).toBeLessThanOrEqual(1);
-      expect(await statementsOf(() => get('/api/tests/unknown-test/server-metrics'))).toBeLessThanOrEqual(1);
+      for (const [route, n] of Object.entries(counts)) expect(n, route).toBe(route.endsWith('(repeated)') ? 0 : 1);
+      expect(await statementsOf(() => get('/api/tests/unknown-test/server-metrics'))).toBe(1);
     });
 
     it('shows IN_PROGRESS while a processor holds the types', async () => {
@@ -256,6 +260,8 @@ describe('per-test routes', () => {
 
       // A hostile QUERY_TEXT reaches the partial escaped.
       await service.services.warehouse.execute('UPDATE QUERY_INSIGHTS_CACHE SET QUERY_TEXT = ? WHERE TEST_ID = ?', [HOSTILE, sim.test_id]);
+      // Written behind the service's back, so no event tells the read cache.
+      service.services.testReads.invalidate(sim.test_id);
       const html = await get(`/api/tests/${sim.test_id}/query-insights`, { 'hx-request': 'true' });
       expect(html.statusCode).toBe(200);
       expect(html.body).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;&amp;&#39;');
@@ -512,6 +518,75 @@ describe('per-test routes', () => {
         const response = await get(url, headers);
         expect(response.headers['content-type'], JSON.stringify(headers)).toMatch(/^application\/json/);
       }
+    });
+  });
+
+  describe('the read cache', () => {
+    it('answers a repeated read from memory, with minutes_remaining right at every instant, until READ_CACHE_SECONDS pass', async () => {
+      await start({ READ_CACHE_SECONDS: '86400' });
+      const sim = await simulate({ table_type: 'HYBRID', seed: 3, duration_minutes: 5, sessions: 2 });
+      const url = `/api/tests/${sim.test_id}/delayed-enrichment-status`;
+      type Status = { status: string; expected_at: string; minutes_remaining: number; types: Array<{ type: string; expected_at: string; minutes_remaining: number }> };
+      let first: Status | undefined;
+      expect(await statementsOf(async () => (first = (await get(url)).json()))).toBe(1);
+      expect(first!.status).toBe('PENDING');
+      const minutesTo = (at: string) => Math.max(0, Math.ceil((Date.parse(at) - clock.now().getTime()) / MINUTE));
+
+      // Irregular steps across several minute boundaries of both due times (the insights type is due first),
+      // up to past the last one: every answer from memory, every minutes_remaining as the clock says.
+      const firstDue = Math.min(...first!.types.map((t) => Date.parse(t.expected_at)));
+      clock.set(new Date(firstDue - 3 * MINUTE - 5_000));
+      await visibility.settled(); // the simulated views' own statements are not the route's
+      const steps = [4_000, 1_000, 997, 58_003, 1, 29_999, 30_000, 61_000, 7_000, 53_000, 0, 120_000];
+      for (const step of steps) {
+        clock.advance(step);
+        await visibility.settled();
+        let status: Status | undefined;
+        expect(await statementsOf(async () => (status = (await get(url)).json()))).toBe(0);
+        expect(status!.minutes_remaining, clock.now().toISOString()).toBe(minutesTo(status!.expected_at));
+        for (const type of status!.types) expect(type.minutes_remaining, `${type.type} at ${clock.now().toISOString()}`).toBe(minutesTo(type.expected_at));
+      }
+      expect(await statementsOf(() => get(url, { 'hx-request': 'true' }))).toBe(0);
+    });
+
+    it('reads again once READ_CACHE_SECONDS pass; never keeps a 404', async () => {
+      await start({ READ_CACHE_SECONDS: '120' });
+      const sim = await simulate({ table_type: 'HYBRID', seed: 3, duration_minutes: 5, sessions: 2 });
+      const url = `/api/tests/${sim.test_id}/server-metrics`;
+      expect(await statementsOf(() => get(url))).toBe(1);
+      clock.advance(119_000);
+      await visibility.settled();
+      expect(await statementsOf(() => get(url))).toBe(0);
+      clock.advance(2_000);
+      await visibility.settled();
+      expect(await statementsOf(() => get(url))).toBe(1);
+      // An unknown test's 404 is never kept: FlakeBench may write the test next.
+      for (let i = 0; i < 2; i += 1) expect(await statementsOf(() => get('/api/tests/not-yet-written/server-metrics'))).toBe(1);
+    });
+
+    it("reads again after the test's own events and after a purge, and keeps other tests' rows", async () => {
+      await start({ READ_CACHE_SECONDS: '86400', API_TOKEN: TOKEN });
+      const sim = await simulate({ table_type: 'STANDARD', seed: 4, duration_minutes: 5, sessions: 1 });
+      const other = await simulate({ table_type: 'STANDARD', seed: 5, duration_minutes: 5, sessions: 1 });
+      const statusOf = async (id: string) => (await get(`/api/tests/${id}/delayed-enrichment-status`)).json();
+      const metricsOf = async (id: string) => (await get(`/api/tests/${id}/server-metrics`)).json();
+      expect((await statusOf(sim.test_id)).status).toBe('PENDING');
+      expect((await metricsOf(sim.test_id)).status).toBe('PENDING');
+      expect((await statusOf(other.test_id)).status).toBe('PENDING');
+
+      // The processor's batches (events on this instance's bus) drop both tests' rows.
+      await process(4 * HOUR);
+      expect((await statusOf(sim.test_id)).status).toBe('COMPLETED');
+      expect((await metricsOf(sim.test_id)).aggregate_metrics.total_queries).toBe(sim.truth.overall.query_count);
+      expect(await statementsOf(() => statusOf(other.test_id))).toBe(1);
+
+      // A purge writes no event; the next read still sees it.
+      const purged = await service.app.inject({ method: 'DELETE', url: `/api/tests/${sim.test_id}/delayed-enrichment`, headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(purged.statusCode).toBe(200);
+      expect((await statusOf(sim.test_id)).status).toBe('NOT_QUEUED');
+      expect((await metricsOf(sim.test_id)).status).toBe('NOT_QUEUED');
+      // The other test's rows were kept.
+      expect(await statementsOf(() => statusOf(other.test_id))).toBe(0);
     });
   });
 });

@@ -12,6 +12,7 @@ import { SLOW_CLIENT_CLOSE_CODE } from '../src/events/hub.js';
 import { Processor } from '../src/processor/processor.js';
 import { runCleanup } from '../src/queue/cleanup.js';
 import { enqueueJob } from '../src/queue/enqueue.js';
+import { cancelJob } from '../src/queue/operations.js';
 import { startService, type RunningService } from '../src/service.js';
 import type { Services } from '../src/services.js';
 import { openTestDatabase, silentLog, startTestService, testConfig, type TestDatabase } from './support/embedded.js';
@@ -503,6 +504,16 @@ describe('WebSocket /ws', () => {
         [stored[0], 'job_enqueued', 'shared-1'],
         [stored[1], 'job_enqueued', 'shared-2'],
       ]);
+
+      // The reader's read cache holds shared-1's rows; the writer's cancel reaches it through the feed.
+      const statusOf = async () => (await reader.app.inject({ method: 'GET', url: '/api/tests/shared-1/delayed-enrichment-status' })).json();
+      expect((await statusOf()).status).toBe('PENDING');
+      const cached = reader.services.warehouse.counters.statements;
+      expect((await statusOf()).status).toBe('PENDING');
+      expect(reader.services.warehouse.counters.statements).toBe(cached);
+      await cancelJob(writer.services, String(client.events()[0]!.job_id));
+      await until(() => client.events().length === 3, 'the cancel at the reader');
+      expect((await statusOf()).status).toBe('SKIPPED');
 
       // With nobody connected the reader's feed stops: a local event sends no statement.
       await client.close();

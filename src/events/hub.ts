@@ -43,7 +43,11 @@ export class EventHub {
   private closing = false;
 
   constructor(private readonly services: Services) {
-    this.feed = new EventFeed(services, (event, late) => this.deliver(event, late));
+    this.feed = new EventFeed(services, (event, late) => {
+      // The feed also sees other instances' events: the only way their changes reach this read cache early.
+      services.testReads.invalidate(event.test_id);
+      this.deliver(event, late);
+    });
   }
 
   get size(): number {

@@ -481,6 +481,8 @@ export class JobRun {
           return undefined;
         }
         eventBusOf(this.deps.services).publish([...events, ...this.trailing]);
+        // Every batch changes the test's state, even one without an event (a release back to PENDING).
+        this.deps.services.testReads.invalidate(this.job.testId);
         this.trailing = [];
         this.flushReports();
         // Callers index the results of `statements` (without the event inserts).

@@ -299,6 +299,8 @@ export async function purgeTestEnrichment(services: Services, testId: string): P
   const results = await services.warehouse.transaction(PURGE_STATEMENTS.map((text) => ({ sql: text, binds: [testId] })));
   const names = ['aggregate_metrics', 'aggregate_test_metrics', 'lock_events', 'credits', 'insights', 'jobs', 'executions', 'test_results'];
   const counts = Object.fromEntries(names.map((name, index) => [name, results[index]?.rowsAffected ?? 0]));
+  // A purge writes no event (the job is gone), so this instance's read cache is told directly.
+  services.testReads.invalidate(testId);
   services.log.info({ test_id: testId, ...counts }, 'purged test enrichment');
   return counts;
 }

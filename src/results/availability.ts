@@ -91,10 +91,14 @@ const date = (value: JsonValue | Date | undefined): Date | null => (value instan
 const text = (value: JsonValue | Date | undefined): string | null => (typeof value === 'string' ? value : null);
 
 /** Reads the head columns of a result row; 404 naming the test when neither a test row nor a job exists. */
+/** Whether a head row names a known test: it has a TEST_RESULTS row or a job. */
+export function isKnownTest(row: Row | undefined): boolean {
+  return row !== undefined && ((row.T_TEST_ID !== null && row.T_TEST_ID !== undefined) || (row.Q_JOB_ID !== null && row.Q_JOB_ID !== undefined));
+}
+
 export function readHead(testId: string, row: Row | undefined): TestHead {
-  const hasTest = row !== undefined && row.T_TEST_ID !== null && row.T_TEST_ID !== undefined;
-  const hasJob = row !== undefined && row.Q_JOB_ID !== null && row.Q_JOB_ID !== undefined;
-  if (!row || (!hasTest && !hasJob)) throw new HttpProblem(404, `Test '${testId}' not found`);
+  if (!row || !isKnownTest(row)) throw new HttpProblem(404, `Test '${testId}' not found`);
+  const hasTest = row.T_TEST_ID !== null && row.T_TEST_ID !== undefined;
   const test: TestRow | null = hasTest
     ? {
         runId: text(row.T_RUN_ID),
@@ -109,7 +113,7 @@ export function readHead(testId: string, row: Row | undefined): TestHead {
         aggregateStatus: text(row.T_AGGREGATE_STATUS),
       }
     : null;
-  const job: JobRow | null = hasJob
+  const job: JobRow | null = row.Q_JOB_ID !== null && row.Q_JOB_ID !== undefined
     ? {
         jobId: String(row.Q_JOB_ID),
         runId: String(row.Q_RUN_ID),
@@ -133,6 +137,28 @@ export function readHead(testId: string, row: Row | undefined): TestHead {
 export function minutesUntil(at: Date | null, now: Date): number | null {
   if (at === null) return null;
   return Math.max(0, Math.ceil((at.getTime() - now.getTime()) / 60_000));
+}
+
+/**
+ * The first instant after `now` at which a `minutes_remaining` shaped from this head changes: the only part
+ * of a per-test answer that depends on the clock (the read cache reuses an answer until then). Each value
+ * is ceil((due − now) / 1 min) of an unfinished type's due time (or the latest of them), so it drops by one
+ * at due − k min; once due it stays 0.
+ */
+export function answerStableUntil(head: TestHead, now: Date): number {
+  let until = Number.POSITIVE_INFINITY;
+  const job = head.job;
+  if (!job) return until;
+  for (const type of job.types) {
+    const state = job.typeState[type];
+    if (!state || (state.status !== 'PENDING' && state.status !== 'IN_PROGRESS')) continue;
+    const due = Date.parse(state.due_at);
+    if (Number.isNaN(due)) continue;
+    const minutes = minutesUntil(new Date(due), now)!;
+    if (minutes === 0) continue;
+    until = Math.min(until, due - (minutes - 1) * 60_000);
+  }
+  return until;
 }
 
 export interface TypeAvailability {

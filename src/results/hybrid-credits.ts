@@ -8,6 +8,7 @@ import type { Row } from '../db/warehouse.js';
 import type { Services } from '../services.js';
 import { HYBRID_METERING_ENDED_AT } from '../sources/account-usage.js';
 import { HEAD_COLUMNS, HEAD_CTES, iso, num, readHead, typeAvailability, type AvailabilityState, type TypeAvailability } from './availability.js';
+import { cachedTestAnswer } from './read-cache.js';
 
 /** Usage windows are hourly: a day-long test has 25; this bounds a pathological one. */
 export const MAX_WINDOWS = 1000;
@@ -142,8 +143,7 @@ export function shapeHybridCredits(testId: string, rows: Row[], now: Date): Hybr
   };
 }
 
-/** One statement. */
+/** One statement, or none when the read cache holds the rows. */
 export async function hybridCredits(services: Services, testId: string): Promise<HybridCredits> {
-  const rows = await services.warehouse.query(READ_CREDITS, [testId, testId, testId]);
-  return shapeHybridCredits(testId, rows, services.clock.now());
+  return cachedTestAnswer(services, testId, READ_CREDITS, [testId, testId, testId], (rows, now) => shapeHybridCredits(testId, rows, now));
 }

@@ -13,6 +13,7 @@ import type { BindValue, Row } from '../db/warehouse.js';
 import { HttpProblem } from '../http/problem.js';
 import type { Services } from '../services.js';
 import { HEAD_COLUMNS, HEAD_CTES, idText, iso, num, readHead, typeAvailability, type AvailabilityState, type TypeAvailability } from './availability.js';
+import { cachedTestAnswer } from './read-cache.js';
 
 export const DEFAULT_EVENT_PAGE = 50;
 export const MAX_EVENT_PAGE = 500;
@@ -155,9 +156,12 @@ export async function lockContention(
   const binds: BindValue[] = [testId, testId, testId, testId, testId];
   if (after) binds.push(after.at, after.at, after.eventId);
   // One row more than the page says whether another follows.
-  const rows = await services.warehouse.query(lockText(after !== null, limit + 1), binds);
+  return cachedTestAnswer(services, testId, lockText(after !== null, limit + 1), binds, (rows, now) => shapeLockContention(testId, rows, limit, now));
+}
+
+function shapeLockContention(testId: string, rows: Row[], limit: number, now: Date): LockContention {
   const head = readHead(testId, rows[0]);
-  const availability = typeAvailability(head, 'LOCK_CONTENTION', services.clock.now());
+  const availability = typeAvailability(head, 'LOCK_CONTENTION', now);
   const base = { test_id: testId, status: availability.status, expected_at: availability.expected_at, minutes_remaining: availability.minutes_remaining, reason: availability.reason, availability };
   if (availability.status !== 'COMPLETED') return { ...base, summary: null, events: [], next_cursor: null };
   const first = rows[0]!;

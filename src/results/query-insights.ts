@@ -5,6 +5,7 @@ import { sql } from '../db/sql-registry.js';
 import type { Row } from '../db/warehouse.js';
 import type { Services } from '../services.js';
 import { HEAD_COLUMNS, HEAD_CTES, iso, num, readHead, typeAvailability, type AvailabilityState, type TypeAvailability } from './availability.js';
+import { cachedTestAnswer } from './read-cache.js';
 
 /** One row per (insight type, query pattern): tens per test; the cap bounds a pathological one. */
 export const MAX_INSIGHTS = 500;
@@ -108,8 +109,7 @@ export function shapeQueryInsights(testId: string, rows: Row[], now: Date): Quer
   return { ...base, counts, insights: insightRows.map(insightOf), insights_truncated: counts.total > insightRows.length };
 }
 
-/** One statement. */
+/** One statement, or none when the read cache holds the rows. */
 export async function queryInsights(services: Services, testId: string): Promise<QueryInsights> {
-  const rows = await services.warehouse.query(READ_INSIGHTS, [testId, testId, testId]);
-  return shapeQueryInsights(testId, rows, services.clock.now());
+  return cachedTestAnswer(services, testId, READ_INSIGHTS, [testId, testId, testId], (rows, now) => shapeQueryInsights(testId, rows, now));
 }

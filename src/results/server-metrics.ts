@@ -8,6 +8,7 @@ import { sql } from '../db/sql-registry.js';
 import type { Row } from '../db/warehouse.js';
 import type { Services } from '../services.js';
 import { HEAD_COLUMNS, HEAD_CTES, num, readHead, typeAvailability, type AvailabilityState, type TypeAvailability } from './availability.js';
+import { cachedTestAnswer } from './read-cache.js';
 
 /** Patterns returned per test (a FlakeBench workload has tens); beyond it `patterns_truncated` is true. */
 export const MAX_PATTERNS = 500;
@@ -190,8 +191,7 @@ export function shapeServerMetrics(testId: string, rows: Row[], now: Date): Serv
   return { ...base, percentile_method: method, aggregate_metrics: metrics };
 }
 
-/** One statement. */
+/** One statement, or none when the read cache holds the rows. */
 export async function serverMetrics(services: Services, testId: string): Promise<ServerMetrics> {
-  const rows = await services.warehouse.query(READ_METRICS, [testId, testId, testId, testId, testId, testId]);
-  return shapeServerMetrics(testId, rows, services.clock.now());
+  return cachedTestAnswer(services, testId, READ_METRICS, [testId, testId, testId, testId, testId, testId], (rows, now) => shapeServerMetrics(testId, rows, now));
 }

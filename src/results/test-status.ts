@@ -17,6 +17,7 @@ import {
   type TestHead,
   type TypeAvailability,
 } from './availability.js';
+import { cachedTestAnswer } from './read-cache.js';
 
 const READ_HEAD = sql('results.test.head', `WITH ${HEAD_CTES}\nSELECT ${HEAD_COLUMNS} FROM head h`);
 
@@ -96,8 +97,7 @@ export function shapeStatus(head: TestHead, now: Date): DelayedEnrichmentStatus 
 }
 
 export async function delayedEnrichmentStatus(services: Services, testId: string): Promise<DelayedEnrichmentStatus> {
-  const head = await readTestHead(services, testId);
-  return shapeStatus(head, services.clock.now());
+  return cachedTestAnswer(services, testId, READ_HEAD, [testId, testId], (rows, now) => shapeStatus(readHead(testId, rows[0]), now));
 }
 
 export interface RetryAnswer {
