@@ -2,8 +2,10 @@
 import { writeFileSync } from 'node:fs';
 import { isEntryPoint } from './entry.js';
 import { renderOpenApi } from '../openapi.js';
+import { packagePath } from '../package-root.js';
 
-export const OPENAPI_FILE = new URL('../../openapi.yaml', import.meta.url);
+/** The repository's openapi.yaml (also when this runs from the compiled dist/src/cli/). */
+export const OPENAPI_FILE = packagePath('openapi.yaml');
 
 if (isEntryPoint(import.meta.url)) {
   writeFileSync(OPENAPI_FILE, await renderOpenApi());

@@ -7,14 +7,15 @@
 // Statements are idempotent (IF NOT EXISTS, OR REPLACE), so re-running a half-applied migration is safe.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Clock } from '../clock.js';
+import { packagePath } from '../package-root.js';
 import { ddlForDuckDb } from './ddl.js';
 import { sql } from './sql-registry.js';
 import { isWarehouseError, type BindValue, type Engine, type Warehouse } from './warehouse.js';
 
-export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'sql');
+// From the package root: the same whether this runs from src/ or from the compiled dist/src/.
+export const MIGRATIONS_DIR = packagePath('sql');
 
 export interface MigrationStatement {
   text: string;
