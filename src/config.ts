@@ -1,11 +1,26 @@
 // Environment variables → a typed, validated configuration. Each variable is declared once below with
 // its TypeBox schema, default and description (the README's table lists the same variables; a test
 // checks they agree). Invalid values are all reported together, one line each.
+//
+// The names are FlakeBench's where FlakeBench has one, so that FlakeBench's own `.env` configures this
+// service unchanged (readEnvironment below loads it; keys this service does not know are ignored):
+// RESULTS_DATABASE / RESULTS_SCHEMA say where FlakeBench keeps TEST_RESULTS, and this service works there
+// (its tables sit next to FlakeBench's; every statement names its tables unqualified, resolved against
+// the session's database and schema). FlakeBench's SNOWFLAKE_DATABASE / SNOWFLAKE_SCHEMA (default
+// PUBLIC) are only its connection's default context, and inside Snowpark Container Services Snowflake sets
+// them to the service's own schema: they are not read here, so they can never move the results tables.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { validate as validateCron } from 'node-cron';
 
 const Identifier = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_$]*$', description: 'a Snowflake identifier' });
+const HostName = Type.String({
+  pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$',
+  description: 'a host name without scheme, port or path',
+});
 const Minutes = Type.Number({ minimum: 0, maximum: 10_000 });
 const PositiveInt = (maximum: number) => Type.Integer({ minimum: 1, maximum });
 
@@ -29,6 +44,11 @@ function variable<S extends TSchema>(spec: VariableSpec<S>): VariableSpec<S> {
 }
 
 export const VARIABLES = {
+  ENV_FILE: variable({
+    schema: Type.String({ minLength: 1 }),
+    default: '.env',
+    description: 'Settings file read at start (relative to the working directory); a missing .env is fine, a missing ENV_FILE is an error. Variables of the environment win over the file.',
+  }),
   HOST: variable({ schema: Type.String({ minLength: 1 }), default: '127.0.0.1', description: 'Listen address.' }),
   PORT: variable({ schema: Type.Integer({ minimum: 0, maximum: 65535 }), default: 3000, description: 'Listen port (0 picks a free one).' }),
   DATA_DIR: variable({ schema: Type.String({ minLength: 1 }), default: './data', description: 'Where the embedded DuckDB file lives.' }),
@@ -43,7 +63,12 @@ export const VARIABLES = {
     default: 'mutating' as const,
     description: "With API_TOKEN: 'mutating' protects POST routes, 'all' protects every route and /ws.",
   }),
-  CORS_ORIGINS: variable({ schema: Type.String(), default: '', description: 'Comma-separated origins of the FlakeBench UI allowed by CORS.' }),
+  CORS_ORIGINS: variable({
+    schema: Type.String(),
+    default: '',
+    description: 'Origins of the FlakeBench UI allowed by CORS: comma-separated, or a JSON array of strings.',
+    check: (value) => (parseOrigins(value) === undefined ? 'must be comma-separated origins or a JSON array of strings' : undefined),
+  }),
   LATENCY_SCALE: variable({
     schema: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
     default: 1,
@@ -101,11 +126,23 @@ export const VARIABLES = {
   SNOWFLAKE_PRIVATE_KEY_PASSPHRASE: variable({ schema: Type.String({ minLength: 1 }), description: 'Passphrase of an encrypted private key.', secret: true }),
   SNOWFLAKE_ROLE: variable({ schema: Identifier, description: 'Role (needs IMPORTED PRIVILEGES on database SNOWFLAKE).' }),
   SNOWFLAKE_WAREHOUSE: variable({ schema: Identifier, description: 'Warehouse for queries.' }),
-  SNOWFLAKE_DATABASE: variable({ schema: Identifier, default: 'FLAKEBENCH', description: "Database of FlakeBench's tables." }),
-  SNOWFLAKE_SCHEMA: variable({ schema: Identifier, default: 'TEST_RESULTS', description: "Schema of FlakeBench's tables and of this service's tables." }),
+  RESULTS_DATABASE: variable({
+    schema: Identifier,
+    default: 'FLAKEBENCH',
+    description: "FlakeBench's setting: database of its results tables (TEST_RESULTS, QUERY_EXECUTIONS); this service's tables live there too.",
+  }),
+  RESULTS_SCHEMA: variable({
+    schema: Identifier,
+    default: 'TEST_RESULTS',
+    description: "FlakeBench's setting: schema of its results tables; this service's tables live there too.",
+  }),
+  SNOWFLAKE_HOST: variable({
+    schema: HostName,
+    description: 'Host name the driver connects to instead of the one derived from the account (Snowpark Container Services sets it).',
+  }),
   SNOWFLAKE_ACCESS_URL: variable({
     schema: Type.String({ pattern: '^https?://' }),
-    description: 'Override the account URL (e.g. a proxy). Tests point it at a local endpoint on 127.0.0.1.',
+    description: 'Full URL the driver connects to (scheme, host, port), e.g. a proxy; wins over SNOWFLAKE_HOST. Tests point it at a local endpoint on 127.0.0.1.',
   }),
   SNOWFLAKE_POOL_SIZE: variable({ schema: PositiveInt(32), default: 4, description: 'Connections in the Snowflake pool.' }),
   SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS: variable({ schema: PositiveInt(86_400), default: 120, description: 'Timeout for each statement (ACCOUNT_USAGE reads included).' }),
@@ -124,8 +161,11 @@ export interface SnowflakeSettings {
   privateKeyPassphrase: string | undefined;
   role: string | undefined;
   warehouse: string | undefined;
+  /** Where FlakeBench's results tables and this service's tables are: the session's database and schema. */
   database: string;
   schema: string;
+  /** SNOWFLAKE_HOST: the driver's `host` option (optional so that settings built by hand may leave it out). */
+  host?: string | undefined;
   accessUrl: string | undefined;
   poolSize: number;
   statementTimeoutMs: number;
@@ -166,10 +206,45 @@ export class ConfigError extends Error {
   }
 }
 
+export type EnvironmentValues = Record<string, string | undefined>;
+
+/** The variables a process runs with: the environment over the settings file, and where the file was. */
+export interface Environment {
+  values: EnvironmentValues;
+  /** Absolute path of the settings file read, if any. */
+  file: string | undefined;
+  /** Names whose value came from the file (problems with them say so). */
+  fromFile: ReadonlySet<string>;
+}
+
+/**
+ * The environment merged with the settings file: ENV_FILE if the environment sets it (it must exist),
+ * otherwise `.env` in the working directory when there is one. A variable the environment sets, even to an
+ * empty value, wins over the file (as with dotenv and docker's --env-file). The file is parsed with Node's
+ * own dotenv parser (comments, quotes, `export` prefixes, multi-line quoted values); nothing is written
+ * into process.env. Throws ConfigError when the file cannot be read.
+ */
+export function readEnvironment(env: EnvironmentValues = process.env, cwd: string = process.cwd()): Environment {
+  const named = env.ENV_FILE?.trim();
+  const path = resolve(cwd, named === undefined || named === '' ? '.env' : named);
+  if ((named === undefined || named === '') && !existsSync(path)) return { values: { ...env }, file: undefined, fromFile: new Set() };
+  let parsed: Record<string, string>;
+  try {
+    parsed = parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError([`${named ? 'ENV_FILE' : '.env'}: cannot read ${path} (${reason})`]);
+  }
+  delete parsed.ENV_FILE; // the file does not choose itself
+  const fromFile = new Set(Object.keys(parsed).filter((name) => env[name] === undefined));
+  return { values: { ...parsed, ...env }, file: path, fromFile };
+}
+
 /** Parses the environment; throws ConfigError listing every problem. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: EnvironmentValues = process.env, source?: Pick<Environment, 'file' | 'fromFile'>): Config {
   const problems: string[] = [];
   const raw: Record<string, unknown> = {};
+  const where = (name: string) => (source?.file !== undefined && source.fromFile.has(name) ? ` (set in ${source.file})` : '');
   for (const [name, spec] of Object.entries(VARIABLES) as unknown as Array<[Name, VariableSpec]>) {
     const text = env[name];
     if (text === undefined || text.trim() === '') {
@@ -179,12 +254,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const value = Value.Convert(spec.schema, text.trim());
     if (!Value.Check(spec.schema, value)) {
       const first = Value.Errors(spec.schema, value).First();
-      const shown = spec.secret ? '' : ` (got "${text}")`;
-      problems.push(`${name}: ${describe(spec.schema, first?.message)}${shown}`);
+      const shown = spec.secret ? '' : ` (got "${text.replace(/\s+/g, ' ')}")`;
+      problems.push(`${name}: ${describe(spec.schema, first?.message)}${shown}${where(name)}`);
       continue;
     }
     const extra = spec.check?.(value);
-    if (extra !== undefined) problems.push(`${name}: ${extra}`);
+    if (extra !== undefined) problems.push(`${name}: ${extra}${where(name)}`);
     raw[name] = value;
   }
   const settings = raw as RawSettings;
@@ -197,7 +272,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: settings.LOG_LEVEL,
     apiToken: settings.API_TOKEN,
     apiAuthScope: settings.API_AUTH_SCOPE,
-    corsOrigins: settings.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter((origin) => origin !== ''),
+    corsOrigins: parseOrigins(settings.CORS_ORIGINS) ?? [],
     latencyScale: settings.LATENCY_SCALE,
     enrichmentEnabled: settings.ENRICHMENT_ENABLED,
     pollCron: settings.POLL_CRON,
@@ -245,12 +320,28 @@ function snowflakeSettings(settings: RawSettings, problems: string[]): Snowflake
     privateKeyPassphrase: settings.SNOWFLAKE_PRIVATE_KEY_PASSPHRASE,
     role: settings.SNOWFLAKE_ROLE,
     warehouse: settings.SNOWFLAKE_WAREHOUSE,
-    database: settings.SNOWFLAKE_DATABASE,
-    schema: settings.SNOWFLAKE_SCHEMA,
+    database: settings.RESULTS_DATABASE,
+    schema: settings.RESULTS_SCHEMA,
+    host: settings.SNOWFLAKE_HOST,
     accessUrl: settings.SNOWFLAKE_ACCESS_URL,
     poolSize: settings.SNOWFLAKE_POOL_SIZE,
     statementTimeoutMs: settings.SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS * 1000,
   };
+}
+
+/** CORS origins as a comma-separated list or a JSON array of strings; undefined when neither. */
+function parseOrigins(text: string): string[] | undefined {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) {
+    try {
+      const list: unknown = JSON.parse(trimmed);
+      if (!Array.isArray(list) || !list.every((origin) => typeof origin === 'string')) return undefined;
+      return list.map((origin) => origin.trim()).filter((origin) => origin !== '');
+    } catch {
+      return undefined;
+    }
+  }
+  return trimmed.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
 }
 
 function describe(schema: TSchema, fallback: string | undefined): string {

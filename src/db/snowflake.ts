@@ -18,7 +18,7 @@
 //
 // Why not snowflake.createPool: its factory replaces a login error by `new Error(message)` (the Snowflake
 // error code is lost) and offers no hook to initialise a session after login. The pool below is small.
-import type { Connection, RowStatement, SnowflakeError, SnowflakeLogger } from 'snowflake-sdk';
+import type { Connection, ConnectionOptions, RowStatement, SnowflakeError, SnowflakeLogger } from 'snowflake-sdk';
 import type { SnowflakeSettings } from '../config.js';
 import type { Logger } from '../logger.js';
 import { SERVICE_QUERY_TAG } from '../version.js';
@@ -214,32 +214,7 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   private async login(): Promise<Session> {
-    const settings = this.settings;
-    const connection = this.snowflake.createConnection({
-      account: settings.account,
-      username: settings.user,
-      ...(settings.privateKeyPath === undefined
-        ? { password: settings.password }
-        : {
-            authenticator: 'SNOWFLAKE_JWT',
-            privateKeyPath: settings.privateKeyPath,
-            ...(settings.privateKeyPassphrase === undefined ? {} : { privateKeyPass: settings.privateKeyPassphrase }),
-          }),
-      ...(settings.accessUrl === undefined ? {} : { accessUrl: settings.accessUrl }),
-      ...(settings.role === undefined ? {} : { role: settings.role }),
-      ...(settings.warehouse === undefined ? {} : { warehouse: settings.warehouse }),
-      database: settings.database,
-      schema: settings.schema,
-      queryTag: SERVICE_QUERY_TAG,
-      application: 'flakebench-delayed-enrichment',
-      // Exact NUMBERs: converted below (safe integers → number, larger ones → decimal string).
-      fetchAsString: ['Number'],
-      // With fetchAsString the driver returns SQL NULL as the text 'NULL' unless told otherwise.
-      representNullAsStringNull: false,
-      rowMode: 'object',
-      clientSessionKeepAlive: false,
-      sfRetryMaxLoginRetries: 2,
-    });
+    const connection = this.snowflake.createConnection(driverConnectionOptions(this.settings));
     await new Promise<void>((resolve, reject) => {
       // connect() with a callback: connectAsync() without one resolves even when the login fails.
       connection.connect((error) => (error ? reject(translateError(error, [], 'connection')) : resolve()));
@@ -341,6 +316,40 @@ export class SnowflakeWarehouse implements Warehouse {
       });
     });
   }
+}
+
+/**
+ * The driver's connection options. The session's database and schema are where the results tables are
+ * (RESULTS_DATABASE / RESULTS_SCHEMA): every statement names its tables unqualified. `host` (SNOWFLAKE_HOST)
+ * replaces the host derived from the account; `accessUrl` (scheme, host and port) wins over both.
+ */
+export function driverConnectionOptions(settings: SnowflakeSettings): ConnectionOptions {
+  return {
+    account: settings.account,
+    username: settings.user,
+    ...(settings.privateKeyPath === undefined
+      ? { password: settings.password }
+      : {
+          authenticator: 'SNOWFLAKE_JWT',
+          privateKeyPath: settings.privateKeyPath,
+          ...(settings.privateKeyPassphrase === undefined ? {} : { privateKeyPass: settings.privateKeyPassphrase }),
+        }),
+    ...(settings.host === undefined ? {} : { host: settings.host }),
+    ...(settings.accessUrl === undefined ? {} : { accessUrl: settings.accessUrl }),
+    ...(settings.role === undefined ? {} : { role: settings.role }),
+    ...(settings.warehouse === undefined ? {} : { warehouse: settings.warehouse }),
+    database: settings.database,
+    schema: settings.schema,
+    queryTag: SERVICE_QUERY_TAG,
+    application: 'flakebench-delayed-enrichment',
+    // Exact NUMBERs: converted below (safe integers → number, larger ones → decimal string).
+    fetchAsString: ['Number'],
+    // With fetchAsString the driver returns SQL NULL as the text 'NULL' unless told otherwise.
+    representNullAsStringNull: false,
+    rowMode: 'object',
+    clientSessionKeepAlive: false,
+    sfRetryMaxLoginRetries: 2,
+  };
 }
 
 function destroy(connection: Connection): Promise<void> {
