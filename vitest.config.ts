@@ -7,7 +7,9 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    env: { SNOWFLAKE_DISABLE_PLATFORM_DETECTION: 'true', TZ: 'UTC' },
+    // ENV_FILE: a developer's .env (maybe with a real SNOWFLAKE_ACCOUNT) must never reach the services the
+    // tests start; a test that wants a settings file names its own.
+    env: { SNOWFLAKE_DISABLE_PLATFORM_DETECTION: 'true', TZ: 'UTC', ENV_FILE: '/dev/null' },
     setupFiles: ['test/support/loopback-guard.ts'],
   },
 });
