@@ -1,7 +1,8 @@
 // `npm run demo`: the service on the embedded default with latencies scaled down so that jobs complete
 // within about a minute, fed by the simulator with a new test (mixed table types) every few seconds
-// (DEMO_SIMULATE_EVERY_SECONDS, default 5). Settings given in the environment win over these defaults.
-import { main } from './server.js';
+// (DEMO_SIMULATE_EVERY_SECONDS, default 5). Settings given in the environment or the settings file win
+// over these defaults.
+import { main, readEnvironmentOrExit } from './server.js';
 import { startFeeder } from './simulator/feeder.js';
 
 const DEMO_DEFAULTS: Record<string, string> = {
@@ -11,17 +12,15 @@ const DEMO_DEFAULTS: Record<string, string> = {
   STATS_CACHE_SECONDS: '5', // the dashboard's queue figures follow the fast demo
 };
 
-const overrides: Record<string, string> = {};
-for (const [name, value] of Object.entries(DEMO_DEFAULTS)) {
-  if (process.env[name] === undefined) overrides[name] = value;
-}
-const service = await main(overrides);
-
-const everySeconds = Number(process.env.DEMO_SIMULATE_EVERY_SECONDS ?? '5');
+// Checked before the service starts, so a bad value never leaves a half-started demo behind.
+const everyText = readEnvironmentOrExit().values.DEMO_SIMULATE_EVERY_SECONDS?.trim() || '5';
+const everySeconds = Number(everyText);
 if (!Number.isFinite(everySeconds) || everySeconds <= 0) {
-  process.stderr.write(`DEMO_SIMULATE_EVERY_SECONDS must be a positive number (got "${process.env.DEMO_SIMULATE_EVERY_SECONDS}")\n`);
+  process.stderr.write(`DEMO_SIMULATE_EVERY_SECONDS must be a positive number (got "${everyText}")\n`);
   process.exit(2);
 }
+
+const service = await main({}, {}, DEMO_DEFAULTS);
 if (service.services.engine.engine === 'duckdb') {
   const feeder = startFeeder(service.app, service.services.log, { everyMs: everySeconds * 1000 });
   // Stop feeding before the service closes (close-with-grace handles the same signals and stops the service).

@@ -1,22 +1,46 @@
 // Entry point: configuration → service → listen, with graceful shutdown on SIGTERM/SIGINT.
+// `npm start` runs the compiled dist/src/server.js; tests and the demo run this file through tsx.
 import closeWithGrace from 'close-with-grace';
 import { isEntryPoint } from './cli/entry.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, readEnvironment, type Config, type Environment } from './config.js';
 import { createLogger } from './logger.js';
 import { startService, type RunningService, type StartOptions } from './service.js';
 
-export async function main(overrides: Record<string, string | undefined> = {}, options: StartOptions = {}): Promise<RunningService> {
+/** The environment merged with the settings file, or exit 2 with the problem (an unreadable ENV_FILE). */
+export function readEnvironmentOrExit(): Environment {
+  try {
+    return readEnvironment();
+  } catch (error) {
+    return exitOnConfigError(error);
+  }
+}
+
+function exitOnConfigError(error: unknown): never {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  throw error;
+}
+
+/**
+ * Starts the service. `overrides` win over everything (tests); `defaults` only fill what neither the
+ * environment nor the settings file sets (the demo's fast latencies).
+ */
+export async function main(
+  overrides: Record<string, string | undefined> = {},
+  options: StartOptions = {},
+  defaults: Record<string, string> = {},
+): Promise<RunningService> {
+  const environment = readEnvironmentOrExit();
   let config: Config;
   try {
-    config = loadConfig({ ...process.env, ...overrides });
+    config = loadConfig({ ...defaults, ...environment.values, ...overrides }, environment);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
+    exitOnConfigError(error);
   }
   const log = createLogger(config.logLevel);
+  if (environment.file !== undefined) log.info({ file: environment.file, variables: environment.fromFile.size }, 'settings file read');
   let service: RunningService;
   try {
     service = await startService(config, log, options);
