@@ -90,11 +90,26 @@ const ReplayBody = Type.Object(
     files: Type.Record(Type.String(), Type.String(), {
       description: `NDJSON text per table or view, keyed by its name (${REPLAY_TARGETS.join(', ')}), with or without .ndjson.`,
     }),
+    strict: Type.Optional(
+      Type.Boolean({ description: 'Refuse the load when a row carries a column nobody documents (default false: report it and leave it out).' }),
+    ),
   },
   { additionalProperties: false },
 );
 
-const ReplayResponse = Type.Object({ rows: Type.Record(Type.String(), Type.Integer()) }, { $id: 'ReplayResponse' });
+const ReplayResponse = Type.Object(
+  {
+    rows: Type.Record(Type.String(), Type.Integer()),
+    undocumented_columns: Type.Array(
+      Type.Object({ file: Type.String(), column: Type.String(), rows: Type.Integer(), first_line: Type.Integer() }),
+      { description: 'Columns neither FlakeBench nor Snowflake documents for the file: left out of every row.' },
+    ),
+    not_stored_columns: Type.Array(Type.Object({ file: Type.String(), column: Type.String(), rows: Type.Integer() }), {
+      description: 'Documented columns with values that the embedded table does not have: left out.',
+    }),
+  },
+  { $id: 'ReplayResponse' },
+);
 
 const devRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const services = app.services;
@@ -184,11 +199,11 @@ const devRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       try {
-        const rows = await replay(
+        return await replay(
           services.warehouse,
           Object.entries(request.body.files).map(([name, text]) => ({ name, text })),
+          { strict: request.body.strict === true, log: request.log },
         );
-        return { rows };
       } catch (error) {
         if (error instanceof ReplayError) throw new HttpProblem(error.kind === 'conflict' ? 409 : 400, error.message);
         throw error;

@@ -1,15 +1,22 @@
-// Replay of rows exported from a real account (NDJSON, one object per row, the real upper-case column names,
-// timestamps as ISO-8601 text, OBJECT/ARRAY/VARIANT as JSON) into the embedded database. Every row is checked
-// against its contract first: the ACCOUNT_USAGE views against src/sources/account-usage.ts, FlakeBench's
-// tables against their migrated columns. Any problem rejects the whole load, naming file and line; a valid
-// load is one transaction, and replayed view rows are visible at once (VISIBLE_AT NULL).
-import { SOURCE_VIEWS, type SourceColumnType, type SourceViewContract } from '../sources/account-usage.js';
+// Replay of rows exported from a real account (NDJSON, one object per row, as `COPY INTO … FROM (SELECT
+// OBJECT_CONSTRUCT(*) …)` writes them) into the embedded database. A file is named after its table or view.
+//
+// Keys match columns without regard to case (`SELECT *` to JSON tools often writes lower case). Every value of a
+// documented column (replay-columns.ts) is checked against its documented type; a column nobody documents is
+// reported and left out, or refused with `strict`. Only the documented columns the embedded table actually has
+// are written (read from the catalog, so replay follows the migrations); a documented column the table lacks is
+// reported as not stored. Any real problem (bad JSON or value, a missing required column) rejects the whole
+// load, naming file, line and column; a valid load is one transaction, and replayed view rows are visible at
+// once (VISIBLE_AT NULL). Keys absent from a row are NULL, as OBJECT_CONSTRUCT(*) leaves NULLs out.
+import type { Logger } from '../logger.js';
+import { SOURCE_VIEWS } from '../sources/account-usage.js';
 import { isWarehouseError, type Warehouse } from '../db/warehouse.js';
-import { bulkInsertJson, catalogColumns, type LoadColumn } from './bulk-insert.js';
-import { baseTableOf, duckDbTypeOf } from './view-tables.js';
+import { bulkInsertJson, catalogColumns, type CatalogColumn, type LoadColumn } from './bulk-insert.js';
+import { jsonObjectMembers } from './json-members.js';
+import { documentedColumnsOf, normalizedTimestamp, REPLAY_TARGETS, type DocumentedColumn } from './replay-columns.js';
+import { BASE_SCHEMA } from './view-tables.js';
 
-export const FLAKEBENCH_TABLES = ['TEST_RESULTS', 'QUERY_EXECUTIONS'] as const;
-export const REPLAY_TARGETS: readonly string[] = [...FLAKEBENCH_TABLES, ...SOURCE_VIEWS.map((view) => view.name)];
+export { REPLAY_TARGETS };
 const MAX_REPORTED_PROBLEMS = 20;
 
 export class ReplayError extends Error {
@@ -28,86 +35,50 @@ export interface ReplayFile {
   text: string;
 }
 
-interface ExpectedColumn {
-  name: string;
-  /** A contract type, or the DuckDB type of one of our tables. */
-  check: (value: unknown) => string | undefined;
-  required: boolean;
-  duckType: string;
+export interface ReplayOptions {
+  /** Refuse the load when a row carries a column nobody documents (default: report it and leave it out). */
+  strict?: boolean;
+  /** Where the report is logged (undocumented columns as warnings). */
+  log?: Pick<Logger, 'warn' | 'info'>;
 }
 
-/** ISO-8601 date and time with seconds, optional fraction and optional offset (none: UTC), as the loader casts it. */
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)?$/;
-
-function checkTimestamp(value: unknown): string | undefined {
-  if (typeof value !== 'string' || !ISO_TIMESTAMP.test(value) || Number.isNaN(Date.parse(value.replace(' ', 'T')))) {
-    return `expected an ISO-8601 timestamp, got ${JSON.stringify(value)}`;
-  }
-  return undefined;
+/** A column nobody documents for the file's table or view: left out of every row. */
+export interface UndocumentedColumn {
+  file: string;
+  /** As the file spells it (first occurrence). */
+  column: string;
+  rows: number;
+  first_line: number;
 }
 
-function checkerFor(type: SourceColumnType | 'INTEGER' | 'VARCHAR' | 'JSON', integer = false): (value: unknown) => string | undefined {
-  switch (type) {
-    case 'TEXT':
-    case 'VARCHAR':
-      return (v) => (typeof v === 'string' ? undefined : `expected text, got ${JSON.stringify(v)}`);
-    case 'NUMBER':
-    case 'FLOAT':
-    case 'INTEGER':
-      return (v) =>
-        typeof v !== 'number' || !Number.isFinite(v)
-          ? `expected a number, got ${JSON.stringify(v)}`
-          : integer && !Number.isInteger(v)
-            ? `expected an integer, got ${v}`
-            : undefined;
-    case 'BOOLEAN':
-      return (v) => (typeof v === 'boolean' ? undefined : `expected true or false, got ${JSON.stringify(v)}`);
-    case 'TIMESTAMP_LTZ':
-      return checkTimestamp;
-    case 'OBJECT':
-      return (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : `expected a JSON object, got ${JSON.stringify(v)}`);
-    case 'ARRAY':
-      return (v) => (Array.isArray(v) ? undefined : `expected a JSON array, got ${JSON.stringify(v)}`);
-    case 'VARIANT':
-    case 'JSON':
-      return () => undefined;
-  }
+/** A documented column with values in the file that the embedded table does not have (yet): left out. */
+export interface NotStoredColumn {
+  file: string;
+  column: string;
+  rows: number;
 }
 
-function viewColumns(view: SourceViewContract): ExpectedColumn[] {
-  return view.columns.map((column) => {
-    const duckType = duckDbTypeOf(column);
-    return { name: column.name, required: column.required === true, duckType, check: checkerFor(column.type, duckType === 'DECIMAL(38,0)') };
-  });
-}
-
-/** FlakeBench's tables: the columns as migrated (sql/0000 + 0002/0003), NOT NULL ones required. */
-async function tableColumns(warehouse: Warehouse, table: string): Promise<ExpectedColumn[]> {
-  const columns = await catalogColumns(warehouse, 'main', table);
-  return columns.map((column) => {
-    const type = column.duckType.toUpperCase();
-    const check = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UBIGINT|UINTEGER|DECIMAL\(\d+,0\))$/.test(type)
-      ? checkerFor('INTEGER', true)
-      : /^(DOUBLE|FLOAT|REAL|DECIMAL)/.test(type)
-        ? checkerFor('FLOAT')
-        : type === 'BOOLEAN'
-          ? checkerFor('BOOLEAN')
-          : type.startsWith('TIMESTAMP') || type === 'DATE'
-            ? checkTimestamp
-            : type === 'JSON'
-              ? checkerFor('JSON')
-              : checkerFor('VARCHAR');
-    return { name: column.name, required: !column.nullable, duckType: column.duckType, check };
-  });
+export interface ReplayResult {
+  /** Rows loaded per table or view. */
+  rows: Record<string, number>;
+  undocumented_columns: UndocumentedColumn[];
+  not_stored_columns: NotStoredColumn[];
 }
 
 interface ParsedFile {
   file: string;
   target: string;
   table: string;
-  columns: ExpectedColumn[];
+  /** Stored columns with a value in at least one row, in table order. */
+  load: LoadColumn[];
+  /** Rows rewritten to the stored columns' names, values as written (timestamps normalized). */
   lines: string[];
-  present: Set<string>;
+}
+
+interface Validated {
+  files: ParsedFile[];
+  undocumented: UndocumentedColumn[];
+  notStored: NotStoredColumn[];
 }
 
 function targetOf(name: string): string | undefined {
@@ -115,10 +86,23 @@ function targetOf(name: string): string | undefined {
   return REPLAY_TARGETS.includes(bare) ? bare : undefined;
 }
 
+function isFlakeBenchTable(target: string): boolean {
+  return !SOURCE_VIEWS.some((view) => view.name === target);
+}
+
+/** The embedded table that takes the rows, and its columns by upper-case name. */
+async function storageOf(warehouse: Warehouse, target: string): Promise<{ table: string; columns: Map<string, CatalogColumn> }> {
+  const [schema, table] = isFlakeBenchTable(target) ? ['main', `main.${target}`] : [BASE_SCHEMA, `${BASE_SCHEMA}.${target}`];
+  const columns = await catalogColumns(warehouse, schema, target);
+  return { table, columns: new Map(columns.map((column) => [column.name.toUpperCase(), column])) };
+}
+
 /** Validates every file; throws ReplayError listing problems as `file:line: ...`. */
-export async function validateReplay(warehouse: Warehouse, files: readonly ReplayFile[]): Promise<ParsedFile[]> {
+export async function validateReplay(warehouse: Warehouse, files: readonly ReplayFile[], strict = false): Promise<Validated> {
   const problems: string[] = [];
   const parsed: ParsedFile[] = [];
+  const undocumented: UndocumentedColumn[] = [];
+  const notStored: NotStoredColumn[] = [];
   const seen = new Set<string>();
   if (files.length === 0) throw new ReplayError(['no files to replay']);
   for (const { name, text } of files) {
@@ -133,14 +117,17 @@ export async function validateReplay(warehouse: Warehouse, files: readonly Repla
       continue;
     }
     seen.add(target);
-    const view = SOURCE_VIEWS.find((v) => v.name === target);
-    const columns = view ? viewColumns(view) : await tableColumns(warehouse, target);
-    const byName = new Map(columns.map((column) => [column.name, column]));
-    const lines: string[] = [];
+    const documented = new Map((documentedColumnsOf(target) as DocumentedColumn[]).map((column) => [column.name, column]));
+    const storage = await storageOf(warehouse, target);
+    const required = [...documented.values()].filter((column) => column.required || storage.columns.get(column.name)?.nullable === false);
+    const extra = new Map<string, UndocumentedColumn>();
+    const unstored = new Map<string, NotStoredColumn>();
     const present = new Set<string>();
+    const lines: string[] = [];
     text.split(/\r?\n/).forEach((line, index) => {
       if (line.trim() === '' || problems.length >= MAX_REPORTED_PROBLEMS) return;
-      const where = `${file}:${index + 1}`;
+      const lineNumber = index + 1;
+      const where = `${file}:${lineNumber}`;
       let row: unknown;
       try {
         row = JSON.parse(line);
@@ -152,41 +139,69 @@ export async function validateReplay(warehouse: Warehouse, files: readonly Repla
         problems.push(`${where}: expected one JSON object per line`);
         return;
       }
-      const record = row as Record<string, unknown>;
-      for (const [key, value] of Object.entries(record)) {
-        const column = byName.get(key);
-        if (!column) {
-          problems.push(`${where}: unknown column ${key} (column names are upper case, as ${target} has them)`);
+      const keysSeen = new Map<string, string>();
+      const filled = new Set<string>();
+      const out: string[] = [];
+      for (const member of jsonObjectMembers(line)) {
+        const upper = member.key.toUpperCase();
+        const earlier = keysSeen.get(upper);
+        if (earlier !== undefined) {
+          problems.push(
+            earlier === member.key
+              ? `${where}: key ${member.key} given twice`
+              : `${where}: keys ${earlier} and ${member.key} name the same column (keys match columns without regard to case)`,
+          );
           continue;
         }
-        present.add(key);
+        keysSeen.set(upper, member.key);
+        const column = documented.get(upper);
+        if (!column) {
+          const entry = extra.get(upper);
+          if (entry) entry.rows += 1;
+          else extra.set(upper, { file, column: member.key, rows: 1, first_line: lineNumber });
+          if (strict) problems.push(`${where}: column ${member.key} is not documented for ${target} (strict)`);
+          continue;
+        }
+        const value = JSON.parse(member.raw) as unknown;
         if (value === null) continue;
         const problem = column.check(value);
-        if (problem) problems.push(`${where}: column ${key}: ${problem}`);
-      }
-      for (const column of columns) {
-        if (column.required && (record[column.name] === undefined || record[column.name] === null)) {
-          problems.push(`${where}: required column ${column.name} is missing`);
+        if (problem) {
+          problems.push(`${where}: column ${column.name}: ${problem}`);
+          continue;
         }
+        filled.add(column.name);
+        const stored = storage.columns.get(upper);
+        if (!stored) {
+          const entry = unstored.get(upper);
+          if (entry) entry.rows += 1;
+          else unstored.set(upper, { file, column: column.name, rows: 1 });
+          continue;
+        }
+        present.add(upper);
+        out.push(`${JSON.stringify(stored.name)}:${column.isTimestamp ? JSON.stringify(normalizedTimestamp(value)) : member.raw}`);
       }
-      lines.push(line);
+      for (const column of required) {
+        if (!filled.has(column.name)) problems.push(`${where}: required column ${column.name} is missing`);
+      }
+      lines.push(`{${out.join(',')}}`);
     });
-    const table = view ? baseTableOf(view) : `main.${target}`;
-    parsed.push({ file, target, table, columns, lines, present });
+    const load = [...storage.columns.entries()].filter(([upper]) => present.has(upper)).map(([, column]) => column);
+    parsed.push({ file, target, table: storage.table, load, lines });
+    undocumented.push(...extra.values());
+    notStored.push(...unstored.values());
   }
   if (problems.length > 0) throw new ReplayError(problems);
-  return parsed;
+  return { files: parsed, undocumented, notStored };
 }
 
-/** Validates, then loads every file in one transaction. Returns rows loaded per table or view. */
-export async function replay(warehouse: Warehouse, files: readonly ReplayFile[]): Promise<Record<string, number>> {
-  const parsed = await validateReplay(warehouse, files);
-  return warehouse.withTransaction(async (scope) => {
+/** Validates, then loads every file in one transaction. Returns rows loaded and what was left out. */
+export async function replay(warehouse: Warehouse, files: readonly ReplayFile[], options: ReplayOptions = {}): Promise<ReplayResult> {
+  const validated = await validateReplay(warehouse, files, options.strict === true);
+  const rows = await warehouse.withTransaction(async (scope) => {
     const counts: Record<string, number> = {};
-    for (const file of parsed) {
-      const columns: LoadColumn[] = file.columns.filter((column) => file.present.has(column.name));
+    for (const file of validated.files) {
       try {
-        counts[file.target] = await bulkInsertJson(scope, file.table, columns, file.lines);
+        counts[file.target] = await bulkInsertJson(scope, file.table, file.load, file.lines);
       } catch (error) {
         const message = isWarehouseError(error) ? error.message : String(error);
         const conflict = isWarehouseError(error) && error.kind === 'constraint';
@@ -195,4 +210,11 @@ export async function replay(warehouse: Warehouse, files: readonly ReplayFile[])
     }
     return counts;
   });
+  for (const column of validated.undocumented) {
+    options.log?.warn({ ...column }, `replay: ${column.file}: column ${column.column} is not documented; left out`);
+  }
+  for (const column of validated.notStored) {
+    options.log?.info({ ...column }, `replay: ${column.file}: documented column ${column.column} is not stored by the embedded table; left out`);
+  }
+  return { rows, undocumented_columns: validated.undocumented, not_stored_columns: validated.notStored };
 }
