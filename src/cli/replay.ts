@@ -1,6 +1,7 @@
 // `npm run replay -- <dir>`: loads <TABLE_OR_VIEW>.ndjson files exported from a real account into the embedded
 // database, while the service is stopped (it owns the file while it runs: use POST /api/dev/replay then).
 // All or nothing; exit 0 on success, 1 on rejected input (each problem as file:line), 2 on bad usage/config.
+// Columns nobody documents are listed and left out; `--strict` refuses them instead.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../clock.js';
@@ -10,11 +11,13 @@ import { createLogger } from '../logger.js';
 import { replay, ReplayError } from '../simulator/replay.js';
 import { isEntryPoint, loadCliConfig } from './entry.js';
 
-const USAGE = 'usage: npm run replay -- <directory with TEST_RESULTS.ndjson, QUERY_HISTORY.ndjson, ...>';
+const USAGE = 'usage: npm run replay -- [--strict] <directory with TEST_RESULTS.ndjson, QUERY_HISTORY.ndjson, ...>';
 
 export async function runReplay(args: string[]): Promise<number> {
-  const dir = args[0];
-  if (dir === undefined || args.length > 1) {
+  const strict = args.includes('--strict');
+  const positional = args.filter((arg) => arg !== '--strict');
+  const dir = positional[0];
+  if (dir === undefined || positional.length > 1 || dir.startsWith('--')) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
@@ -43,8 +46,14 @@ export async function runReplay(args: string[]): Promise<number> {
   }
   try {
     await migrate(engine.warehouse, { clock: systemClock, log });
-    const rows = await replay(engine.warehouse, files);
-    for (const [table, count] of Object.entries(rows)) process.stdout.write(`${table}: ${count} rows\n`);
+    const result = await replay(engine.warehouse, files, { strict, log });
+    for (const [table, count] of Object.entries(result.rows)) process.stdout.write(`${table}: ${count} rows\n`);
+    for (const c of result.undocumented_columns) {
+      process.stdout.write(`${c.file}: column ${c.column} is not documented, left out (${c.rows} rows, first at line ${c.first_line})\n`);
+    }
+    for (const c of result.not_stored_columns) {
+      process.stdout.write(`${c.file}: documented column ${c.column} is not stored by the embedded table, left out (${c.rows} rows)\n`);
+    }
     return 0;
   } catch (error) {
     if (error instanceof ReplayError) {
