@@ -82,6 +82,16 @@ export const VARIABLES = {
     description: 'Slower poll that queries the queue even when this instance knows of nothing due (finds jobs enqueued by other instances). Hourly: an idle hour costs one statement.',
     check: cron,
   }),
+  AUTO_ENQUEUE: variable({
+    schema: Type.Boolean(),
+    default: true,
+    description: 'The discovery poll also enqueues finished FlakeBench tests it finds in TEST_RESULTS (FlakeBench needs no change), in the same statement.',
+  }),
+  AUTO_ENQUEUE_LOOKBACK_HOURS: variable({
+    schema: PositiveInt(8_760),
+    default: 168,
+    description: 'How far back (by END_TIME) the discovery poll looks for finished tests; older ones are for POST /api/enrichment/backfill.',
+  }),
   CLEANUP_CRON: variable({ schema: Type.String(), default: '17 3 * * *', description: 'Cleanup schedule (daily by default).', check: cron }),
   MAX_CONCURRENT_JOBS: variable({ schema: PositiveInt(64), default: 3, description: 'Jobs processed at once by one instance (seed: 3).' }),
   MAX_ATTEMPTS: variable({ schema: PositiveInt(100), default: 3, description: 'Attempts per enrichment type before it fails (seed: 3).' }),
@@ -183,6 +193,8 @@ export interface Config {
   enrichmentEnabled: boolean;
   pollCron: string;
   discoveryPollCron: string;
+  autoEnqueue: boolean;
+  autoEnqueueLookBackMs: number;
   cleanupCron: string;
   maxConcurrentJobs: number;
   maxAttempts: number;
@@ -277,6 +289,8 @@ export function loadConfig(env: EnvironmentValues = process.env, source?: Pick<E
     enrichmentEnabled: settings.ENRICHMENT_ENABLED,
     pollCron: settings.POLL_CRON,
     discoveryPollCron: settings.DISCOVERY_POLL_CRON,
+    autoEnqueue: settings.AUTO_ENQUEUE,
+    autoEnqueueLookBackMs: settings.AUTO_ENQUEUE_LOOKBACK_HOURS * 3_600_000,
     cleanupCron: settings.CLEANUP_CRON,
     maxConcurrentJobs: settings.MAX_CONCURRENT_JOBS,
     maxAttempts: settings.MAX_ATTEMPTS,
