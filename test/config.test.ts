@@ -1,11 +1,11 @@
 // Configuration: documented defaults, every bad value reported on its own line, the entry point failing
 // before it listens, and the README's table listing exactly the variables src/config.ts reads.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, VARIABLES, loadConfig } from '../src/config.js';
+import { ConfigError, VARIABLES, loadConfig, readEnvironment } from '../src/config.js';
 import { tempDir } from './support/embedded.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -67,8 +67,10 @@ describe('loadConfig', () => {
     expect(config.enrichmentEnabled).toBe(false);
     expect(config.corsOrigins).toEqual(['http://localhost:5173', 'http://127.0.0.1:8080']);
     expect(config.snowflake).toMatchObject({ account: 'myorg-myaccount', user: 'svc', privateKeyPath: '/keys/svc.p8', password: undefined });
+    // FlakeBench's defaults for where its results are: RESULTS_DATABASE / RESULTS_SCHEMA.
     expect(config.snowflake?.database).toBe('FLAKEBENCH');
     expect(config.snowflake?.schema).toBe('TEST_RESULTS');
+    expect(config.snowflake?.host).toBeUndefined();
   });
 
   it('reports every bad value at once, one line each, naming the variable', () => {
@@ -118,10 +120,163 @@ describe('loadConfig', () => {
       SNOWFLAKE_ACCOUNT: 'a',
       SNOWFLAKE_USER: 'u',
       SNOWFLAKE_PASSWORD: 'p',
-      SNOWFLAKE_SCHEMA: 'TEST_RESULTS; DROP TABLE X',
+      RESULTS_SCHEMA: 'TEST_RESULTS; DROP TABLE X',
       SNOWFLAKE_ACCESS_URL: 'ftp://example',
+      SNOWFLAKE_HOST: 'https://acct.snowflakecomputing.com/',
     });
-    expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual(['SNOWFLAKE_ACCESS_URL', 'SNOWFLAKE_SCHEMA']);
+    expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual(['RESULTS_SCHEMA', 'SNOWFLAKE_ACCESS_URL', 'SNOWFLAKE_HOST']);
+    expect(problems.find((problem) => problem.startsWith('SNOWFLAKE_HOST'))).toMatch(/host name without scheme/);
+  });
+});
+
+const ACCOUNT = { SNOWFLAKE_ACCOUNT: 'myorg-myaccount', SNOWFLAKE_USER: 'svc', SNOWFLAKE_PASSWORD: 'pw-123456' };
+
+describe("FlakeBench's settings", () => {
+  it('RESULTS_DATABASE / RESULTS_SCHEMA place the tables; SNOWFLAKE_DATABASE / SNOWFLAKE_SCHEMA (its session default) do not', () => {
+    const placed = loadConfig({ ...ACCOUNT, RESULTS_DATABASE: 'BENCH', RESULTS_SCHEMA: 'RESULTS', SNOWFLAKE_DATABASE: 'OTHER_DB', SNOWFLAKE_SCHEMA: 'PUBLIC' });
+    expect(placed.snowflake).toMatchObject({ database: 'BENCH', schema: 'RESULTS' });
+    // FlakeBench's .env usually carries SNOWFLAKE_SCHEMA=PUBLIC: the results stay where FlakeBench keeps them.
+    const flakebenchDefaults = loadConfig({ ...ACCOUNT, SNOWFLAKE_DATABASE: 'FLAKEBENCH', SNOWFLAKE_SCHEMA: 'PUBLIC' });
+    expect(flakebenchDefaults.snowflake).toMatchObject({ database: 'FLAKEBENCH', schema: 'TEST_RESULTS' });
+    expect(Object.keys(VARIABLES)).not.toContain('SNOWFLAKE_SCHEMA');
+    expect(Object.keys(VARIABLES)).not.toContain('SNOWFLAKE_DATABASE');
+  });
+
+  it('SNOWFLAKE_HOST becomes the host the driver connects to; SNOWFLAKE_ACCESS_URL stays a separate, full URL', () => {
+    const config = loadConfig({ ...ACCOUNT, SNOWFLAKE_HOST: 'myorg-myaccount.privatelink.snowflakecomputing.com' });
+    expect(config.snowflake?.host).toBe('myorg-myaccount.privatelink.snowflakecomputing.com');
+    expect(config.snowflake?.accessUrl).toBeUndefined();
+    const both = loadConfig({ ...ACCOUNT, SNOWFLAKE_HOST: 'h.example', SNOWFLAKE_ACCESS_URL: 'http://127.0.0.1:9' });
+    expect(both.snowflake).toMatchObject({ host: 'h.example', accessUrl: 'http://127.0.0.1:9' });
+  });
+
+  it('CORS_ORIGINS takes a comma list or a JSON array, and says so when it is neither', () => {
+    expect(loadConfig({ CORS_ORIGINS: '["http://localhost:5173", "http://127.0.0.1:8080"]' }).corsOrigins).toEqual([
+      'http://localhost:5173',
+      'http://127.0.0.1:8080',
+    ]);
+    const problems = problemsOf({ CORS_ORIGINS: '["http://localhost:5173", 3]' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^CORS_ORIGINS: .*JSON array/);
+  });
+});
+
+/** FlakeBench's .env as its users have it: its connection names, its results location, keys only FlakeBench reads. */
+const FLAKEBENCH_ENV = `# FlakeBench settings
+SNOWFLAKE_ACCOUNT=myorg-myaccount
+SNOWFLAKE_USER="FLAKEBENCH_SVC"
+SNOWFLAKE_PASSWORD='s3cret #not a comment'
+SNOWFLAKE_WAREHOUSE=BENCH_WH
+SNOWFLAKE_DATABASE=FLAKEBENCH
+SNOWFLAKE_SCHEMA=PUBLIC
+SNOWFLAKE_ROLE=FLAKEBENCH_ROLE
+SNOWFLAKE_POOL_SIZE=6
+export RESULTS_DATABASE=FLAKEBENCH_PROD
+RESULTS_SCHEMA=TEST_RESULTS
+CORS_ORIGINS=http://localhost:5173,http://localhost:3000
+COST_DOLLARS_PER_CREDIT=4.00
+POSTGRES_HOST=pg.internal
+APP_MODE=production
+`;
+
+describe('readEnvironment (.env and ENV_FILE)', () => {
+  it("loads FlakeBench's own .env from the working directory: its settings apply, keys it alone knows are ignored", () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir.path, '.env'), FLAKEBENCH_ENV);
+      const environment = readEnvironment({ PATH: '/usr/bin' }, dir.path);
+      expect(environment.file).toBe(join(dir.path, '.env'));
+      const config = loadConfig(environment.values, environment);
+      expect(config.snowflake).toMatchObject({
+        account: 'myorg-myaccount',
+        user: 'FLAKEBENCH_SVC',
+        password: 's3cret #not a comment',
+        warehouse: 'BENCH_WH',
+        role: 'FLAKEBENCH_ROLE',
+        poolSize: 6,
+        database: 'FLAKEBENCH_PROD',
+        schema: 'TEST_RESULTS',
+      });
+      expect(config.corsOrigins).toEqual(['http://localhost:5173', 'http://localhost:3000']);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('the environment wins over the file, also with an empty value; nothing is written into process.env', () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir.path, '.env'), 'PORT=4100\nLOG_LEVEL=debug\nRESULTS_SCHEMA=FROM_FILE\nSTATS_CACHE_SECONDS=7\n');
+      const environment = readEnvironment({ PORT: '4200', LOG_LEVEL: '' }, dir.path);
+      const config = loadConfig(environment.values, environment);
+      expect(config.port).toBe(4200); // environment over file
+      expect(config.logLevel).toBe('info'); // set empty in the environment: the default, not the file's value
+      expect(config.statsCacheMs).toBe(7000); // only in the file
+      expect([...environment.fromFile].sort()).toEqual(['RESULTS_SCHEMA', 'STATS_CACHE_SECONDS']);
+      expect(process.env.STATS_CACHE_SECONDS).toBeUndefined();
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('without a .env the environment is all there is; ENV_FILE names another file, relative to the working directory', () => {
+    const dir = tempDir();
+    try {
+      const none = readEnvironment({ PORT: '4300' }, dir.path);
+      expect(none.file).toBeUndefined();
+      expect(loadConfig(none.values).port).toBe(4300);
+      mkdirSync(join(dir.path, 'conf'));
+      writeFileSync(join(dir.path, '.env'), 'PORT=4400\n');
+      writeFileSync(join(dir.path, 'conf', 'service.env'), 'PORT=4500\nENV_FILE=elsewhere.env\n');
+      const named = readEnvironment({ ENV_FILE: 'conf/service.env' }, dir.path);
+      expect(named.file).toBe(join(dir.path, 'conf', 'service.env'));
+      expect(loadConfig(named.values).port).toBe(4500); // the named file, not ./.env
+      expect(named.values.ENV_FILE).toBe('conf/service.env'); // a file does not redirect to another
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('an ENV_FILE that cannot be read is one problem naming it', () => {
+    const dir = tempDir();
+    try {
+      let problems: string[] = [];
+      try {
+        readEnvironment({ ENV_FILE: 'missing.env' }, dir.path);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        problems = (error as ConfigError).problems;
+      }
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^ENV_FILE: cannot read .*missing\.env \(ENOENT\)$/);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('bad values from the file are reported one per line, each naming the file; secrets are not echoed', () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, '.env');
+      writeFileSync(file, `${FLAKEBENCH_ENV}PORT=eighty\nRESULTS_SCHEMA="TEST RESULTS"\nAPI_TOKEN=short-token\n`);
+      const environment = readEnvironment({ LATENCY_SCALE: '7' }, dir.path);
+      let problems: string[] = [];
+      try {
+        loadConfig(environment.values, environment);
+      } catch (error) {
+        problems = (error as ConfigError).problems;
+      }
+      expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual(['API_TOKEN', 'LATENCY_SCALE', 'PORT', 'RESULTS_SCHEMA']);
+      for (const problem of problems) expect(problem).not.toContain('\n');
+      for (const name of ['PORT', 'RESULTS_SCHEMA', 'API_TOKEN']) {
+        expect(problems.find((problem) => problem.startsWith(`${name}:`)), name).toContain(`(set in ${file})`);
+      }
+      expect(problems.find((problem) => problem.startsWith('LATENCY_SCALE:'))).not.toContain('set in');
+      expect(problems.join('\n')).not.toContain('short-token');
+      expect(problems.join('\n')).not.toContain('s3cret');
+    } finally {
+      dir.remove();
+    }
   });
 });
 
@@ -137,6 +292,7 @@ describe('the server entry point', () => {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
           SNOWFLAKE_DISABLE_PLATFORM_DETECTION: 'true',
+          ENV_FILE: '/dev/null',
           DATA_DIR: data.path,
           PORT: 'abc',
           LATENCY_SCALE: '5',
@@ -163,6 +319,43 @@ describe('the server entry point', () => {
       // It stopped before opening the embedded database: the data folder is still empty.
       expect(existsSync(data.path)).toBe(true);
       expect(readdirSync(data.path)).toEqual([]);
+    } finally {
+      data.remove();
+    }
+  });
+});
+
+describe('the server entry point with a settings file', () => {
+  it("reads FlakeBench's .env named by ENV_FILE: its unknown keys pass silently, its bad values exit 2, one line each", () => {
+    const data = tempDir();
+    try {
+      const file = join(data.path, 'flakebench.env');
+      writeFileSync(file, `${FLAKEBENCH_ENV}PORT=eighty\nPOLL_CRON=sometimes\n`);
+      const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          SNOWFLAKE_DISABLE_PLATFORM_DETECTION: 'true',
+          ENV_FILE: file,
+          DATA_DIR: data.path,
+          // Loopback only, should the configuration ever pass.
+          SNOWFLAKE_ACCESS_URL: 'http://127.0.0.1:9',
+        },
+      });
+      expect(result.error).toBeUndefined();
+      expect(result.status).toBe(2);
+      const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
+      expect(lines).toEqual([
+        'invalid configuration:',
+        expect.stringMatching(new RegExp(`^  - PORT: must be an integer.*\\(set in ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)$`)),
+        expect.stringMatching(/^  - POLL_CRON: not a valid cron expression/),
+      ]);
+      expect(result.stderr).not.toMatch(/COST_DOLLARS_PER_CREDIT|POSTGRES_HOST|APP_MODE/);
+      expect(result.stderr).not.toContain('s3cret');
+      expect(readdirSync(data.path)).toEqual(['flakebench.env']);
     } finally {
       data.remove();
     }
