@@ -6,6 +6,8 @@ import type { EnrichmentRegistry } from '../enrichment/registry.js';
 import { defaultRegistry } from '../enrichment/registry.js';
 import { scaledBackoff, type BackoffPolicy } from '../queue/backoff.js';
 import { claimBatch, instanceName, nextWakeTime } from '../queue/claim.js';
+import { discoverFinishedTests, type FinishedTest } from '../queue/discovery.js';
+import { enqueueJob } from '../queue/enqueue.js';
 import type { Services } from '../services.js';
 import type { SourceViewName } from '../sources/account-usage.js';
 import { classifyError } from './outcomes.js';
@@ -120,12 +122,46 @@ export class Processor {
     return this.polling;
   }
 
-  /** The slower discovery poll: asks the queue what is due (finds other instances' jobs), then polls. */
+  /**
+   * The slower discovery poll: one statement asks the queue what is due (finds other instances' jobs) and
+   * TEST_RESULTS for finished tests nobody enqueued (AUTO_ENQUEUE); those are enqueued, then it polls.
+   */
   async discover(): Promise<number> {
     if (this.stopping) return 0;
-    const wake = await nextWakeTime(this.warehouse, this.claimedBy);
-    this.setNextDue(wake);
+    const { config, clock } = this.services;
+    const found = await discoverFinishedTests(this.warehouse, {
+      self: this.claimedBy,
+      now: clock.now(),
+      autoEnqueue: config.autoEnqueue,
+      lookBackMs: config.autoEnqueueLookBackMs,
+    });
+    this.setNextDue(found.wake);
+    await this.enqueueFound(found.finished);
     return this.poll();
+  }
+
+  /** Enqueues what discovery found; one test that cannot be enqueued does not stop the others. */
+  private async enqueueFound(tests: readonly FinishedTest[]): Promise<void> {
+    let enqueued = 0;
+    for (const test of tests) {
+      if (this.stopping) break;
+      try {
+        const result = await enqueueJob(this.services, {
+          test_id: test.testId,
+          run_id: test.runId,
+          table_type: test.tableType,
+          test_end_time: test.endTime,
+          ...(test.startTime ? { test_start_time: test.startTime } : {}),
+        });
+        if (result.created) enqueued += 1;
+      } catch (error) {
+        this.services.log.warn(
+          { test_id: test.testId, run_id: test.runId, err: error instanceof Error ? error.message : String(error) },
+          'discovery could not enqueue a finished test',
+        );
+      }
+    }
+    if (tests.length > 0) this.services.log.info({ found: tests.length, enqueued }, 'discovery enqueued finished FlakeBench tests');
   }
 
   private async pollLoop(): Promise<number> {

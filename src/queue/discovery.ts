@@ -1,0 +1,87 @@
+// The discovery poll's one statement: when this instance should wake next (other instances' due jobs and
+// expiring leases) and, with AUTO_ENQUEUE on, the finished FlakeBench tests that nobody enqueued. FlakeBench
+// does not call this service, so finding its tests in TEST_RESULTS is what makes installing the service
+// enough. Both answers come from one statement because on Snowflake each statement may resume a billed
+// warehouse: an idle hour must stay at one.
+//
+// A test is found when, in FlakeBench's own columns (shared/notes/flakebench-tables.md):
+// - it has a TEST_ID and a RUN_ID (the queue's key) and an END_TIME inside the look-back window;
+// - its STATUS is terminal as FlakeBench writes it (upper case: COMPLETED, FAILED, CANCELLED, STOPPED, ERROR);
+// - its first pass (ENRICHMENT_STATUS) is over: COMPLETED, FAILED or SKIPPED, or was never recorded and the
+//   test ended over an hour ago (older FlakeBench versions do not write it; the first pass waits at most a
+//   few minutes), so a second pass never races a first one still running;
+// - it has no delayed status and no job yet, is not POSTGRES (no ACCOUNT_USAGE data), and is not the parent
+//   row of a multi-node run (TEST_ID = RUN_ID with child rows sharing the RUN_ID: the children carry the
+//   queries and their tags, the parent only aggregates them).
+import { sql } from '../db/sql-registry.js';
+import type { Row, Warehouse } from '../db/warehouse.js';
+
+/** Tests enqueued by one discovery poll at most; more are found by the next one (the oldest first). */
+export const DISCOVERY_BATCH = 100;
+
+/** A first pass that never recorded a status is taken as over this long after the test ended. */
+export const FIRST_PASS_GRACE_MS = 3_600_000;
+
+const DISCOVER = sql(
+  'queue.discovery',
+  `WITH wake AS (
+  SELECT MIN(IFF(STATUS = 'PENDING' AND CLAIM_ID IS NULL, NEXT_DUE_AT, NULL)) AS NEXT_DUE,
+    MIN(IFF(STATUS = 'IN_PROGRESS' AND CLAIMED_BY <> ?, LEASE_EXPIRES_AT, NULL)) AS NEXT_LEASE_EXPIRY
+  FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS IN ('PENDING', 'IN_PROGRESS')
+),
+found AS (
+  SELECT tr.TEST_ID, tr.RUN_ID, tr.TABLE_TYPE, tr.START_TIME, tr.END_TIME
+  FROM TEST_RESULTS tr
+  WHERE CAST(? AS BOOLEAN) AND tr.TEST_ID IS NOT NULL AND tr.RUN_ID IS NOT NULL AND tr.END_TIME IS NOT NULL
+    AND tr.END_TIME >= CAST(? AS TIMESTAMP_NTZ)
+    AND UPPER(tr.STATUS) IN ('COMPLETED', 'FAILED', 'CANCELLED', 'STOPPED', 'ERROR')
+    AND (UPPER(tr.ENRICHMENT_STATUS) IN ('COMPLETED', 'FAILED', 'SKIPPED')
+      OR (tr.ENRICHMENT_STATUS IS NULL AND tr.END_TIME < CAST(? AS TIMESTAMP_NTZ)))
+    AND tr.DELAYED_ENRICHMENT_STATUS IS NULL
+    AND UPPER(tr.TABLE_TYPE) <> 'POSTGRES'
+    AND NOT EXISTS (SELECT 1 FROM TEST_RESULTS c WHERE c.RUN_ID = tr.TEST_ID AND c.TEST_ID <> tr.TEST_ID)
+    AND NOT EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE q WHERE q.TEST_ID = tr.TEST_ID AND q.RUN_ID = tr.RUN_ID)
+  ORDER BY tr.END_TIME, tr.TEST_ID
+  LIMIT ${DISCOVERY_BATCH}
+)
+SELECT w.NEXT_DUE, w.NEXT_LEASE_EXPIRY, f.TEST_ID, f.RUN_ID, f.TABLE_TYPE, f.START_TIME, f.END_TIME
+FROM wake w LEFT JOIN found f ON 1 = 1
+ORDER BY f.END_TIME, f.TEST_ID`,
+);
+
+export interface FinishedTest {
+  testId: string;
+  runId: string;
+  tableType: string;
+  startTime: Date | null;
+  endTime: Date;
+}
+
+export interface Discovery {
+  /** Earliest time something may become claimable (null: the queue has no live job). */
+  wake: Date | null;
+  /** Finished tests nobody enqueued, oldest first (empty when auto-enqueue is off). */
+  finished: FinishedTest[];
+}
+
+export async function discoverFinishedTests(
+  warehouse: Warehouse,
+  options: { self: string; now: Date; autoEnqueue: boolean; lookBackMs: number },
+): Promise<Discovery> {
+  const lookBackStart = new Date(options.now.getTime() - options.lookBackMs);
+  const graceEnd = new Date(options.now.getTime() - FIRST_PASS_GRACE_MS);
+  const rows = await warehouse.query(DISCOVER, [options.self, options.autoEnqueue, lookBackStart, graceEnd]);
+  const first: Row | undefined = rows[0];
+  const times = [first?.NEXT_DUE, first?.NEXT_LEASE_EXPIRY].filter((value): value is Date => value instanceof Date);
+  const wake = times.length === 0 ? null : new Date(Math.min(...times.map((time) => time.getTime())));
+  const finished = rows
+    .filter((row) => row.TEST_ID !== null && row.TEST_ID !== undefined && row.END_TIME instanceof Date)
+    .map((row) => ({
+      testId: String(row.TEST_ID),
+      runId: String(row.RUN_ID),
+      tableType: String(row.TABLE_TYPE).toUpperCase(),
+      startTime: row.START_TIME instanceof Date ? row.START_TIME : null,
+      endTime: row.END_TIME as Date,
+    }));
+  return { wake, finished };
+}
