@@ -6,7 +6,7 @@
 //   npx tsx bench/fidelity.ts
 import { combineStatsSeedMethod, type RowStats } from '../src/enrichment/aggregate-stats.js';
 import { transformAggregate, type AggregateSourceRow } from '../src/enrichment/aggregate-transform.js';
-import { tagBelongsToTest, tagPrefixesFor } from '../src/enrichment/query-tags.js';
+import { tagBelongsToTest, testTagPrefixes } from '../src/enrichment/query-tags.js';
 import { planSimulation } from '../src/simulator/simulate.js';
 import { truthOf } from '../src/simulator/truth.js';
 import { SHAPES } from '../src/simulator/workload.js';
@@ -28,7 +28,7 @@ for (const tableType of ['HYBRID', 'STANDARD'] as const) {
     for (const seed of SEEDS) {
       const plan = planSimulation({ tableType, shape, seed, durationMinutes: 30, idSalt: `fidelity-${seed}`, background: true }, now, 1);
       const test = plan.workload.tests[0]!;
-      const prefixes = tagPrefixesFor(test.runId, [test.queryTagBase]);
+      const prefixes = testTagPrefixes(test.testId, test.runId, [{ testId: test.testId, queryTag: test.queryTagBase }]);
       const rows = (plan.rows.views.AGGREGATE_QUERY_HISTORY as unknown as AggregateSourceRow[]).filter((row) =>
         tagBelongsToTest(row.QUERY_TAG, prefixes),
       );

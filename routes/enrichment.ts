@@ -1,5 +1,6 @@
 // POST /api/enrichment/jobs: enqueue a test for delayed enrichment (201 new job, 200 existing job or
-// NOT_APPLICABLE for POSTGRES). The rules live in src/queue/enqueue.ts; this only maps HTTP to it.
+// NOT_APPLICABLE for POSTGRES; 404 unknown test, 409 test not ended, 422 only rows without a TEST_ID). The rules
+// live in src/queue/enqueue.ts; this only maps HTTP to it.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { problemResponses } from '../src/http/problem.js';
@@ -43,7 +44,7 @@ const enrichmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Enqueue a test for delayed enrichment (one live job per test and run)',
         tags: ['enrichment'],
         body: EnqueueBody,
-        response: { 201: EnqueueResponse, 200: EnqueueResponse, ...problemResponses(400, 404) },
+        response: { 201: EnqueueResponse, 200: EnqueueResponse, ...problemResponses(400, 404, 409, 422) },
       },
     },
     async (request, reply) => {

@@ -6,7 +6,7 @@ import { statsOfSample } from './support/sample-stats.js';
 import { transformCredits } from '../src/enrichment/credits-transform.js';
 import { insightSeverity, transformInsights } from '../src/enrichment/insights-transform.js';
 import { transformLocks, type LockSourceRow } from '../src/enrichment/lock-transform.js';
-import { parseTag, stripPhase, tagBelongsToTest, tagMatchesPrefix, tagPredicate, tagPrefixesFor } from '../src/enrichment/query-tags.js';
+import { isLeftOut, parseTag, stripPhase, tagBelongsToTest, tagMatchesPrefix, tagPredicate, testTagPrefixes } from '../src/enrichment/query-tags.js';
 
 const at = (iso: string) => new Date(`2025-06-01T${iso}Z`);
 
@@ -22,13 +22,46 @@ describe('query tags', () => {
   it('parses key=value segments, strips the phase and excludes warm-up by default', () => {
     expect(parseTag('flakebench:test_id=t1:phase=RUNNING')).toEqual({ test_id: 't1', phase: 'RUNNING' });
     expect(stripPhase('flakebench:test_id=t1:phase=WARMUP')).toBe('flakebench:test_id=t1');
-    const prefixes = tagPrefixesFor('r1', ['flakebench:test_id=t1:phase=RUNNING']);
-    expect(prefixes).toEqual(['flakebench:run_id=r1', 'flakebench:test_id=t1']);
+    const prefixes = testTagPrefixes('t1', 'r1', [{ testId: 't1', queryTag: 'flakebench:test_id=t1:phase=RUNNING' }]);
+    expect(prefixes).toEqual(['flakebench:test_id=t1', 'flakebench:run_id=r1:test_id=t1']);
     expect(tagBelongsToTest('flakebench:test_id=t1:phase=RUNNING', prefixes)).toBe(true);
     expect(tagBelongsToTest('flakebench:test_id=t1:phase=WARMUP', prefixes)).toBe(false);
     expect(tagBelongsToTest('flakebench:test_id=t1', prefixes)).toBe(true);
     expect(tagBelongsToTest('flakebench:test_id=t10:phase=RUNNING', prefixes)).toBe(false);
-    expect(tagBelongsToTest('flakebench:run_id=r1:test_id=t9:phase=WARMUP', prefixes, [])).toBe(true);
+    expect(tagBelongsToTest('flakebench:run_id=r1:test_id=t1:phase=WARMUP', prefixes, [])).toBe(true);
+    expect(tagBelongsToTest('flakebench:run_id=r1:test_id=t9:phase=RUNNING', prefixes)).toBe(false);
+  });
+
+  it("covers both tag forms even when TEST_RESULTS.QUERY_TAG is NULL; a run's parent covers its children", () => {
+    // FlakeBench's form and the seed's planned form, from the ids alone.
+    const child = testTagPrefixes('t2', 'r1', [{ testId: 't2', queryTag: null }, { testId: 't3', queryTag: 'flakebench:test_id=t3' }]);
+    expect(child).toEqual(['flakebench:test_id=t2', 'flakebench:run_id=r1:test_id=t2']);
+    expect(tagBelongsToTest('flakebench:test_id=t2:phase=RUNNING', child)).toBe(true);
+    expect(tagBelongsToTest('flakebench:run_id=r1:test_id=t2:phase=RUNNING', child)).toBe(true);
+    expect(tagBelongsToTest('flakebench:test_id=t3:phase=RUNNING', child)).toBe(false);
+    // The parent row (TEST_ID = RUN_ID) takes the run prefix and every child's, including one with a NULL TEST_ID's tag.
+    const parent = testTagPrefixes('r1', 'r1', [
+      { testId: 'r1', queryTag: 'flakebench:test_id=r1' },
+      { testId: 't2', queryTag: null },
+      { testId: null, queryTag: 'flakebench:test_id=t4:phase=RUNNING' },
+    ]);
+    expect(parent).toEqual(
+      expect.arrayContaining(['flakebench:run_id=r1', 'flakebench:test_id=r1', 'flakebench:test_id=t2', 'flakebench:run_id=r1:test_id=t2', 'flakebench:test_id=t4']),
+    );
+    expect(tagBelongsToTest('flakebench:run_id=r1:test_id=t9:phase=RUNNING', parent)).toBe(true);
+    expect(tagBelongsToTest('flakebench:run_id=r10:test_id=t9:phase=RUNNING', parent)).toBe(false);
+    expect(testTagPrefixes('t1', 'r1', [], ['custom:job=7'])).toContain('custom:job=7');
+  });
+
+  it('leaves out warm-up by the tag phase and by the QUERY_EXECUTIONS.WARMUP flag', () => {
+    expect(isLeftOut('flakebench:test_id=t1:phase=WARMUP', null)).toBe(true);
+    expect(isLeftOut('flakebench:test_id=t1:phase=RUNNING', null)).toBe(false);
+    expect(isLeftOut('flakebench:test_id=t1', 1)).toBe(true);
+    expect(isLeftOut(null, true)).toBe(true);
+    expect(isLeftOut(null, 0)).toBe(false);
+    expect(isLeftOut(null, null)).toBe(false);
+    // With no phase excluded, nothing is left out.
+    expect(isLeftOut('flakebench:test_id=t1:phase=WARMUP', 1, [])).toBe(false);
   });
 
   it('builds a bound predicate and refuses a non-column', () => {

@@ -127,6 +127,38 @@ describe('macros behave like their Snowflake namesakes', () => {
     expect((await one("SELECT GET(NULL, 'a') AS V")).V).toBeNull();
   });
 
+  it("GET_PATH(obj, 'a.b') follows a path (Snowflake's `obj:a.b`), NULL where it leads nowhere", async () => {
+    // The documentation's example: GET_PATH(v, 'attr[0].name') on {"attr": [{"name": "John"}]} is "John".
+    expect((await one(`SELECT GET_PATH(PARSE_JSON('{"attr": [{"name": "John"}, {"name": "Mary"}]}'), 'attr[0].name') AS V`)).V).toBe('John');
+    // FlakeBench keeps the benchmark target in TEST_CONFIG: GET_PATH(TEST_CONFIG, 'target.database').
+    const config = { target: { database: 'BENCH_DB', schema: 'PUBLIC', table_name: 'ORDERS', port: 5432 }, workload: { threads: 8 } };
+    const row = await one(
+      "SELECT GET_PATH(PARSE_JSON(?), 'target.database') AS D, GET_PATH(PARSE_JSON(?), 'target.port') AS P, GET_PATH(PARSE_JSON(?), 'target') AS T",
+      [config, config, config],
+    );
+    expect(row).toEqual({ D: 'BENCH_DB', P: 5432, T: config.target });
+    expect(await one("SELECT GET_PATH(PARSE_JSON(?), 'target.missing') AS M, GET_PATH(PARSE_JSON(?), 'nothing.here') AS N, GET_PATH(NULL, 'a') AS Z", [config, config])).toEqual({
+      M: null,
+      N: null,
+      Z: null,
+    });
+  });
+
+  it('AS_VARCHAR(variant) gives the string a VARIANT holds, without quotes, and NULL for other types', async () => {
+    // Documentation: AS_VARCHAR of a VARIANT holding 'xyz' is xyz; of a number (or any non-string), NULL.
+    const row = await one(
+      `SELECT AS_VARCHAR(PARSE_JSON('"xyz"')) AS S, AS_VARCHAR(PARSE_JSON('12')) AS N, AS_VARCHAR(PARSE_JSON('{"a": "b"}')) AS O,
+        AS_VARCHAR(PARSE_JSON('null')) AS J, AS_VARCHAR(NULL) AS Z`,
+    );
+    expect(row).toEqual({ S: 'xyz', N: null, O: null, J: null, Z: null });
+    // Read from a table column (TEST_CONFIG is VARIANT/JSON), the form enqueue uses.
+    const target = await one(
+      "SELECT AS_VARCHAR(GET_PATH(c, 'target.database')) AS D, AS_VARCHAR(GET_PATH(c, 'target.schema')) AS S FROM (SELECT PARSE_JSON(?) AS c) t",
+      [{ target: { database: "it's \"quoted\"", schema: 'BENCH' } }],
+    );
+    expect(target).toEqual({ D: "it's \"quoted\"", S: 'BENCH' });
+  });
+
   it('ARRAY_SIZE(arr) counts the elements of an array', async () => {
     expect((await one('SELECT ARRAY_SIZE(PARSE_JSON(?)) AS V', [[1, 2, 3]])).V).toBe(3);
     expect((await one("SELECT ARRAY_SIZE(PARSE_JSON('[]')) AS V")).V).toBe(0);

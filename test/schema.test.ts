@@ -1,5 +1,5 @@
 // The migrations create every table, column, constraint name and view of the seed, and are idempotent.
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
@@ -12,7 +12,9 @@ import {
   rollback,
   statementsFor,
 } from '../src/db/migrations.js';
+import { DuckDbDatabase } from '../src/db/duckdb.js';
 import type { Warehouse } from '../src/db/warehouse.js';
+import { FLAKEBENCH_TABLES } from '../src/sources/flakebench-tables.js';
 import { openTestDatabase, tempDir, type TestDatabase } from './support/embedded.js';
 import { readSeedSchema } from './support/seed.js';
 
@@ -131,6 +133,160 @@ describe('migrations against the seed', () => {
     // And forward again.
     const { applied } = await migrate(db.warehouse, { clock, log: quiet });
     expect(applied).toEqual([...rolledBack].reverse());
+  });
+});
+
+// DuckDB's catalog name for each Snowflake type FlakeBench declares (written out here, not taken from the
+// module that renders the stand-ins): Snowflake's FLOAT is a double, VARIANT is JSON, TIMESTAMP_NTZ a TIMESTAMP.
+const CATALOG_TYPE: Record<string, string> = {
+  TEXT: 'VARCHAR',
+  FLOAT: 'DOUBLE',
+  INTEGER: 'INTEGER',
+  BIGINT: 'BIGINT',
+  BOOLEAN: 'BOOLEAN',
+  TIMESTAMP_NTZ: 'TIMESTAMP',
+  VARIANT: 'JSON',
+};
+const catalogType = (snowflakeType: string) => (/^VARCHAR\(\d+\)$/.test(snowflakeType) ? 'VARCHAR' : CATALOG_TYPE[snowflakeType]);
+
+/** Columns the Snowflake side of our migrations adds to a FlakeBench table (read from the migration files). */
+function addedBySnowflakeMigrations(table: string): Array<{ name: string; type: string }> {
+  return loadMigrations()
+    .filter((m) => m.engine !== 'duckdb')
+    .flatMap((m) => statementsFor(m, 'snowflake'))
+    .map((text) => new RegExp(`^ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS (\\w+) (\\S+)$`).exec(text))
+    .filter((match): match is RegExpExecArray => match !== null)
+    .map((match) => ({ name: match[1] as string, type: match[2] as string }));
+}
+
+async function catalogOf(warehouse: Warehouse, table: string): Promise<Array<{ name: string; type: string; nullable: boolean }>> {
+  const rows = await warehouse.query<{ COLUMN_NAME: string; DATA_TYPE: string; IS_NULLABLE: string }>(
+    "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+    [table],
+  );
+  return rows.map((row) => ({ name: row.COLUMN_NAME, type: row.DATA_TYPE, nullable: row.IS_NULLABLE === 'YES' }));
+}
+
+describe("FlakeBench's own tables as embedded stand-ins", () => {
+  let db: TestDatabase;
+  afterEach(async () => db?.close());
+
+  it('have exactly FlakeBench\'s columns, types and nullability, no key, plus only the columns our migrations add', async () => {
+    db = await openTestDatabase();
+    for (const [table, columns] of Object.entries(FLAKEBENCH_TABLES)) {
+      const added = addedBySnowflakeMigrations(table);
+      expect(added.length, table).toBeGreaterThan(0);
+      const expected = [
+        ...columns.map((c) => ({ name: c.name, type: catalogType(c.type), nullable: !c.notNull })),
+        ...added.map((c) => ({ name: c.name, type: catalogType(c.type), nullable: true })),
+      ];
+      expect(expected.every((c) => c.type !== undefined), table).toBe(true);
+      expect(await catalogOf(db.warehouse, table), table).toEqual(expected);
+      // DESCRIBE agrees (it is what a user sees).
+      const described = await db.warehouse.query<{ COLUMN_NAME: string; NULL: string }>(`DESCRIBE ${table}`);
+      expect(described.map((row) => row.COLUMN_NAME), table).toEqual(expected.map((c) => c.name));
+      const keys = await db.warehouse.query(
+        "SELECT constraint_type FROM duckdb_constraints() WHERE schema_name = 'main' AND table_name = ? AND constraint_type <> 'NOT NULL'",
+        [table],
+      );
+      expect(keys, `${table} has no primary key or unique constraint`).toEqual([]);
+    }
+    expect((await catalogOf(db.warehouse, 'TEST_RESULTS')).find((c) => c.name === 'TEST_ID')?.nullable).toBe(true);
+    expect((await catalogOf(db.warehouse, 'TEST_RESULTS')).map((c) => c.name)).not.toEqual(expect.arrayContaining(['DATABASE_NAME']));
+    // Two rows of one test are allowed (FlakeBench declares no key), a NULL TEST_ID too.
+    const insert = `INSERT INTO TEST_RESULTS (TEST_ID, RUN_ID, TEST_NAME, SCENARIO_NAME, TABLE_NAME, TABLE_TYPE, STATUS, START_TIME, CONCURRENT_CONNECTIONS)
+      VALUES (?, 'r', 'n', 's', 't', 'HYBRID', 'COMPLETED', CAST('2026-01-01 00:00:00' AS TIMESTAMP_NTZ), 4)`;
+    await db.warehouse.execute(insert, ['same']);
+    await db.warehouse.execute(insert, ['same']);
+    await db.warehouse.execute(insert, [null]);
+    // A NOT NULL column of FlakeBench's is enforced.
+    await expect(
+      db.warehouse.execute("INSERT INTO TEST_RESULTS (TEST_ID, RUN_ID, TABLE_NAME, TABLE_TYPE) VALUES ('x', 'r', 't', 'HYBRID')"),
+    ).rejects.toThrow(/NOT NULL/i);
+  });
+
+  it('a database created by migrations 0000-0005 migrates forward keeping its rows, mapped to the real columns', async () => {
+    const dir = tempDir();
+    const old = tempDir();
+    try {
+      cpSync(MIGRATIONS_DIR, old.path, { recursive: true });
+      for (const file of loadMigrations().filter((m) => m.version > '0005').map((m) => m.file)) rmSync(join(old.path, file));
+      const database = await DuckDbDatabase.open(join(dir.path, 'flakebench.duckdb'));
+      const warehouse = await database.connect();
+      const clock = new ManualClock('2026-01-20T00:00:00Z');
+      expect((await migrate(warehouse, { clock, log: quiet, dir: old.path })).applied.at(-1)).toBe('0005_embedded_account_usage');
+      // Rows as the guessed layout held them (the columns the old simulator and fixtures wrote).
+      await warehouse.execute(
+        `INSERT INTO TEST_RESULTS (TEST_ID, RUN_ID, TEST_NAME, TABLE_TYPE, TABLE_NAME, DATABASE_NAME, SCHEMA_NAME, WAREHOUSE_NAME, QUERY_TAG, STATUS,
+          START_TIME, END_TIME, CONCURRENCY, ENRICHMENT_STATUS, DELAYED_ENRICHMENT_STATUS, LOCK_WAIT_COUNT, HYBRID_CREDITS_USED, CREATED_AT)
+         VALUES ('t1', 'r1', 'hybrid run', 'HYBRID', 'ORDERS', 'BENCH_DB', 'PUBLIC', 'FB_WH', 'flakebench:test_id=t1', 'COMPLETED',
+          CAST('2026-01-15 10:00:00' AS TIMESTAMP_NTZ), CAST('2026-01-15 10:30:00' AS TIMESTAMP_NTZ), 16, 'COMPLETED', 'COMPLETED', 3, 0.25, NULL),
+         ('t2', 'r2', NULL, 'STANDARD', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'PENDING', NULL, NULL,
+          CAST('2026-01-16 08:00:00' AS TIMESTAMP_NTZ))`,
+      );
+      await warehouse.execute(
+        `INSERT INTO QUERY_EXECUTIONS (EXECUTION_ID, TEST_ID, QUERY_ID, QUERY_KIND, WARMUP, SUCCESS, START_TIME, END_TIME, DURATION_MS,
+          SF_EXECUTION_MS, SF_PARTITIONS_SCANNED, QUERY_PARAMETERIZED_HASH)
+         VALUES ('e1', 't1', 'q1', 'POINT_LOOKUP', TRUE, TRUE, CAST('2026-01-15 10:00:01' AS TIMESTAMP_NTZ), CAST('2026-01-15 10:00:02' AS TIMESTAMP_NTZ), 12.5, 9, 4, 'h1'),
+         ('e2', 't1', NULL, NULL, FALSE, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
+      );
+      await warehouse.execute(
+        `INSERT INTO DELAYED_ENRICHMENT_QUEUE (JOB_ID, TEST_ID, RUN_ID, TEST_END_TIME, EARLIEST_ENRICHMENT_TIME, TABLE_TYPE, ENRICHMENT_TYPES)
+         VALUES ('j1', 't1', 'r1', CAST('2026-01-15 10:30:00' AS TIMESTAMP_NTZ), CAST('2026-01-15 11:20:00' AS TIMESTAMP_NTZ), 'HYBRID', PARSE_JSON('["AGGREGATE"]'))`,
+      );
+
+      const { applied } = await migrate(warehouse, { clock, log: quiet });
+      expect(applied).toEqual(loadMigrations().filter((m) => m.version > '0005').map((m) => `${m.version}_${m.name}`));
+      const tests = await warehouse.query(
+        `SELECT TEST_ID, RUN_ID, TEST_NAME, SCENARIO_NAME, TABLE_NAME, TABLE_TYPE, WAREHOUSE, STATUS, START_TIME, END_TIME, CONCURRENT_CONNECTIONS,
+          TEST_CONFIG, QUERY_TAG, ENRICHMENT_STATUS, DELAYED_ENRICHMENT_STATUS, LOCK_WAIT_COUNT, HYBRID_CREDITS_USED FROM TEST_RESULTS ORDER BY TEST_ID`,
+      );
+      expect(tests).toEqual([
+        {
+          TEST_ID: 't1', RUN_ID: 'r1', TEST_NAME: 'hybrid run', SCENARIO_NAME: 'hybrid run', TABLE_NAME: 'ORDERS', TABLE_TYPE: 'HYBRID', WAREHOUSE: 'FB_WH',
+          STATUS: 'COMPLETED', START_TIME: new Date('2026-01-15T10:00:00Z'), END_TIME: new Date('2026-01-15T10:30:00Z'), CONCURRENT_CONNECTIONS: 16,
+          TEST_CONFIG: { target: { database: 'BENCH_DB', schema: 'PUBLIC', table_name: 'ORDERS', table_type: 'HYBRID', warehouse: 'FB_WH' } },
+          QUERY_TAG: 'flakebench:test_id=t1', ENRICHMENT_STATUS: 'COMPLETED', DELAYED_ENRICHMENT_STATUS: 'COMPLETED', LOCK_WAIT_COUNT: 3, HYBRID_CREDITS_USED: 0.25,
+        },
+        // NOT NULL columns the guessed layout left empty get marked placeholders (START_TIME: the row's
+        // CREATED_AT); nothing is dropped.
+        {
+          TEST_ID: 't2', RUN_ID: 'r2', TEST_NAME: 't2', SCENARIO_NAME: 't2', TABLE_NAME: '', TABLE_TYPE: 'STANDARD', WAREHOUSE: null,
+          STATUS: 'UNKNOWN', START_TIME: new Date('2026-01-16T08:00:00Z'), END_TIME: null, CONCURRENT_CONNECTIONS: 0,
+          TEST_CONFIG: { target: { database: null, schema: null, table_name: null, table_type: 'STANDARD', warehouse: null } },
+          QUERY_TAG: null, ENRICHMENT_STATUS: null, DELAYED_ENRICHMENT_STATUS: 'PENDING', LOCK_WAIT_COUNT: null, HYBRID_CREDITS_USED: null,
+        },
+      ]);
+      const executions = await warehouse.query(
+        'SELECT EXECUTION_ID, TEST_ID, QUERY_ID, QUERY_TEXT, QUERY_KIND, WARMUP, SUCCESS, DURATION_MS, SF_EXECUTION_MS, SF_PARTITIONS_SCANNED, QUERY_PARAMETERIZED_HASH FROM QUERY_EXECUTIONS ORDER BY EXECUTION_ID',
+      );
+      expect(executions).toEqual([
+        { EXECUTION_ID: 'e1', TEST_ID: 't1', QUERY_ID: 'q1', QUERY_TEXT: '', QUERY_KIND: 'POINT_LOOKUP', WARMUP: true, SUCCESS: true, DURATION_MS: 12.5, SF_EXECUTION_MS: 9, SF_PARTITIONS_SCANNED: 4, QUERY_PARAMETERIZED_HASH: 'h1' },
+        { EXECUTION_ID: 'e2', TEST_ID: 't1', QUERY_ID: '', QUERY_TEXT: '', QUERY_KIND: null, WARMUP: false, SUCCESS: true, DURATION_MS: 0, SF_EXECUTION_MS: null, SF_PARTITIONS_SCANNED: null, QUERY_PARAMETERIZED_HASH: null },
+      ]);
+      // 0004's view over TEST_RESULTS still answers, joined to the job.
+      expect(await warehouse.query('SELECT JOB_ID, TEST_NAME, DELAYED_ENRICHMENT_STATUS FROM V_DELAYED_ENRICHMENT_STATUS')).toEqual([
+        { JOB_ID: 'j1', TEST_NAME: 'hybrid run', DELAYED_ENRICHMENT_STATUS: 'COMPLETED' },
+      ]);
+      expect((await catalogOf(warehouse, 'TEST_RESULTS')).map((c) => c.name)).toEqual([
+        ...FLAKEBENCH_TABLES.TEST_RESULTS.map((c) => c.name),
+        ...addedBySnowflakeMigrations('TEST_RESULTS').map((c) => c.name),
+      ]);
+
+      // And back: the rollback restores the guessed layout with the rows, the real tables kept as backups.
+      const { rolledBack } = await rollback(warehouse, { toVersion: '0005', clock, log: quiet });
+      expect(rolledBack).toEqual([...applied].reverse());
+      expect(await warehouse.query('SELECT TEST_ID, DATABASE_NAME, SCHEMA_NAME, WAREHOUSE_NAME, CONCURRENCY FROM TEST_RESULTS ORDER BY TEST_ID')).toEqual([
+        { TEST_ID: 't1', DATABASE_NAME: 'BENCH_DB', SCHEMA_NAME: 'PUBLIC', WAREHOUSE_NAME: 'FB_WH', CONCURRENCY: 16 },
+        { TEST_ID: 't2', DATABASE_NAME: null, SCHEMA_NAME: null, WAREHOUSE_NAME: null, CONCURRENCY: 0 },
+      ]);
+      expect(await warehouse.query('SELECT COUNT(*) AS N FROM TEST_RESULTS_REAL_BAK_20260120000000')).toEqual([{ N: 2 }]);
+      expect((await migrate(warehouse, { clock, log: quiet })).applied).toEqual(applied);
+      await database.close();
+    } finally {
+      dir.remove();
+      old.remove();
+    }
   });
 });
 

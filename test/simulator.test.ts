@@ -5,6 +5,7 @@ import { AGGREGATE_STAT_KEYS, HYBRID_METERING_ENDED_AT, INSIGHT_TYPES } from '..
 import { planSimulation, simulate, type SimulationResult } from '../src/simulator/simulate.js';
 import { truthOf } from '../src/simulator/truth.js';
 import type { BindValue } from '../src/db/warehouse.js';
+import { FLAKEBENCH_QUERY_EXECUTIONS_COLUMNS, FLAKEBENCH_TEST_RESULTS_COLUMNS } from '../src/sources/flakebench-tables.js';
 import { openTestDatabase, type TestDatabase } from './support/embedded.js';
 
 const NOW = new Date('2026-01-15T12:00:00.000Z');
@@ -100,6 +101,44 @@ describe('simulated view rows in the database', () => {
       [tagOf(hybrid.tests[0]!.test_id)],
     );
     expect(perMinute[0]?.N).toBeGreaterThan(1);
+  });
+
+  it("writes TEST_RESULTS and QUERY_EXECUTIONS as FlakeBench fills them: NOT NULL columns, TEST_CONFIG's target, tags, warm-up", async () => {
+    const testId = hybrid.tests[0]!.test_id;
+    const [row] = await q<Record<string, unknown>>('SELECT * FROM TEST_RESULTS WHERE TEST_ID = ?', [testId]);
+    for (const column of FLAKEBENCH_TEST_RESULTS_COLUMNS.filter((c) => c.notNull)) expect(row?.[column.name], column.name).not.toBeNull();
+    expect(row).toMatchObject({ RUN_ID: hybrid.run_id, TABLE_TYPE: 'HYBRID', STATUS: 'COMPLETED', QUERY_TAG: `flakebench:test_id=${testId}`, CONCURRENT_CONNECTIONS: 8 });
+    expect(row?.TOTAL_OPERATIONS).toBe(hybrid.tests[0]!.truth.overall.query_count);
+    expect(row?.END_TIME).toEqual(hybrid.test_end_time);
+    // The target lives in TEST_CONFIG:target and agrees with the table columns and with what QUERY_HISTORY saw.
+    const target = (row?.TEST_CONFIG as { target: Record<string, string> }).target;
+    expect(target).toMatchObject({ table_name: row?.TABLE_NAME, table_type: 'HYBRID', warehouse: row?.WAREHOUSE });
+    const seen = await q<{ DATABASE_NAME: string; SCHEMA_NAME: string; WAREHOUSE_NAME: string }>(
+      `SELECT DISTINCT h.DATABASE_NAME, h.SCHEMA_NAME, h.WAREHOUSE_NAME FROM SIMULATED_ACCOUNT_USAGE.QUERY_HISTORY h
+       JOIN QUERY_EXECUTIONS e ON e.QUERY_ID = h.QUERY_ID WHERE e.TEST_ID = ?`,
+      [testId],
+    );
+    expect(seen).toEqual([{ DATABASE_NAME: target.database, SCHEMA_NAME: target.schema, WAREHOUSE_NAME: target.warehouse }]);
+    // Every execution row has FlakeBench's NOT NULL columns; warm-up rows are flagged and their sessions tagged WARMUP.
+    const notNull = FLAKEBENCH_QUERY_EXECUTIONS_COLUMNS.filter((c) => c.notNull).map((c) => `COUNT(${c.name})`);
+    const [counts] = await q<{ N: number; FILLED: number; WARMUP: number; KINDS: number }>(
+      `SELECT COUNT(*) AS N, LEAST(${notNull.join(', ')}) AS FILLED, COUNT(*) FILTER (WHERE WARMUP) AS WARMUP, COUNT(QUERY_KIND) AS KINDS
+       FROM QUERY_EXECUTIONS WHERE TEST_ID = ?`,
+      [testId],
+    );
+    expect(counts?.FILLED).toBe(counts?.N);
+    expect(counts?.KINDS).toBe(counts?.N);
+    expect(counts?.WARMUP).toBeGreaterThan(0);
+    expect((counts?.N ?? 0) - (counts?.WARMUP ?? 0)).toBe(hybrid.tests[0]!.truth.overall.query_count);
+    const phases = await q<{ WARMUP: boolean; QUERY_TAG: string }>(
+      `SELECT DISTINCT e.WARMUP, h.QUERY_TAG FROM QUERY_EXECUTIONS e JOIN SIMULATED_ACCOUNT_USAGE.QUERY_HISTORY h ON h.QUERY_ID = e.QUERY_ID
+       WHERE e.TEST_ID = ? ORDER BY 1`,
+      [testId],
+    );
+    expect(phases).toEqual([
+      { WARMUP: false, QUERY_TAG: `flakebench:test_id=${testId}:phase=RUNNING` },
+      { WARMUP: true, QUERY_TAG: `flakebench:test_id=${testId}:phase=WARMUP` },
+    ]);
   });
 
   it('QUERY_HISTORY lacks exactly the short hybrid-only statements; QUERY_EXECUTIONS has them all', async () => {
@@ -198,14 +237,21 @@ describe('simulated view rows in the database', () => {
 });
 
 describe('simulator options', () => {
-  it('multi-worker runs: child tests under one run id, tagged with run_id and test_id, each with its own truth', () => {
-    const plan = planSimulation({ tableType: 'HYBRID', seed: 8, durationMinutes: 4, sessions: 6, workers: 3, idSalt: 'w' }, NOW, 1);
+  it('multi-worker runs: child tests under one run id, tagged in FlakeBench\'s form or the seed\'s, each with its own truth', () => {
+    const flakebench = planSimulation({ tableType: 'HYBRID', seed: 8, durationMinutes: 4, sessions: 6, workers: 3, idSalt: 'w' }, NOW, 1);
+    for (const [index, test] of flakebench.workload.tests.entries()) {
+      // FlakeBench: TEST_RESULTS.QUERY_TAG without a phase, sessions tagged with the phase.
+      expect(flakebench.rows.TEST_RESULTS[index]?.QUERY_TAG).toBe(`flakebench:test_id=${test.testId}`);
+      const tags = new Set(flakebench.rows.views.QUERY_HISTORY.filter((r) => r.QUERY_ID && flakebench.workload.executions.some((e) => e.test === index && e.queryId === r.QUERY_ID)).map((r) => r.QUERY_TAG));
+      expect([...tags].sort()).toEqual([`flakebench:test_id=${test.testId}:phase=RUNNING`, `flakebench:test_id=${test.testId}:phase=WARMUP`]);
+    }
+    const plan = planSimulation({ tableType: 'HYBRID', seed: 8, durationMinutes: 4, sessions: 6, workers: 3, idSalt: 'w', tagForm: 'run_id' }, NOW, 1);
     const { tests } = plan.workload;
     expect(tests).toHaveLength(3);
     expect(new Set(tests.map((t) => t.testId)).size).toBe(3);
     expect(plan.rows.TEST_RESULTS.map((r) => r.RUN_ID)).toEqual(tests.map(() => plan.workload.runId));
     for (const [index, test] of tests.entries()) {
-      expect(plan.rows.TEST_RESULTS[index]?.QUERY_TAG).toBe(`flakebench:run_id=${plan.workload.runId}:test_id=${test.testId}:phase=RUNNING`);
+      expect(plan.rows.TEST_RESULTS[index]?.QUERY_TAG).toBe(`flakebench:run_id=${plan.workload.runId}:test_id=${test.testId}`);
       const own = plan.workload.executions.filter((e) => e.test === index && e.phase === 'RUNNING');
       expect(own.length).toBeGreaterThan(0);
       expect(truthOf(plan.workload, index, [], true).overall.query_count).toBe(own.length);

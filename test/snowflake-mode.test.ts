@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
 import type { Config } from '../src/config.js';
-import { loadMigrations, migrate, MigrationError, statementsFor } from '../src/db/migrations.js';
+import { loadMigrations, migrate, MigrationError } from '../src/db/migrations.js';
 import { openEngine } from '../src/engine.js';
 import { startService } from '../src/service.js';
 import { FakeSnowflake } from './support/fake-snowflake.js';
@@ -17,9 +17,9 @@ let config: Config;
 
 beforeAll(async () => {
   fake = await FakeSnowflake.start({ password: PASSWORD });
-  // FlakeBench's own tables already exist in its Snowflake schema (migration 0000 is embedded-only).
-  const base = loadMigrations().find((migration) => migration.version === '0000');
-  for (const statement of base ? statementsFor(base, 'duckdb') : []) await fake.runDirect(statement);
+  // FlakeBench's own tables already exist in its Snowflake schema, with their real columns (the stand-in
+  // migrations 0000 and 0006 are embedded-only).
+  await fake.createFlakeBenchTables();
   config = testConfig({
     DATA_DIR: dir.path,
     SNOWFLAKE_ACCOUNT: 'FAKEACCOUNT',
@@ -55,6 +55,7 @@ describe('Snowflake mode', () => {
       const { applied } = await migrate(engine.warehouse, { clock: new ManualClock(), log: quiet });
       expect(applied).toContain('0001_create_enrichment_tables');
       expect(applied).not.toContain('0000_embedded_flakebench_base');
+      expect(applied).not.toContain('0006_embedded_flakebench_real_tables');
     } finally {
       await engine.close();
     }

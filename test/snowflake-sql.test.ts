@@ -1,7 +1,8 @@
 // Offline Snowflake check of every statement the service can send: the migrations (Snowflake side),
 // the rollback scripts, and every statement declared with sql()/sqlSample() anywhere under src/.
-// Each must parse in Snowflake grammar and name only tables and columns that exist (ours from the
-// migrations, ACCOUNT_USAGE from the documented view contracts). No network, no account.
+// Each must parse in Snowflake grammar and name only tables and columns that exist (FlakeBench's own tables
+// with exactly their real columns, ours from the migrations, ACCOUNT_USAGE from the documented view
+// contracts). No network, no account.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -9,13 +10,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, loadMigrations, parseMigration, statementsFor, type Migration } from '../src/db/migrations.js';
 import { registeredStatements, type RegisteredStatement } from '../src/db/sql-registry.js';
 import { AGGREGATE_QUERY_HISTORY, sourceViewName } from '../src/sources/account-usage.js';
+import { FLAKEBENCH_TEST_RESULTS_COLUMNS, FLAKEBENCH_QUERY_EXECUTIONS_COLUMNS } from '../src/sources/flakebench-tables.js';
 import { SnowflakeSchema, checkStatement, type Problem } from './support/snowflake-schema.js';
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** Entry points start servers or write files when imported; every other module only registers statements. */
 const ENTRY_POINTS = ['server.ts', 'demo.ts'];
-/** The embedded migration that creates FlakeBench's own tables (TEST_RESULTS, QUERY_EXECUTIONS). */
-const FLAKEBENCH_STAND_IN = 'embedded_flakebench_base';
+/** The embedded migrations that stand in for FlakeBench's own tables (never sent to Snowflake, never part of the schema). */
+const FLAKEBENCH_STAND_INS = ['embedded_flakebench_base', 'embedded_flakebench_real_tables'];
 
 function sourceModules(): string[] {
   return readdirSync(SRC, { recursive: true, encoding: 'utf8' })
@@ -37,13 +39,10 @@ function checkMigrations(migrations: Migration[]): { schema: SnowflakeSchema; fa
   const failures: Array<{ name: string; problems: Problem[]; text: string }> = [];
   let count = 0;
   for (const migration of migrations) {
-    if (migration.engine === 'duckdb') {
-      // Embedded-only files are never sent to Snowflake. One of them stands in for the tables FlakeBench owns
-      // there (they exist already), so its tables are part of the schema; the others (the simulated
-      // ACCOUNT_USAGE views) are not: in Snowflake those names resolve to the documented views.
-      if (migration.name === FLAKEBENCH_STAND_IN) for (const statement of statementsFor(migration, 'duckdb')) schema.apply(statement);
-      continue;
-    }
+    // Embedded-only files are never sent to Snowflake: the stand-ins for FlakeBench's tables (which exist there
+    // already, with the real columns SnowflakeSchema starts from) and the simulated ACCOUNT_USAGE views (there
+    // those names resolve to the documented views).
+    if (migration.engine === 'duckdb') continue;
     statementsFor(migration, 'snowflake').forEach((text, index) => {
       count += 1;
       const name = `migration ${migration.file} #${index + 1}`;
@@ -118,6 +117,40 @@ describe('offline Snowflake check', () => {
     expect(checkStatement('SELECT 1; SELECT 2')).not.toEqual([]);
   });
 
+  it("rejects a column FlakeBench's TEST_RESULTS does not have (the guessed DATABASE_NAME), and only that", () => {
+    const { schema } = checkMigrations(migrations);
+    const known = schema.toSchema();
+    // The statement enqueue once sent: FlakeBench keeps the target's database in TEST_CONFIG:target:database.
+    const guessed = checkStatement('SELECT tr.TABLE_NAME, tr.DATABASE_NAME, tr.SCHEMA_NAME FROM TEST_RESULTS tr WHERE tr.TEST_ID = ?', known);
+    const messages = guessed.map((p) => p.message).join('\n');
+    expect(messages).toMatch(/Unknown column 'database_name'/i);
+    expect(messages).toMatch(/Unknown column 'schema_name'/i);
+    expect(messages).not.toMatch(/'table_name'/i);
+    for (const guess of ['WAREHOUSE_NAME', 'CONCURRENCY']) {
+      expect(checkStatement(`UPDATE TEST_RESULTS SET ${guess} = ? WHERE TEST_ID = ?`, known), guess).not.toEqual([]);
+    }
+    // The real reads pass: TEST_CONFIG's target by path, the real warehouse and concurrency columns.
+    expect(
+      checkStatement(
+        "SELECT AS_VARCHAR(GET_PATH(tr.TEST_CONFIG, 'target.database')) AS D, tr.WAREHOUSE, tr.CONCURRENT_CONNECTIONS FROM TEST_RESULTS tr WHERE tr.TEST_ID = ?",
+        known,
+      ),
+    ).toEqual([]);
+    // QUERY_EXECUTIONS likewise: the real WARMUP flag and the added QUERY_PARAMETERIZED_HASH, no guessed column.
+    expect(checkStatement('SELECT WARMUP, QUERY_KIND, QUERY_PARAMETERIZED_HASH FROM QUERY_EXECUTIONS WHERE TEST_ID = ?', known)).toEqual([]);
+    expect(checkStatement('SELECT PHASE FROM QUERY_EXECUTIONS WHERE TEST_ID = ?', known)).not.toEqual([]);
+  });
+
+  it("starts FlakeBench's tables from exactly their real columns, then adds only what our migrations add", () => {
+    const { schema } = checkMigrations(migrations);
+    const testResults = schema.columnsOf('TEST_RESULTS');
+    expect(testResults.slice(0, FLAKEBENCH_TEST_RESULTS_COLUMNS.length)).toEqual(FLAKEBENCH_TEST_RESULTS_COLUMNS.map((c) => c.name));
+    expect(testResults.slice(FLAKEBENCH_TEST_RESULTS_COLUMNS.length).every((name) => /^(DELAYED_|AGGREGATE_|THROTTLED_|HYBRID_CREDITS_|LOCK_WAIT_|QUERY_INSIGHTS_)/.test(name))).toBe(true);
+    expect(testResults).not.toContain('DATABASE_NAME');
+    const executions = schema.columnsOf('QUERY_EXECUTIONS');
+    expect(executions).toEqual([...FLAKEBENCH_QUERY_EXECUTIONS_COLUMNS.map((c) => c.name), 'QUERY_PARAMETERIZED_HASH']);
+  });
+
   it('knows every documented ACCOUNT_USAGE column and every migrated column', () => {
     const { schema } = checkMigrations(migrations);
     expect(schema.columnsOf(sourceViewName('AGGREGATE_QUERY_HISTORY'))).toEqual(AGGREGATE_QUERY_HISTORY.columns.map((c) => c.name));
@@ -129,7 +162,8 @@ describe('offline Snowflake check', () => {
   });
 
   it('every Snowflake migration statement parses and names only tables and columns created before it', () => {
-    expect(migrations.map((m) => m.name)).toContain(FLAKEBENCH_STAND_IN);
+    expect(migrations.map((m) => m.name)).toEqual(expect.arrayContaining(FLAKEBENCH_STAND_INS));
+    expect(migrations.filter((m) => FLAKEBENCH_STAND_INS.includes(m.name)).map((m) => m.engine)).toEqual(['duckdb', 'duckdb']);
     const { failures, count } = checkMigrations(migrations);
     expect(count).toBeGreaterThan(10);
     expect(failures, report(failures)).toEqual([]);

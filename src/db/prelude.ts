@@ -4,8 +4,9 @@
 // DuckDB lacks under the same name and meaning; test each one in test/prelude.test.ts.
 //
 // What it cannot cover (write around it instead): the `col:"key"` path syntax (read whole objects and
-// transform in TypeScript, or use GET(obj, 'key')), `CURRENT_TIMESTAMP()` with parentheses (bind the
-// injectable clock instead), CREATE OR ALTER TABLE, and VARIANT in DDL (see ddl.ts).
+// transform in TypeScript, or use GET(obj, 'key'), GET_PATH(obj, 'a.b') and AS_VARCHAR(...) for a string),
+// `CURRENT_TIMESTAMP()` with parentheses (bind the injectable clock instead), CREATE OR ALTER TABLE, and
+// VARIANT in DDL (see ddl.ts).
 
 /** Types are persisted in the database file, so they are created only when missing. */
 export const PRELUDE_TYPES: ReadonlyArray<{ name: string; definition: string }> = [
@@ -29,6 +30,11 @@ export const PRELUDE_MACROS: readonly string[] = [
   'CREATE OR REPLACE TEMP MACRO TIMESTAMPDIFF(part, a, b) AS date_diff(part, a, b)',
   // GET(object, 'key'): one key, taken literally (so 'p99.9' is the key, not a path).
   `CREATE OR REPLACE TEMP MACRO GET(obj, key) AS json_extract(obj, '$."' || key || '"')`,
+  // GET_PATH(variant, 'a.b[0].c'): Snowflake's path is JSONPath without the leading `$`; NULL when missing.
+  "CREATE OR REPLACE TEMP MACRO GET_PATH(obj, path) AS json_extract(obj, '$.' || path)",
+  // AS_VARCHAR(variant): the string a VARIANT holds (unquoted), NULL for anything else (a number, an object,
+  // JSON null). CAST(variant AS VARCHAR) differs between the engines (DuckDB keeps the JSON quotes).
+  "CREATE OR REPLACE TEMP MACRO AS_VARCHAR(v) AS CASE WHEN json_type(v) = 'VARCHAR' THEN json_extract_string(v, '$') END",
   // NULL for anything that is not an array, as in Snowflake (json_array_length gives 0 for an object).
   "CREATE OR REPLACE TEMP MACRO ARRAY_SIZE(arr) AS CASE WHEN json_type(arr) = 'ARRAY' THEN json_array_length(arr) END",
   'CREATE OR REPLACE TEMP MACRO TO_VARCHAR(x) AS CAST(x AS VARCHAR)',

@@ -1,6 +1,8 @@
 // Which queries belong to a test: FlakeBench's QUERY_TAG conventions (spec/sources.md, "Matching a test's
-// queries"). Tags look like `flakebench:test_id=<id>:phase=RUNNING`, or
-// `flakebench:run_id=<run>:test_id=<id>:phase=WARMUP` in some versions.
+// queries", and shared/notes/flakebench-tables.md). FlakeBench writes TEST_RESULTS.QUERY_TAG =
+// `flakebench:test_id=<id>` and tags the test's sessions `flakebench:test_id=<id>:phase=WARMUP`, then
+// `...:phase=RUNNING`; the seed document plans `flakebench:run_id=<run>:test_id=<id>:phase=...`. Both match.
+// Warm-up is left out by the tag's phase and, where a query's QUERY_EXECUTIONS row is known, by its WARMUP flag.
 //
 // A tag matches a prefix when it equals it or starts with `prefix + ':'` — never LIKE prefix || '%', where `_`
 // is a wildcard and `run_id=12%` also matches run 123.
@@ -30,12 +32,44 @@ export function tagMatchesPrefix(tag: string | null | undefined, prefix: string)
   return tag === prefix || tag.startsWith(`${prefix}:`);
 }
 
-/** A run's prefixes: `flakebench:run_id=<run>` plus each of its tests' tags without the phase, plus explicit ones. */
-export function tagPrefixesFor(runId: string, testTags: ReadonlyArray<string | null | undefined>, explicit: readonly string[] = []): string[] {
-  const prefixes = new Set<string>([`flakebench:run_id=${runId}`]);
-  for (const tag of testTags) if (tag) prefixes.add(stripPhase(tag));
-  for (const prefix of explicit) if (prefix) prefixes.add(prefix);
-  return [...prefixes];
+/** One TEST_RESULTS row of the run: its test id (FlakeBench's TEST_ID is nullable) and QUERY_TAG. */
+export interface RunTestTag {
+  testId: string | null;
+  queryTag: string | null;
+}
+
+/**
+ * The QUERY_TAG prefixes of one test: FlakeBench's `flakebench:test_id=<test>` and the seed's
+ * `flakebench:run_id=<run>:test_id=<test>` (whatever TEST_RESULTS.QUERY_TAG holds, which may be NULL), the
+ * test's own QUERY_TAG without its phase, and explicit ones given at enqueue. The parent row of a run
+ * (TEST_ID = RUN_ID) also covers the run: `flakebench:run_id=<run>` and every child test's prefixes, while a
+ * child covers only its own queries.
+ */
+export function testTagPrefixes(testId: string, runId: string, runTests: readonly RunTestTag[], explicit: readonly string[] = []): string[] {
+  const prefixes = new Set<string>(explicit);
+  const addTest = (id: string) => {
+    prefixes.add(`flakebench:test_id=${id}`);
+    prefixes.add(`flakebench:run_id=${runId}:test_id=${id}`);
+  };
+  addTest(testId);
+  const isRunParent = testId === runId;
+  if (isRunParent) prefixes.add(`flakebench:run_id=${runId}`);
+  for (const row of runTests) {
+    if (row.testId !== testId && !isRunParent) continue;
+    if (row.testId !== null) addTest(row.testId);
+    if (row.queryTag) prefixes.add(stripPhase(row.queryTag));
+  }
+  return [...prefixes].filter((prefix) => prefix !== '');
+}
+
+/** True for a warm-up query: its tag names an excluded phase, or FlakeBench flagged its execution WARMUP. */
+export function isLeftOut(
+  tag: string | null | undefined,
+  warmupFlag: boolean | number | null | undefined,
+  excludedPhases: readonly string[] = DEFAULT_EXCLUDED_PHASES,
+): boolean {
+  if (inExcludedPhase(tag, excludedPhases)) return true;
+  return Boolean(warmupFlag) && excludedPhases.includes('WARMUP');
 }
 
 /** True when the tag names a phase that is left out (warm-up by default). */

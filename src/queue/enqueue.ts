@@ -64,7 +64,10 @@ const DELETE_TERMINAL_JOB = sql(
 WHERE TEST_ID = ? AND RUN_ID = ? AND STATUS IN ('COMPLETED', 'FAILED', 'SKIPPED', 'NOT_APPLICABLE')`,
 );
 
-// Target table/database/schema default to the test's own (TEST_RESULTS) when the request omits them.
+// Target table/database/schema default to what FlakeBench recorded for the test when the request omits
+// them: TABLE_NAME, and TEST_CONFIG:target:database / :schema (FlakeBench's TEST_RESULTS has no database or
+// schema column). TEST_RESULTS has no primary key, so the test's row is read as one row (the latest written);
+// a test that has not ended (END_TIME NULL) yields none, and `diagnose` tells the caller why.
 const INSERT_JOB = sql(
   'queue.enqueue.insert',
   `INSERT INTO DELAYED_ENRICHMENT_QUEUE (JOB_ID, TEST_ID, RUN_ID, TEST_END_TIME, EARLIEST_ENRICHMENT_TIME, TABLE_TYPE,
@@ -74,10 +77,24 @@ SELECT ?, tr.TEST_ID, tr.RUN_ID, CAST(? AS TIMESTAMP_NTZ), CAST(? AS TIMESTAMP_N
   PARSE_JSON(?), 'PENDING', 0, PARSE_JSON('[]'), CAST(? AS TIMESTAMP_NTZ), CAST(? AS TIMESTAMP_NTZ),
   CAST(? AS TIMESTAMP_NTZ), ?, CAST(? AS TIMESTAMP_NTZ),
   PARSE_JSON(?), PARSE_JSON('[]'), COALESCE(CAST(? AS TIMESTAMP_NTZ), tr.START_TIME), PARSE_JSON(?),
-  COALESCE(?, tr.TABLE_NAME), COALESCE(?, tr.DATABASE_NAME), COALESCE(?, tr.SCHEMA_NAME)
-FROM TEST_RESULTS tr
-WHERE tr.TEST_ID = ? AND tr.RUN_ID = ?
-  AND NOT EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE q WHERE q.TEST_ID = ? AND q.RUN_ID = ?)`,
+  COALESCE(?, NULLIF(tr.TABLE_NAME, ''), AS_VARCHAR(GET_PATH(tr.TEST_CONFIG, 'target.table_name'))),
+  COALESCE(?, AS_VARCHAR(GET_PATH(tr.TEST_CONFIG, 'target.database'))),
+  COALESCE(?, AS_VARCHAR(GET_PATH(tr.TEST_CONFIG, 'target.schema')))
+FROM (
+  SELECT TEST_ID, RUN_ID, START_TIME, TABLE_NAME, TEST_CONFIG FROM TEST_RESULTS
+  WHERE TEST_ID = ? AND RUN_ID = ? AND END_TIME IS NOT NULL
+  ORDER BY UPDATED_AT DESC NULLS LAST, CREATED_AT DESC NULLS LAST LIMIT 1
+) tr
+WHERE NOT EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE q WHERE q.TEST_ID = ? AND q.RUN_ID = ?)`,
+);
+
+// Why a test cannot be enqueued (read only on a refusal): its rows, how many have ended, and rows of the
+// run without a TEST_ID (FlakeBench's TEST_ID is nullable; such a row cannot be addressed by test id).
+const DIAGNOSE = sql(
+  'queue.enqueue.diagnose',
+  `SELECT COUNT(*) AS ROWS_FOUND, COUNT(END_TIME) AS ENDED,
+  (SELECT COUNT(*) FROM TEST_RESULTS WHERE RUN_ID = ? AND TEST_ID IS NULL) AS WITHOUT_TEST_ID
+FROM TEST_RESULTS WHERE TEST_ID = ? AND RUN_ID = ?`,
 );
 
 const MARK_TEST_PENDING = sql(
@@ -91,7 +108,7 @@ WHERE TEST_ID = ? AND RUN_ID = ? AND EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QU
 const MARK_TEST_NOT_APPLICABLE = sql(
   'queue.enqueue.mark_test_not_applicable',
   `UPDATE TEST_RESULTS SET DELAYED_ENRICHMENT_STATUS = 'NOT_APPLICABLE', DELAYED_ENRICHMENT_ERROR = NULL
-WHERE TEST_ID = ? AND RUN_ID = ?`,
+WHERE TEST_ID = ? AND RUN_ID = ? AND END_TIME IS NOT NULL`,
 );
 
 const EXISTING_JOB = sql(
@@ -151,7 +168,7 @@ export async function enqueueJob(services: Services, request: EnqueueRequest): P
   if (types.length === 0) {
     // POSTGRES: the ACCOUNT_USAGE views know nothing of it; no job, the test is marked NOT_APPLICABLE.
     const [marked] = await services.warehouse.transaction([{ sql: MARK_TEST_NOT_APPLICABLE, binds: [testId, runId] }]);
-    if (marked?.rowsAffected === 0) throw new HttpProblem(404, `test ${testId} run ${runId} is not in TEST_RESULTS`);
+    if (marked?.rowsAffected === 0) throw await refusal(services, testId, runId);
     return { job_id: null, created: false, status: 'NOT_APPLICABLE' };
   }
 
@@ -223,15 +240,42 @@ export async function enqueueJob(services: Services, request: EnqueueRequest): P
       }
       throw error;
     }
-    if (results[0]?.rowsAffected === 0) throw new HttpProblem(404, `test ${testId} run ${runId} is not in TEST_RESULTS`);
+    if (results[0]?.rowsAffected === 0) throw await refusal(services, testId, runId);
     if (results[insertIndex]?.rowsAffected === 1) {
       eventBusOf(services).publish([event]);
       services.signals.noteDue(earliest);
       return { job_id: jobId, created: true, status: 'PENDING' };
     }
     const [row] = await services.warehouse.query(EXISTING_JOB, [testId, runId]);
-    if (!row) continue; // removed between our batch and this read (a purge): try again
+    if (!row) {
+      // No job and none inserted: the test has not ended, or a purge removed the job in between (try again).
+      const problem = await refusal(services, testId, runId);
+      if (problem.statusCode !== 409) continue;
+      throw problem;
+    }
     const existing = toQueueJob(row);
     return { job_id: existing.jobId, created: false, status: existing.status };
   }
+}
+
+/**
+ * The 4xx for a test that cannot be enqueued, naming the reason: no TEST_RESULTS row (404), only rows of the
+ * run without a TEST_ID (422), or a test that has not ended (409: FlakeBench sets END_TIME when it finishes).
+ */
+async function refusal(services: Services, testId: string, runId: string): Promise<HttpProblem> {
+  const [row] = await services.warehouse.query<{ ROWS_FOUND: number; ENDED: number; WITHOUT_TEST_ID: number }>(DIAGNOSE, [runId, testId, runId]);
+  const found = Number(row?.ROWS_FOUND ?? 0);
+  if (found > 0 && Number(row?.ENDED ?? 0) === 0) {
+    return new HttpProblem(
+      409,
+      `test ${testId} run ${runId} has not ended: its TEST_RESULTS row has no END_TIME (FlakeBench sets it when the test finishes); enqueue it after the test ended`,
+    );
+  }
+  if (found === 0 && Number(row?.WITHOUT_TEST_ID ?? 0) > 0) {
+    return new HttpProblem(
+      422,
+      `test ${testId} is not in TEST_RESULTS; run ${runId} has ${Number(row?.WITHOUT_TEST_ID)} TEST_RESULTS row(s) with a NULL TEST_ID, which cannot be enqueued: a test is enqueued by its TEST_ID`,
+    );
+  }
+  return new HttpProblem(404, `test ${testId} run ${runId} is not in TEST_RESULTS`);
 }

@@ -4,9 +4,9 @@
 import { HYBRID_METERING_ENDED_AT, type SourceViewName } from '../sources/account-usage.js';
 import { familyOf } from './patterns.js';
 import { hashString, Random } from './random.js';
-import { statisticsObject } from './statistics.js';
+import { percentileCont, sortedCopy, statisticsObject } from './statistics.js';
 import { visibleAt, type VisibilityOptions } from './visibility.js';
-import type { Execution, Workload } from './workload.js';
+import type { Execution, SimulatedTest, Workload } from './workload.js';
 
 export type SimRow = Record<string, unknown>;
 
@@ -32,28 +32,18 @@ const CREDITS_PER_REQUEST = 0.00002;
 const BACKGROUND_CREDITS_PER_HOUR = 0.05;
 const DATABASE_ID = 41;
 const WAREHOUSE_ID = 7;
+/** The warehouse size FlakeBench records in TEST_RESULTS.WAREHOUSE_SIZE (QUERY_HISTORY spells it 'Small'). */
+const WAREHOUSE_SIZE = 'SMALL';
+/**
+ * TEST_RESULTS.STATUS of a test that ran to its end. FlakeBench's schema does not list its statuses; its
+ * backend ends a finished test as COMPLETED (FAILED / CANCELLED otherwise, RUNNING while it runs).
+ */
+export const FINISHED_STATUS = 'COMPLETED';
 
 export function buildRows(workload: Workload, visibility: VisibilityOptions): SimulatedRows {
   const random = new Random(`${workload.params.seed}:visibility`);
   const family = familyOf(workload.tableType);
-  const concurrency = workload.tests[0]?.sessions ?? 0;
-  const TEST_RESULTS = workload.tests.map((test, index) => ({
-    TEST_ID: test.testId,
-    RUN_ID: test.runId,
-    TEST_NAME: `${workload.tableType.toLowerCase()} ${workload.params.shape} worker ${index + 1}/${workload.tests.length}`,
-    TABLE_TYPE: workload.tableType,
-    TABLE_NAME: workload.targetTable,
-    DATABASE_NAME: workload.databaseName,
-    SCHEMA_NAME: workload.schemaName,
-    WAREHOUSE_NAME: workload.warehouseName,
-    QUERY_TAG: `${test.queryTagBase}:phase=RUNNING`,
-    STATUS: 'COMPLETED',
-    START_TIME: new Date(test.start),
-    END_TIME: new Date(test.end),
-    CONCURRENCY: concurrency,
-    ENRICHMENT_STATUS: 'COMPLETED',
-    CREATED_AT: new Date(test.end),
-  }));
+  const TEST_RESULTS = workload.tests.map((test, index) => testResultsRow(workload, test, index));
 
   const QUERY_EXECUTIONS: SimRow[] = [];
   const QUERY_HISTORY: SimRow[] = [];
@@ -64,23 +54,7 @@ export function buildRows(workload: Workload, visibility: VisibilityOptions): Si
   let insightInstance = 0;
   for (const e of workload.executions) {
     const end = e.start + e.totalMs;
-    if (e.test >= 0) {
-      QUERY_EXECUTIONS.push({
-        EXECUTION_ID: e.executionId,
-        TEST_ID: workload.tests[e.test]?.testId,
-        QUERY_ID: e.queryId,
-        QUERY_KIND: e.pattern.kind,
-        WARMUP: e.phase === 'WARMUP',
-        SUCCESS: e.error === null,
-        START_TIME: new Date(e.start),
-        END_TIME: new Date(e.start + e.clientMs),
-        DURATION_MS: e.clientMs,
-        // Pass 1 (INFORMATION_SCHEMA) knows only the statements QUERY_HISTORY records.
-        SF_EXECUTION_MS: e.inQueryHistory ? e.execMs : null,
-        SF_COMPILATION_MS: e.inQueryHistory ? e.compileMs : null,
-        SF_CLUSTER_NUMBER: e.inQueryHistory ? 1 : null,
-      });
-    }
+    if (e.test >= 0) QUERY_EXECUTIONS.push(queryExecutionRow(workload, e));
     if (family === 'postgres') continue;
     if (e.inQueryHistory) {
       QUERY_HISTORY.push({
@@ -262,4 +236,156 @@ function creditWindowsOf(workload: Workload, visibility: VisibilityOptions, rand
     windows.push({ start: hour, end: hour + HOUR, credits, visibleAt: visibleAt('HYBRID_TABLE_USAGE_HISTORY', hour + HOUR, visibility, random) });
   }
   return windows;
+}
+
+// ---- FlakeBench's own rows ------------------------------------------------------------------------------
+
+/** Operation labels FlakeBench reports per-kind latency columns for (its *_P50_LATENCY_MS ... columns). */
+const KIND_COLUMNS: Readonly<Record<string, string>> = {
+  POINT_LOOKUP: 'POINT_LOOKUP',
+  RANGE_SCAN: 'RANGE_SCAN',
+  INSERT: 'INSERT',
+  UPDATE: 'UPDATE',
+  UPDATE_BY_KEY: 'UPDATE',
+};
+
+const round3 = (value: number) => Math.round(value * 1000) / 1000;
+
+/** P50/P95/P99/MIN/MAX of client latencies under FlakeBench's column prefix (NULLs when there are none). */
+function latencyColumns(prefix: string, latencies: readonly number[]): SimRow {
+  if (latencies.length === 0) {
+    return Object.fromEntries(['P50', 'P95', 'P99', 'MIN', 'MAX'].map((stat) => [`${prefix}_${stat}_LATENCY_MS`, null]));
+  }
+  const sorted = sortedCopy(latencies);
+  return {
+    [`${prefix}_P50_LATENCY_MS`]: round3(percentileCont(sorted, 0.5)),
+    [`${prefix}_P95_LATENCY_MS`]: round3(percentileCont(sorted, 0.95)),
+    [`${prefix}_P99_LATENCY_MS`]: round3(percentileCont(sorted, 0.99)),
+    [`${prefix}_MIN_LATENCY_MS`]: sorted[0] as number,
+    [`${prefix}_MAX_LATENCY_MS`]: sorted[sorted.length - 1] as number,
+  };
+}
+
+/**
+ * The TEST_RESULTS row FlakeBench writes when a test ends: every NOT NULL column, the run's summary from its
+ * measurement phase (client-side latencies), the benchmark target in TEST_CONFIG:target (FlakeBench has no
+ * database or schema column), QUERY_TAG without a phase, and pass 1 (ENRICHMENT_STATUS) done. Columns of other
+ * modes (Postgres PG_*, OLAP, GENERIC_SQL, FIND_MAX) are NULL, as FlakeBench leaves them for a Snowflake test.
+ */
+function testResultsRow(workload: Workload, test: SimulatedTest, index: number): SimRow {
+  const measured = workload.executions.filter((e) => e.test === index && e.phase === 'RUNNING');
+  const seconds = (test.end - test.warmupEnd) / 1000;
+  const reads = measured.filter((e) => e.pattern.queryType === 'SELECT');
+  const writes = measured.filter((e) => e.pattern.queryType !== 'SELECT');
+  const failed = measured.filter((e) => e.error !== null);
+  const latencies = measured.map((e) => e.clientMs);
+  const sorted = sortedCopy(latencies);
+  const overall = (fraction: number) => (sorted.length === 0 ? null : round3(percentileCont(sorted, fraction)));
+  const perKind: SimRow = {};
+  for (const prefix of ['POINT_LOOKUP', 'RANGE_SCAN', 'INSERT', 'UPDATE']) {
+    Object.assign(perKind, latencyColumns(prefix, measured.filter((e) => KIND_COLUMNS[e.pattern.kind] === prefix).map((e) => e.clientMs)));
+  }
+  const target = {
+    database: workload.databaseName,
+    schema: workload.schemaName,
+    table_name: workload.targetTable,
+    table_type: workload.tableType,
+    warehouse: workload.warehouseName,
+  };
+  const errors = new Map<string, { code: string; message: string; count: number }>();
+  for (const e of failed) {
+    const entry = errors.get(e.error!.code) ?? { code: e.error!.code, message: e.error!.message, count: 0 };
+    entry.count += 1;
+    errors.set(e.error!.code, entry);
+  }
+  return {
+    TEST_ID: test.testId,
+    RUN_ID: test.runId,
+    TEST_NAME: `${workload.tableType.toLowerCase()} ${workload.params.shape} worker ${index + 1}/${workload.tests.length}`,
+    SCENARIO_NAME: `${workload.tableType.toLowerCase()}_${workload.params.shape}`,
+    TABLE_NAME: workload.targetTable,
+    TABLE_TYPE: workload.tableType,
+    WAREHOUSE: workload.warehouseName,
+    WAREHOUSE_SIZE,
+    STATUS: FINISHED_STATUS,
+    START_TIME: new Date(test.start),
+    END_TIME: new Date(test.end),
+    DURATION_SECONDS: (test.end - test.start) / 1000,
+    CONCURRENT_CONNECTIONS: test.sessions,
+    TOTAL_OPERATIONS: measured.length,
+    READ_OPERATIONS: reads.length,
+    WRITE_OPERATIONS: writes.length,
+    FAILED_OPERATIONS: failed.length,
+    QPS: round3(measured.length / seconds),
+    READS_PER_SECOND: round3(reads.length / seconds),
+    WRITES_PER_SECOND: round3(writes.length / seconds),
+    AVG_LATENCY_MS: latencies.length === 0 ? null : round3(latencies.reduce((sum, v) => sum + v, 0) / latencies.length),
+    P50_LATENCY_MS: overall(0.5),
+    P90_LATENCY_MS: overall(0.9),
+    P95_LATENCY_MS: overall(0.95),
+    P99_LATENCY_MS: overall(0.99),
+    MAX_LATENCY_MS: sorted.length === 0 ? null : (sorted[sorted.length - 1] as number),
+    MIN_LATENCY_MS: sorted.length === 0 ? null : (sorted[0] as number),
+    BYTES_READ: reads.reduce((sum, e) => sum + e.bytesScanned, 0),
+    BYTES_WRITTEN: 0,
+    ROWS_READ: reads.reduce((sum, e) => sum + e.rowsProduced, 0),
+    ROWS_WRITTEN: writes.filter((e) => e.error === null).length,
+    ERROR_COUNT: failed.length,
+    ERROR_RATE: measured.length === 0 ? 0 : failed.length / measured.length,
+    ERRORS: [...errors.values()],
+    TEST_CONFIG: {
+      target,
+      workload: { concurrency: test.sessions, duration_seconds: (test.end - test.start) / 1000, warmup_seconds: (test.warmupEnd - test.start) / 1000 },
+    },
+    TAGS: { simulated: true, seed: workload.params.seed },
+    CREATED_AT: new Date(test.start),
+    UPDATED_AT: new Date(test.end),
+    ...latencyColumns('READ', reads.map((e) => e.clientMs)),
+    ...latencyColumns('WRITE', writes.map((e) => e.clientMs)),
+    ...perKind,
+    APP_OVERHEAD_P50_MS: measured.length === 0 ? null : round3(percentileCont(sortedCopy(measured.map((e) => e.clientMs - e.totalMs)), 0.5)),
+    WAREHOUSE_CONFIG_SNAPSHOT: { name: workload.warehouseName, size: WAREHOUSE_SIZE, min_cluster_count: 1, max_cluster_count: 1 },
+    QUERY_TAG: test.queryTagBase,
+    ENRICHMENT_STATUS: 'COMPLETED',
+  };
+}
+
+/**
+ * A QUERY_EXECUTIONS row as FlakeBench writes it: client-side latency, WARMUP flag and QUERY_KIND, and the
+ * pass-1 SF_* columns only for statements INFORMATION_SCHEMA.QUERY_HISTORY() knows (pass 2 fills the
+ * partition and spill columns later).
+ */
+function queryExecutionRow(workload: Workload, e: Execution): SimRow {
+  const known = e.inQueryHistory;
+  return {
+    EXECUTION_ID: e.executionId,
+    TEST_ID: workload.tests[e.test]?.testId,
+    QUERY_ID: e.queryId,
+    QUERY_TEXT: e.pattern.text,
+    START_TIME: new Date(e.start),
+    END_TIME: new Date(e.start + e.clientMs),
+    DURATION_MS: e.clientMs,
+    ROWS_AFFECTED: e.error === null ? (e.pattern.queryType === 'SELECT' ? e.rowsProduced : 1) : 0,
+    BYTES_SCANNED: known ? e.bytesScanned : null,
+    WAREHOUSE: workload.warehouseName,
+    SUCCESS: e.error === null,
+    ERROR: e.error?.message ?? null,
+    CONNECTION_ID: e.sessionId % 1_000_000,
+    CREATED_AT: new Date(e.start + e.clientMs),
+    QUERY_KIND: e.pattern.kind,
+    WORKER_ID: e.test,
+    WARMUP: e.phase === 'WARMUP',
+    APP_ELAPSED_MS: e.clientMs,
+    SF_TOTAL_ELAPSED_MS: known ? e.totalMs : null,
+    SF_EXECUTION_MS: known ? e.execMs : null,
+    SF_COMPILATION_MS: known ? e.compileMs : null,
+    SF_QUEUED_OVERLOAD_MS: known ? e.queuedOverloadMs : null,
+    SF_QUEUED_PROVISIONING_MS: known ? 0 : null,
+    SF_TX_BLOCKED_MS: known ? e.blockedMs : null,
+    SF_BYTES_SCANNED: known ? e.bytesScanned : null,
+    SF_ROWS_PRODUCED: known ? e.rowsProduced : null,
+    APP_OVERHEAD_MS: known ? e.clientMs - e.totalMs : null,
+    SF_CLUSTER_NUMBER: known ? 1 : null,
+    SF_PCT_SCANNED_FROM_CACHE: known ? e.cacheFraction : null,
+  };
 }

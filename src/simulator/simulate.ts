@@ -10,7 +10,7 @@ import { buildRows, type CreditWindow, type SimulatedRows } from './rows.js';
 import { truthOf, type TestTruth } from './truth.js';
 import { baseTableOf, duckDbTypeOf, VISIBILITY_COLUMN } from './view-tables.js';
 import type { VisibilityOptions } from './visibility.js';
-import { generateWorkload, type Shape, type Workload, type WorkloadParams } from './workload.js';
+import { generateWorkload, type Shape, type TagForm, type Workload, type WorkloadParams } from './workload.js';
 
 export interface SimulationRequest {
   tableType: TableType;
@@ -26,6 +26,8 @@ export interface SimulationRequest {
   background?: boolean;
   jitter?: number;
   lateMinutes?: Partial<Record<SourceViewName, number>>;
+  /** Session tag form (default `test_id`, FlakeBench's; `run_id` is the seed's planned form). */
+  tagForm?: TagForm;
   /** Makes ids reproducible too (default: random, so repeated simulations never collide). */
   idSalt?: string;
 }
@@ -67,6 +69,7 @@ export function workloadParams(request: SimulationRequest): WorkloadParams {
     endedMinutesAgo: request.endedMinutesAgo ?? 0,
     lockContention: request.lockContention ?? true,
     background: request.background ?? true,
+    tagForm: request.tagForm ?? 'test_id',
   };
 }
 

@@ -31,7 +31,15 @@ export interface WorkloadParams {
   lockContention: boolean;
   /** Unrelated traffic in the same window (other tags, other tests, look-alike tags). */
   background: boolean;
+  /**
+   * How sessions are tagged: `test_id` is what FlakeBench writes (`flakebench:test_id=<id>:phase=...`),
+   * `run_id` the seed document's planned form (`flakebench:run_id=<run>:test_id=<id>:phase=...`).
+   */
+  tagForm: TagForm;
 }
+
+export const TAG_FORMS = ['test_id', 'run_id'] as const;
+export type TagForm = (typeof TAG_FORMS)[number];
 
 export interface SimError {
   code: string;
@@ -125,7 +133,7 @@ export function generateWorkload(params: WorkloadParams, now: Date, idSalt: stri
   const tests: SimulatedTest[] = [];
   for (let w = 0; w < workers; w += 1) {
     const testId = ids.uuid();
-    const queryTagBase = workers > 1 ? `flakebench:run_id=${runId}:test_id=${testId}` : `flakebench:test_id=${testId}`;
+    const queryTagBase = params.tagForm === 'run_id' ? `flakebench:run_id=${runId}:test_id=${testId}` : `flakebench:test_id=${testId}`;
     const sessions = Math.ceil(params.sessions / workers);
     tests.push({ testId, runId, queryTagBase, start, end, warmupEnd, sessions });
   }

@@ -16,6 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { DuckDbDatabase, type DuckDbWarehouse } from '../../src/db/duckdb.js';
 import { ddlForDuckDb } from '../../src/db/ddl.js';
 import { isWarehouseError, type BindValue, type Row } from '../../src/db/warehouse.js';
+import { flakeBenchTableDdl } from '../../src/simulator/flakebench-stand-ins.js';
+import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
 
 export interface FakeSnowflakeOptions {
   account?: string;
@@ -144,6 +146,19 @@ export class FakeSnowflake {
     } finally {
       await connection.close();
     }
+  }
+
+  /**
+   * FlakeBench's own TEST_RESULTS and QUERY_EXECUTIONS as a FlakeBench installation has them before this
+   * service is installed: exactly the real columns (src/sources/flakebench-tables.ts), no key.
+   */
+  async createFlakeBenchTables(): Promise<void> {
+    for (const table of Object.keys(FLAKEBENCH_TABLES) as Array<keyof typeof FLAKEBENCH_TABLES>) await this.runDirect(flakeBenchTableDdl(table));
+  }
+
+  /** A connection to the backing database for test setup that needs more than one statement (a transaction). */
+  backingConnection(): Promise<DuckDbWarehouse> {
+    return this.database.connect();
   }
 
   async stop(): Promise<void> {

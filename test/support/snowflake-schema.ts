@@ -1,7 +1,11 @@
 // The schema the offline Snowflake check validates statements against, built from what the service itself
-// declares: our tables and views come from the migrations' DDL (so a column added by a new migration is
-// known without touching this file), the ACCOUNT_USAGE views from the documented contracts in
-// src/sources/account-usage.ts. Only for checking: polyglot never generates SQL for the service.
+// declares: FlakeBench's own TEST_RESULTS and QUERY_EXECUTIONS start with exactly FlakeBench's columns
+// (src/sources/flakebench-tables.ts: they exist in the account before the service is installed, and the
+// embedded stand-in migrations are never sent to Snowflake), our tables, views and added columns come from
+// the migrations' DDL (so a column added by a new migration is known without touching this file), the
+// ACCOUNT_USAGE views from the documented contracts in src/sources/account-usage.ts. A statement naming a
+// column FlakeBench does not have (TEST_RESULTS.DATABASE_NAME) fails. Only for checking: polyglot never
+// generates SQL for the service.
 //
 // What polyglot 0.12.1's validateWithSchema checks (tried case by case; names match case-insensitively):
 //   * columns of a table, through aliases (t.COL), in WHERE/ON/GROUP BY/QUALIFY, in IN/EXISTS subqueries,
@@ -17,6 +21,7 @@
 import { Dialect, generate, outputColumnsWithSchema, parse, tokenize, validate, validateWithSchema } from '@polyglot-sql/sdk';
 import type { ColumnSchema, Schema, TableSchema, ValidationError } from '@polyglot-sql/sdk';
 import { SOURCE_VIEWS, sourceViewName } from '../../src/sources/account-usage.js';
+import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
 
 /** The one dialect name polyglot's validators take for Snowflake. */
 export const SNOWFLAKE = 'snowflake';
@@ -85,6 +90,9 @@ export class SnowflakeSchema {
       });
     }
     this.objects.set(INFORMATION_SCHEMA_TABLES.name, INFORMATION_SCHEMA_TABLES);
+    for (const [name, columns] of Object.entries(FLAKEBENCH_TABLES)) {
+      this.objects.set(name, { name, columns: columns.map((column) => ({ name: column.name, type: column.type.toLowerCase() })) });
+    }
   }
 
   /** Every table and view known so far, in polyglot's schema format. */

@@ -4,27 +4,29 @@
 // A wait belongs to the test when the waiting QUERY_ID is one of the test's queries (its QUERY_EXECUTIONS
 // rows, or QUERY_HISTORY rows whose tag matches) and REQUESTED_AT is in the test window. OBJECT_NAME is the
 // literal 'ROW' for hybrid row locks, so the seed's `OBJECT_NAME = <table>` filter would never match.
+// Waits of warm-up queries are left out: by the waiter's tag phase, or by its QUERY_EXECUTIONS.WARMUP flag.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
 import { FENCE_SQL } from '../../processor/job-writes.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformLocks, type LockEvent, type LockSourceRow, type LockSummary } from '../lock-transform.js';
-import { inExcludedPhase, tagPredicate } from '../query-tags.js';
+import { isLeftOut, tagPredicate } from '../query-tags.js';
 import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
 import { sparseViewReady } from './readiness.js';
-import { tagPrefixes, testWindow } from './scope.js';
+import { RUN_WARMUP_FLAGS, tagPrefixes, testWindow } from './scope.js';
 import { fencedInsert } from './write-rows.js';
 
 function readText(prefixCount: number): string {
   const predicate = tagPredicate('QUERY_TAG', Array.from({ length: prefixCount }, (_, i) => `p${i}`)).sql;
   return `SELECT l.QUERY_ID, l.TRANSACTION_ID, l.REQUESTED_AT, l.ACQUIRED_AT, l.LOCK_TYPE, l.OBJECT_ID, l.OBJECT_NAME,
-  l.SCHEMA_NAME, l.DATABASE_NAME, l.BLOCKER_QUERIES, qh.TRANSACTION_BLOCKED_TIME, qh.QUERY_TAG
+  l.SCHEMA_NAME, l.DATABASE_NAME, l.BLOCKER_QUERIES, qh.TRANSACTION_BLOCKED_TIME, qh.QUERY_TAG, qe.WARMUP_FLAG
 FROM SNOWFLAKE.ACCOUNT_USAGE.LOCK_WAIT_HISTORY l
 LEFT JOIN (
   SELECT QUERY_ID, TRANSACTION_BLOCKED_TIME, QUERY_TAG FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY
   WHERE START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND START_TIME <= CAST(? AS TIMESTAMP_NTZ)
 ) qh ON qh.QUERY_ID = l.QUERY_ID
+LEFT JOIN (${RUN_WARMUP_FLAGS}) qe ON qe.QUERY_ID = l.QUERY_ID
 WHERE l.REQUESTED_AT >= CAST(? AS TIMESTAMP_NTZ) AND l.REQUESTED_AT <= CAST(? AS TIMESTAMP_NTZ)
   AND (l.QUERY_ID IN (SELECT QUERY_ID FROM QUERY_EXECUTIONS WHERE TEST_ID = ?)
     OR l.QUERY_ID IN (
@@ -63,7 +65,7 @@ const insertEvents = fencedInsert('LOCK_CONTENTION_EVENTS', [
   { name: 'CREATED_AT', kind: 'timestamp' },
 ]);
 
-type LockReadRow = LockSourceRow & { TRANSACTION_BLOCKED_TIME: number | null; QUERY_TAG: string | null };
+type LockReadRow = LockSourceRow & { TRANSACTION_BLOCKED_TIME: number | null; QUERY_TAG: string | null; WARMUP_FLAG: number | null };
 
 export interface LockSource {
   rows: LockSourceRow[];
@@ -91,16 +93,16 @@ export const lockContentionModule: EnrichmentModule<LockSource, LockOutput> = {
     const predicate = tagPredicate('QUERY_TAG', prefixes);
     const rows = await context.warehouse.query<LockReadRow & Record<string, never>>(
       readText(prefixes.length),
-      [window.from, window.to, window.from, window.to, context.job.testId, window.from, window.to, ...predicate.binds],
+      [window.from, window.to, context.job.runId, window.from, window.to, context.job.testId, window.from, window.to, ...predicate.binds],
       { signal: context.signal, timeoutMs: context.timeoutMs },
     );
-    // Waits of warm-up queries are not the measurement's (a query without a QUERY_HISTORY tag is kept).
-    const kept = rows.filter((row) => !inExcludedPhase(row.QUERY_TAG));
+    // Waits of warm-up queries are not the measurement's (a query with neither a tag nor a QUERY_EXECUTIONS row is kept).
+    const kept = rows.filter((row) => !isLeftOut(row.QUERY_TAG, row.WARMUP_FLAG));
     const blockedTimeByQuery = new Map<string, number>();
     for (const row of kept) {
       if (row.TRANSACTION_BLOCKED_TIME !== null) blockedTimeByQuery.set(row.QUERY_ID, Number(row.TRANSACTION_BLOCKED_TIME));
     }
-    const sourceRows: LockSourceRow[] = kept.map(({ TRANSACTION_BLOCKED_TIME: _blocked, QUERY_TAG: _tag, ...row }) => row);
+    const sourceRows: LockSourceRow[] = kept.map(({ TRANSACTION_BLOCKED_TIME: _blocked, QUERY_TAG: _tag, WARMUP_FLAG: _warmup, ...row }) => row);
     return { rows: sourceRows, blockedTimeByQuery, readAt: context.now };
   },
 

@@ -8,10 +8,10 @@ import { FENCE_SQL } from '../../processor/job-writes.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformInsights, type InsightCacheRow, type InsightSourceRow } from '../insights-transform.js';
-import { inExcludedPhase, tagPredicate } from '../query-tags.js';
+import { isLeftOut, tagPredicate } from '../query-tags.js';
 import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
 import { sparseViewReady } from './readiness.js';
-import { tagPrefixes, testWindow } from './scope.js';
+import { RUN_WARMUP_FLAGS, tagPrefixes, testWindow } from './scope.js';
 import { fencedInsert } from './write-rows.js';
 
 /** QUERY_INSIGHTS_CACHE rows expire this long after they are written (seed: 30-day retention). */
@@ -20,12 +20,13 @@ export const INSIGHT_CACHE_TTL_MS = 30 * 24 * 3_600_000;
 function readText(prefixCount: number): string {
   const predicate = tagPredicate('QUERY_TAG', Array.from({ length: prefixCount }, (_, i) => `p${i}`)).sql;
   return `SELECT qi.QUERY_ID, qi.QUERY_PARAMETERIZED_HASH, qi.INSIGHT_TYPE_ID, qi.INSIGHT_TOPIC, qi.MESSAGE, qi.SUGGESTIONS,
-  qi.IS_OPPORTUNITY, qh.QUERY_TEXT, qh.QUERY_TAG
+  qi.IS_OPPORTUNITY, qh.QUERY_TEXT, qh.QUERY_TAG, qe.WARMUP_FLAG
 FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_INSIGHTS qi
 LEFT JOIN (
   SELECT QUERY_ID, QUERY_TEXT, QUERY_TAG FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY
   WHERE START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND START_TIME <= CAST(? AS TIMESTAMP_NTZ)
 ) qh ON qh.QUERY_ID = qi.QUERY_ID
+LEFT JOIN (${RUN_WARMUP_FLAGS}) qe ON qe.QUERY_ID = qi.QUERY_ID
 WHERE qi.START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND qi.START_TIME <= CAST(? AS TIMESTAMP_NTZ)
   AND (qi.QUERY_ID IN (SELECT QUERY_ID FROM QUERY_EXECUTIONS WHERE TEST_ID = ?) OR ${predicate.replaceAll('QUERY_TAG', 'qh.QUERY_TAG')})`;
 }
@@ -59,7 +60,7 @@ const insertInsights = fencedInsert('QUERY_INSIGHTS_CACHE', [
   { name: 'EXPIRES_AT', kind: 'timestamp' },
 ]);
 
-type InsightReadRow = InsightSourceRow & { QUERY_TEXT: string | null; QUERY_TAG: string | null };
+type InsightReadRow = InsightSourceRow & { QUERY_TEXT: string | null; QUERY_TAG: string | null; WARMUP_FLAG: number | null };
 
 export interface InsightsSource {
   rows: InsightSourceRow[];
@@ -85,13 +86,14 @@ export const queryInsightsModule: EnrichmentModule<InsightsSource, InsightsOutpu
     const predicate = tagPredicate('QUERY_TAG', prefixes);
     const rows = await context.warehouse.query<InsightReadRow & Record<string, never>>(
       readText(prefixes.length),
-      [window.from, window.to, window.from, window.to, context.job.testId, ...predicate.binds],
+      [window.from, window.to, context.job.runId, window.from, window.to, context.job.testId, ...predicate.binds],
       { signal: context.signal, timeoutMs: context.timeoutMs },
     );
-    const kept = rows.filter((row) => !inExcludedPhase(row.QUERY_TAG));
+    // Insights on warm-up queries are left out: by tag phase, or by the QUERY_EXECUTIONS.WARMUP flag.
+    const kept = rows.filter((row) => !isLeftOut(row.QUERY_TAG, row.WARMUP_FLAG));
     const queryTextById = new Map<string, string>();
     for (const row of kept) if (row.QUERY_TEXT !== null) queryTextById.set(row.QUERY_ID, row.QUERY_TEXT);
-    const sourceRows = kept.map(({ QUERY_TEXT: _text, QUERY_TAG: _tag, ...row }) => row);
+    const sourceRows = kept.map(({ QUERY_TEXT: _text, QUERY_TAG: _tag, WARMUP_FLAG: _warmup, ...row }) => row);
     return { rows: sourceRows, queryTextById, readAt: context.now };
   },
 

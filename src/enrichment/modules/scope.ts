@@ -3,7 +3,7 @@
 // queries, and the phases to leave out.
 import { sql } from '../../db/sql-registry.js';
 import type { QueueJob } from '../../queue/job-state.js';
-import { stripPhase } from '../query-tags.js';
+import { testTagPrefixes } from '../query-tags.js';
 import type { EnrichmentContext } from '../types.js';
 
 /** Margins around the test (spec/sources.md: [START_TIME − 5 min, END_TIME + 5 min]). */
@@ -31,17 +31,19 @@ export function testWindow(job: QueueJob): TestWindow {
   };
 }
 
+/**
+ * A derived table (bind: the run id) of the run's query ids that FlakeBench flagged as warm-up in
+ * QUERY_EXECUTIONS, one row per QUERY_ID (the table has no key: a query recorded twice is one row).
+ */
+export const RUN_WARMUP_FLAGS = `SELECT QUERY_ID, MAX(IFF(WARMUP, 1, 0)) AS WARMUP_FLAG FROM QUERY_EXECUTIONS
+  WHERE TEST_ID IN (SELECT TEST_ID FROM TEST_RESULTS WHERE RUN_ID = ?) GROUP BY QUERY_ID`;
+
 const RUN_TAGS = sql(
   'enrichment.scope.run_tags',
-  'SELECT TEST_ID, QUERY_TAG FROM TEST_RESULTS WHERE RUN_ID = ? AND QUERY_TAG IS NOT NULL',
+  'SELECT TEST_ID, QUERY_TAG FROM TEST_RESULTS WHERE RUN_ID = ?',
 );
 
-/**
- * The test's tag prefixes: those given at enqueue, its own QUERY_TAG without the phase, and
- * `flakebench:run_id=<run>:test_id=<test>`. For the parent row of a run (TEST_ID = RUN_ID) also the run's
- * prefix `flakebench:run_id=<run>` and every child test's tag, so the parent covers the whole run while a
- * child covers only its own queries.
- */
+/** The test's tag prefixes (rules in query-tags.ts, testTagPrefixes), from the TEST_RESULTS rows of its run. */
 export async function tagPrefixes(context: EnrichmentContext): Promise<string[]> {
   // Every type of a claimed job asks; the run's tags are read once per claim (the runner hands each type
   // the same job object), not once per type.
@@ -56,16 +58,14 @@ const prefixesByJob = new WeakMap<QueueJob, string[]>();
 
 async function readTagPrefixes(context: EnrichmentContext): Promise<string[]> {
   const { job } = context;
-  const rows = await context.warehouse.query<{ TEST_ID: string; QUERY_TAG: string }>(RUN_TAGS, [job.runId], {
+  const rows = await context.warehouse.query<{ TEST_ID: string | null; QUERY_TAG: string | null }>(RUN_TAGS, [job.runId], {
     signal: context.signal,
     timeoutMs: context.timeoutMs,
   });
-  const isRunParent = job.testId === job.runId;
-  const prefixes = new Set<string>(job.tagPrefixes ?? []);
-  prefixes.add(`flakebench:run_id=${job.runId}:test_id=${job.testId}`);
-  if (isRunParent) prefixes.add(`flakebench:run_id=${job.runId}`);
-  for (const row of rows) {
-    if (row.TEST_ID === job.testId || isRunParent) prefixes.add(stripPhase(row.QUERY_TAG));
-  }
-  return [...prefixes].filter((prefix) => prefix !== '');
+  return testTagPrefixes(
+    job.testId,
+    job.runId,
+    rows.map((row) => ({ testId: row.TEST_ID, queryTag: row.QUERY_TAG })),
+    job.tagPrefixes ?? [],
+  );
 }
