@@ -96,6 +96,69 @@ describe('enqueue', () => {
     expect(count).toEqual({ N: ids.length, T: ids.length });
   });
 
+  it("takes the target from FlakeBench's row: TABLE_NAME and TEST_CONFIG:target:database / :schema; request fields win", async () => {
+    await insertTests(db.warehouse, [
+      { testId: 'tc', runId: 'rc', tableType: 'HYBRID', tableName: 'ORDERS_HT', database: 'BENCH_DB', schema: 'TPCC' },
+      { testId: 'tr', runId: 'rr', tableType: 'HYBRID', tableName: 'ORDERS_HT', database: 'BENCH_DB', schema: 'TPCC' },
+    ]);
+    const services = servicesFor(db, clock);
+    await enqueueJob(services, { test_id: 'tc', run_id: 'rc', table_type: 'HYBRID', test_end_time: END });
+    expect(await jobsOf(db.warehouse, 'tc')).toMatchObject([{ TARGET_TABLE: 'ORDERS_HT', TARGET_DATABASE: 'BENCH_DB', TARGET_SCHEMA: 'TPCC' }]);
+    await enqueueJob(services, { test_id: 'tr', run_id: 'rr', table_type: 'HYBRID', test_end_time: END, target_database: 'OTHER_DB', target_schema: 'S2', target_table: 'T2' });
+    expect(await jobsOf(db.warehouse, 'tr')).toMatchObject([{ TARGET_TABLE: 'T2', TARGET_DATABASE: 'OTHER_DB', TARGET_SCHEMA: 'S2' }]);
+    // A row whose TEST_CONFIG has no target (or no TEST_CONFIG at all) leaves database and schema unknown.
+    await db.warehouse.execute(
+      `INSERT INTO TEST_RESULTS (TEST_ID, RUN_ID, TEST_NAME, SCENARIO_NAME, TABLE_NAME, TABLE_TYPE, STATUS, START_TIME, END_TIME, CONCURRENT_CONNECTIONS, TEST_CONFIG)
+       SELECT 'tn', 'rn', 'n', 's', 'T3', 'HYBRID', 'COMPLETED', CAST(? AS TIMESTAMP_NTZ), CAST(? AS TIMESTAMP_NTZ), 1, PARSE_JSON('{"workload": {"threads": 4}}')`,
+      [new Date(END.getTime() - 3_600_000), END],
+    );
+    await enqueueJob(services, { test_id: 'tn', run_id: 'rn', table_type: 'HYBRID', test_end_time: END });
+    expect(await jobsOf(db.warehouse, 'tn')).toMatchObject([{ TARGET_TABLE: 'T3', TARGET_DATABASE: null, TARGET_SCHEMA: null }]);
+  });
+
+  it('creates one job when TEST_RESULTS holds the test twice (FlakeBench declares no key)', async () => {
+    await insertTests(db.warehouse, [
+      { testId: 'dup', runId: 'rd', tableType: 'STANDARD' },
+      { testId: 'dup', runId: 'rd', tableType: 'STANDARD' },
+    ]);
+    const result = await enqueueJob(servicesFor(db, clock), { test_id: 'dup', run_id: 'rd', table_type: 'STANDARD', test_end_time: END });
+    expect(result.created).toBe(true);
+    expect(await jobsOf(db.warehouse, 'dup')).toHaveLength(1);
+  });
+
+  it('refuses a test that has not ended (END_TIME NULL) with a 409 naming END_TIME, changing nothing', async () => {
+    await insertTests(db.warehouse, [
+      { testId: 'running', runId: 'rr', tableType: 'HYBRID', end: null, status: 'RUNNING' },
+      { testId: 'pg-running', runId: 'rr', tableType: 'POSTGRES', end: null, status: 'RUNNING' },
+    ]);
+    const services = servicesFor(db, clock);
+    for (const [testId, tableType] of [['running', 'HYBRID'], ['pg-running', 'POSTGRES']] as const) {
+      const refused = await enqueueJob(services, { test_id: testId, run_id: 'rr', table_type: tableType, test_end_time: END }).catch((e: unknown) => e);
+      expect(refused, testId).toBeInstanceOf(HttpProblem);
+      expect((refused as HttpProblem).statusCode, testId).toBe(409);
+      expect((refused as HttpProblem).detail, testId).toMatch(new RegExp(`test ${testId} run rr has not ended: .*no END_TIME`));
+    }
+    expect(await db.warehouse.query('SELECT * FROM DELAYED_ENRICHMENT_QUEUE')).toHaveLength(0);
+    expect(await db.warehouse.query('SELECT DELAYED_ENRICHMENT_STATUS AS S FROM TEST_RESULTS')).toEqual([{ S: null }, { S: null }]);
+    expect(await db.warehouse.query('SELECT * FROM ENRICHMENT_EVENTS')).toHaveLength(0);
+  });
+
+  it('refuses a run whose TEST_RESULTS rows have a NULL TEST_ID with a 422 saying so; other unknown tests stay 404', async () => {
+    await db.warehouse.execute(
+      `INSERT INTO TEST_RESULTS (TEST_ID, RUN_ID, TEST_NAME, SCENARIO_NAME, TABLE_NAME, TABLE_TYPE, STATUS, START_TIME, END_TIME, CONCURRENT_CONNECTIONS)
+       SELECT NULL, 'run-no-id', 'n', 's', 'T', 'STANDARD', 'COMPLETED', CAST(? AS TIMESTAMP_NTZ), CAST(? AS TIMESTAMP_NTZ), 1`,
+      [new Date(END.getTime() - 3_600_000), END],
+    );
+    const services = servicesFor(db, clock);
+    const refused = await enqueueJob(services, { test_id: 'run-no-id', run_id: 'run-no-id', table_type: 'STANDARD', test_end_time: END }).catch((e: unknown) => e);
+    expect((refused as HttpProblem).statusCode).toBe(422);
+    expect((refused as HttpProblem).detail).toMatch(/run run-no-id has 1 TEST_RESULTS row\(s\) with a NULL TEST_ID/);
+    const other = await enqueueJob(services, { test_id: 'x', run_id: 'another-run', table_type: 'STANDARD', test_end_time: END }).catch((e: unknown) => e);
+    expect((other as HttpProblem).statusCode).toBe(404);
+    expect(await db.warehouse.query('SELECT * FROM DELAYED_ENRICHMENT_QUEUE')).toHaveLength(0);
+    expect(await db.warehouse.query('SELECT DELAYED_ENRICHMENT_STATUS AS S FROM TEST_RESULTS')).toEqual([{ S: null }]);
+  });
+
   it('rejects bad input with a 400 naming the problem and unknown tests with a 404, changing nothing', async () => {
     const services = servicesFor(db, clock);
     await expect(enqueueJob(services, { test_id: 'x', run_id: 'r', table_type: 'ICEBERG', test_end_time: END })).rejects.toThrow(/table_type/);

@@ -9,6 +9,7 @@ describe('POST /api/enrichment/jobs', () => {
     await insertTests(service.services.warehouse, [
       { testId: 'api-1', runId: 'r1', tableType: 'HYBRID' },
       { testId: 'api-pg', runId: 'r1', tableType: 'POSTGRES' },
+      { testId: 'api-running', runId: 'r1', tableType: 'HYBRID', end: null, status: 'RUNNING' },
     ]);
   });
   afterEach(async () => service.stop());
@@ -47,6 +48,22 @@ describe('POST /api/enrichment/jobs', () => {
     const unknown = await post({ ...body, test_id: 'nope' });
     expect(unknown.statusCode).toBe(404);
     expect((unknown.json() as { detail: string }).detail).toMatch(/nope/);
+    const [count] = await service.services.warehouse.query('SELECT COUNT(*) AS N FROM DELAYED_ENRICHMENT_QUEUE');
+    expect(count!.N).toBe(0);
+  });
+
+  it('answers 409 for a test still running (END_TIME NULL) and 422 for a run known only by rows without a TEST_ID', async () => {
+    const running = await post({ ...body, test_id: 'api-running' });
+    expect(running.statusCode).toBe(409);
+    expect(running.json()).toMatchObject({ status: 409, title: 'Conflict' });
+    expect((running.json() as { detail: string }).detail).toMatch(/api-running .*has not ended.*END_TIME/);
+    await service.services.warehouse.execute(
+      `INSERT INTO TEST_RESULTS (TEST_ID, RUN_ID, TEST_NAME, SCENARIO_NAME, TABLE_NAME, TABLE_TYPE, STATUS, START_TIME, END_TIME, CONCURRENT_CONNECTIONS)
+       VALUES (NULL, 'r-null', 'n', 's', 'T', 'HYBRID', 'COMPLETED', CAST('2026-01-15 10:00:00' AS TIMESTAMP_NTZ), CAST('2026-01-15 11:00:00' AS TIMESTAMP_NTZ), 2)`,
+    );
+    const noId = await post({ ...body, test_id: 'r-null', run_id: 'r-null' });
+    expect(noId.statusCode).toBe(422);
+    expect((noId.json() as { detail: string }).detail).toMatch(/NULL TEST_ID/);
     const [count] = await service.services.warehouse.query('SELECT COUNT(*) AS N FROM DELAYED_ENRICHMENT_QUEUE');
     expect(count!.N).toBe(0);
   });
