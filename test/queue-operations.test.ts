@@ -36,6 +36,12 @@ describe('queue operations', () => {
       { testId: 'ancient', end: new Date(now - 400 * DAY), start: new Date(now - 400 * DAY - HOUR) },
       { testId: 'outside', end: new Date(now - 600 * DAY) },
     ]);
+    // FlakeBench's TEST_ID is nullable: such a row is no candidate (it cannot be enqueued by id).
+    await db.warehouse.execute(
+      `INSERT INTO TEST_RESULTS (TEST_ID, RUN_ID, TEST_NAME, SCENARIO_NAME, TABLE_NAME, TABLE_TYPE, STATUS, START_TIME, END_TIME, CONCURRENT_CONNECTIONS)
+       SELECT NULL, 'run-without-test-id', 'n', 's', 'T', 'STANDARD', 'COMPLETED', CAST(? AS TIMESTAMP_NTZ), CAST(? AS TIMESTAMP_NTZ), 1`,
+      [new Date(now - 2 * DAY - HOUR), new Date(now - 2 * DAY)],
+    );
     const range = { from: new Date(now - 500 * DAY), to: new Date(now) };
     const dry = await backfill(services, { ...range, dryRun: true });
     expect(dry).toMatchObject({ dry_run: true, eligible: 3, beyond_retention: 1, enqueued: 0 });
@@ -44,7 +50,7 @@ describe('queue operations', () => {
     expect(real).toMatchObject({ dry_run: false, eligible: 3, enqueued: 1, not_applicable: 2 });
     const [job] = await db.warehouse.query('SELECT TEST_ID, PRIORITY FROM DELAYED_ENRICHMENT_QUEUE');
     expect(job).toEqual({ TEST_ID: 'recent-1', PRIORITY: 1000 });
-    const statuses = await db.warehouse.query('SELECT TEST_ID, DELAYED_ENRICHMENT_STATUS AS S FROM TEST_RESULTS ORDER BY TEST_ID');
+    const statuses = await db.warehouse.query('SELECT TEST_ID, DELAYED_ENRICHMENT_STATUS AS S FROM TEST_RESULTS WHERE TEST_ID IS NOT NULL ORDER BY TEST_ID');
     expect(statuses).toEqual([
       { TEST_ID: 'ancient', S: 'NOT_APPLICABLE' },
       { TEST_ID: 'outside', S: null },

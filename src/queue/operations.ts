@@ -173,11 +173,14 @@ export async function cancelJob(services: Services, jobId: string): Promise<Oper
 // Optional table-type filter: one placeholder per requested type (at most the six table types).
 const tableTypeFilter = (count: number): string => (count === 0 ? '' : `\n  AND UPPER(TABLE_TYPE) IN (${Array.from({ length: count }, () => '?').join(', ')})`);
 
-/** The candidates in end-time order; the limit is a validated integer written into the text (never bound). */
+/**
+ * The candidates in end-time order; the limit is a validated integer written into the text (never bound).
+ * FlakeBench's TEST_ID and RUN_ID are nullable: a row without them cannot be enqueued, so it is no candidate.
+ */
 function backfillCandidates(tableTypes: number, limit: number): string {
   if (!Number.isInteger(limit) || limit < 1 || limit > BACKFILL_LIMIT) throw new Error(`invalid backfill limit ${limit}`);
   return `SELECT TEST_ID, RUN_ID, TABLE_TYPE, START_TIME, END_TIME FROM TEST_RESULTS
-WHERE DELAYED_ENRICHMENT_STATUS IS NULL AND END_TIME IS NOT NULL
+WHERE DELAYED_ENRICHMENT_STATUS IS NULL AND END_TIME IS NOT NULL AND TEST_ID IS NOT NULL AND RUN_ID IS NOT NULL
   AND END_TIME >= CAST(? AS TIMESTAMP_NTZ) AND END_TIME < CAST(? AS TIMESTAMP_NTZ)${tableTypeFilter(tableTypes)}
 ORDER BY END_TIME, TEST_ID, RUN_ID LIMIT ${limit}`;
 }
@@ -185,7 +188,7 @@ sqlSample('queue.ops.backfill_candidates', backfillCandidates(2, BACKFILL_LIMIT)
 
 function backfillCount(tableTypes: number): string {
   return `SELECT COUNT(*) AS N, SUM(IFF(END_TIME < CAST(? AS TIMESTAMP_NTZ), 1, 0)) AS TOO_OLD FROM TEST_RESULTS
-WHERE DELAYED_ENRICHMENT_STATUS IS NULL AND END_TIME IS NOT NULL
+WHERE DELAYED_ENRICHMENT_STATUS IS NULL AND END_TIME IS NOT NULL AND TEST_ID IS NOT NULL AND RUN_ID IS NOT NULL
   AND END_TIME >= CAST(? AS TIMESTAMP_NTZ) AND END_TIME < CAST(? AS TIMESTAMP_NTZ)${tableTypeFilter(tableTypes)}`;
 }
 sqlSample('queue.ops.backfill_count', backfillCount(2));
