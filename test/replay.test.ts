@@ -6,13 +6,17 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/clock.js';
 import { DuckDbDatabase } from '../src/db/duckdb.js';
 import type { Warehouse } from '../src/db/warehouse.js';
+import { createLogger } from '../src/logger.js';
+import { startService } from '../src/service.js';
 import { SOURCE_VIEWS } from '../src/sources/account-usage.js';
 import { FLAKEBENCH_QUERY_EXECUTIONS_COLUMNS, FLAKEBENCH_TEST_RESULTS_COLUMNS } from '../src/sources/flakebench-tables.js';
 import { exportFiles, exportSet, type ExportRow, type ExportSet } from './fixtures/flakebench-export.js';
-import { startTestService, tempDir } from './support/embedded.js';
+import { startTestService, tempDir, testConfig } from './support/embedded.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'replay');
 const filesOf = (dir: string) =>
@@ -194,6 +198,33 @@ describe('POST /api/dev/replay', () => {
     expect(visible[0]?.N).toBe(set.views.QUERY_HISTORY.length);
   });
 
+  it('a replayed test enqueues without target fields: table, database and schema come from the replayed row', async () => {
+    const service = await started();
+    const set = exportSet(144, 2);
+    expect((await post(service, { files: exportFiles(set, { keys: 'lower' }) })).statusCode).toBe(200);
+    for (const { testResults } of set.tests) {
+      const response = await service.app.inject({
+        method: 'POST',
+        url: '/api/enrichment/jobs',
+        payload: {
+          test_id: testResults.TEST_ID,
+          run_id: testResults.RUN_ID,
+          table_type: testResults.TABLE_TYPE,
+          test_end_time: (testResults.END_TIME as Date).toISOString(),
+        },
+      });
+      expect(response.statusCode, response.body).toBeLessThan(300);
+      const target = (testResults.TEST_CONFIG as { target: Record<string, string> }).target;
+      const jobs = await service.services.warehouse.query(
+        'SELECT TARGET_TABLE, TARGET_DATABASE, TARGET_SCHEMA, TEST_START_TIME FROM DELAYED_ENRICHMENT_QUEUE WHERE TEST_ID = ?',
+        [testResults.TEST_ID as string],
+      );
+      expect(jobs).toEqual([
+        { TARGET_TABLE: testResults.TABLE_NAME, TARGET_DATABASE: target.database, TARGET_SCHEMA: target.schema, TEST_START_TIME: testResults.START_TIME },
+      ]);
+    }
+  });
+
   it('reports a documented column the embedded table does not have as not stored, and loads the rest', async () => {
     const service = await started();
     const w = service.services.warehouse;
@@ -240,6 +271,29 @@ describe('POST /api/dev/replay', () => {
     // The row's VISIBLE_AT was left out: it shows at once.
     const visible = await w.query<{ N: number }>('SELECT COUNT(*) AS N FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY');
     expect(visible[0]?.N).toBe(set.views.QUERY_HISTORY.length);
+  });
+
+  it('logs each undocumented column it left out (the route\'s answer names it too)', async () => {
+    const dir = tempDir();
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const service = await startService(testConfig({ DATA_DIR: dir.path }), createLogger('warn', sink), { clock: new ManualClock() });
+    cleanups.push(async () => {
+      await service.stop();
+      dir.remove();
+    });
+    const set = exportSet(233, 1);
+    const files = exportFiles(set, { extra: { 'LOCK_WAIT_HISTORY.ndjson': { 1: { LOCK_SCOPE: 'ROW' } } } });
+    const response = await service.app.inject({ method: 'POST', url: '/api/dev/replay', payload: { files } });
+    expect(response.statusCode, response.body).toBe(200);
+    expect((response.json() as ReplayAnswer).undocumented_columns).toEqual([{ file: 'LOCK_WAIT_HISTORY.ndjson', column: 'LOCK_SCOPE', rows: 1, first_line: 2 }]);
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.column === 'LOCK_SCOPE');
+    expect(logged).toEqual([expect.objectContaining({ level: 40, file: 'LOCK_WAIT_HISTORY.ndjson', rows: 1, first_line: 2 })]);
   });
 
   it('accepts a column this service adds to TEST_RESULTS as documented', async () => {
