@@ -139,9 +139,15 @@ function tableColumns(table: FlakeBenchTable): DocumentedColumn[] {
 
 export const REPLAY_TARGETS: readonly string[] = [...Object.keys(FLAKEBENCH_TABLES), ...SOURCE_VIEWS.map((view) => view.name)];
 
+// Built once per target: the migrations are read from disk, and they do not change while the process runs.
+const documentedCache = new Map<string, DocumentedColumn[]>();
+
 /** The documented columns of a replay target, or undefined when the name is no table or view replay knows. */
 export function documentedColumnsOf(target: string): DocumentedColumn[] | undefined {
-  if (target in FLAKEBENCH_TABLES) return tableColumns(target as FlakeBenchTable);
+  const cached = documentedCache.get(target);
+  if (cached) return cached;
   const view = SOURCE_VIEWS.find((candidate) => candidate.name === target);
-  return view ? viewColumns(view) : undefined;
+  const columns = Object.hasOwn(FLAKEBENCH_TABLES, target) ? tableColumns(target as FlakeBenchTable) : view ? viewColumns(view) : undefined;
+  if (columns) documentedCache.set(target, columns);
+  return columns;
 }
