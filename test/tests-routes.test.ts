@@ -200,6 +200,23 @@ describe('per-test routes', () => {
       expect(await statementsOf(() => get('/api/tests/unknown-test/server-metrics'))).toBe(1);
     });
 
+    it('a test FlakeBench stored twice (TEST_RESULTS has no key) is one job, one completion event, each credit window once', async () => {
+      const sim = await simulate({ table_type: 'HYBRID', seed: 9, duration_minutes: 5, sessions: 2 });
+      await service.services.warehouse.execute('INSERT INTO TEST_RESULTS SELECT * FROM TEST_RESULTS WHERE TEST_ID = ?', [sim.test_id]);
+      await process(4 * HOUR);
+      expect((await get(`/api/tests/${sim.test_id}/delayed-enrichment-status`)).json().status).toBe('COMPLETED');
+      const credits = (await get(`/api/tests/${sim.test_id}/hybrid-credits`)).json();
+      expect(credits.windows.length).toBe(sim.truth.credits.windows);
+      const detail = await get(`/api/enrichment/jobs/${sim.job_id}`);
+      expect(detail.statusCode).toBe(200);
+      expect(detail.json().test_name).not.toBeNull();
+      const [completions] = await service.services.warehouse.query(
+        `SELECT COUNT(*) AS N FROM ENRICHMENT_EVENTS WHERE TEST_ID = ? AND EVENT_TYPE = 'enrichment_complete'`,
+        [sim.test_id],
+      );
+      expect(Number(completions!.N)).toBe(1);
+    });
+
     it('shows IN_PROGRESS while a processor holds the types', async () => {
       const sim = await simulate({ table_type: 'STANDARD', seed: 5, duration_minutes: 5, sessions: 2 });
       await createControlledTables(service.services.warehouse);

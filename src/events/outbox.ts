@@ -82,7 +82,8 @@ export function insertEventIfJob(event: EnrichmentEvent, jobId: string): Stateme
 
 // The job-level completion event carries the test's summary as FlakeBench streams it (api.md). It is the
 // last insert of the claim's final batch, after the types' summary writes, and reads them in SQL, so
-// the stored event holds the committed values. The JSON is assembled by concatenation because the two
+// the stored event holds the committed values. FlakeBench's TEST_RESULTS has no key, so a test stored twice
+// is read as one row (LIMIT 1): one event, never two. The JSON is assembled by concatenation because the two
 // engines name their object constructors differently (OBJECT_CONSTRUCT / json_object).
 const SUMMARY_JSON = `'{"delayed_status":' || COALESCE('"' || tr.DELAYED_ENRICHMENT_STATUS || '"', 'null')
   || ',"aggregate_status":' || COALESCE('"' || tr.AGGREGATE_ENRICHMENT_STATUS || '"', 'null')
@@ -98,7 +99,7 @@ const INSERT_SUMMARY_EVENT_FENCED = sql(
   `INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD)
 SELECT ?, CAST(? AS TIMESTAMP_NTZ), ?, ?, ?, NULL, PARSE_JSON(? || ${SUMMARY_JSON} || '}')
 FROM (SELECT 1 AS ONE) AS ONE_ROW
-LEFT JOIN TEST_RESULTS tr ON tr.TEST_ID = ? AND tr.RUN_ID = ?
+LEFT JOIN (SELECT * FROM TEST_RESULTS WHERE TEST_ID = ? AND RUN_ID = ? LIMIT 1) tr ON 1 = 1
 WHERE EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
 );
 

@@ -167,11 +167,12 @@ const QUEUE_COLUMNS = JOB_COLUMNS.split(',')
   .map((column) => `q.${column.trim()}`)
   .join(', ');
 
+// TEST_RESULTS has no key: the name comes from a scalar subquery so a test stored twice is still one job.
 const READ_JOB_DETAIL = sql(
   'results.jobs.detail',
-  `SELECT ${QUEUE_COLUMNS}, q.EARLIEST_ENRICHMENT_TIME, q.CLAIMED_AT, q.LAST_ATTEMPT_AT, q.UPDATED_AT, tr.TEST_NAME
+  `SELECT ${QUEUE_COLUMNS}, q.EARLIEST_ENRICHMENT_TIME, q.CLAIMED_AT, q.LAST_ATTEMPT_AT, q.UPDATED_AT,
+  (SELECT MIN(tr.TEST_NAME) FROM TEST_RESULTS tr WHERE tr.TEST_ID = q.TEST_ID AND tr.RUN_ID = q.RUN_ID) AS TEST_NAME
 FROM DELAYED_ENRICHMENT_QUEUE q
-LEFT JOIN TEST_RESULTS tr ON tr.TEST_ID = q.TEST_ID AND tr.RUN_ID = q.RUN_ID
 WHERE q.JOB_ID = ?`,
 );
 
