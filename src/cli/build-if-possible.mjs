@@ -7,12 +7,12 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 let tsc;
 try {
   tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 } catch {
-  if (existsSync(new URL('../dist/src/server.js', import.meta.url))) {
+  if (existsSync(new URL('../../dist/src/server.js', import.meta.url))) {
     process.stderr.write('TypeScript is not installed: using the existing dist/ build\n');
     process.exit(0);
   }
