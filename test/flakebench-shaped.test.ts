@@ -16,6 +16,7 @@ import { Processor } from '../src/processor/processor.js';
 import { startService, type RunningService } from '../src/service.js';
 import { simulate, type SimulationRequest, type SimulationResult } from '../src/simulator/simulate.js';
 import { VisibilityClock } from '../src/simulator/visibility.js';
+import { SOURCE_VIEWS } from '../src/sources/account-usage.js';
 import { FLAKEBENCH_QUERY_EXECUTIONS_COLUMNS, FLAKEBENCH_TEST_RESULTS_COLUMNS } from '../src/sources/flakebench-tables.js';
 import { FakeSnowflake } from './support/fake-snowflake.js';
 import { silentLog, startTestService, tempDir, testConfig } from './support/embedded.js';
@@ -93,6 +94,28 @@ async function expectHybridTruth(query: Query, sim: SimulationResult, testId: st
   expect(Number(coverage!.N)).toBe(truth.query_history_coverage.matched);
 }
 
+/**
+ * Rows as `COPY INTO @stage FROM (SELECT OBJECT_CONSTRUCT(*) FROM t)` writes them: NULL-valued keys left out,
+ * VARIANTs nested, timestamps as Snowflake renders them in a VARIANT (NTZ without offset; LTZ, as a session in
+ * America/Los_Angeles shows November, with -0800), 64-bit integers as exact JSON numbers.
+ */
+function exportNdjson(rows: Row[], timestamps: 'ntz' | 'ltz'): string {
+  const stamp = (at: Date) =>
+    timestamps === 'ntz'
+      ? at.toISOString().replace('T', ' ').replace('Z', '')
+      : `${new Date(at.getTime() - 8 * HOUR).toISOString().replace('T', ' ').replace('Z', '')} -0800`;
+  return rows
+    .map((row) => {
+      const object = Object.fromEntries(
+        Object.entries(row)
+          .filter(([, value]) => value !== null && value !== undefined)
+          .map(([key, value]) => [key, value instanceof Date ? stamp(value) : typeof value === 'bigint' ? `__INT__${value}` : value]),
+      );
+      return JSON.stringify(object).replace(/"__INT__(-?\d+)"/g, '$1');
+    })
+    .join('\n');
+}
+
 async function runProcessor(service: RunningService): Promise<void> {
   const processor = new Processor(service.services, { registry: new EnrichmentRegistry(realModules()) });
   await processor.poll();
@@ -132,6 +155,30 @@ describe('FlakeBench-shaped rows on the embedded engine', () => {
     expect(target.table_name).toBe(tableName);
     const response = await post(enqueueBody(sim, testId));
     expect(response.statusCode).toBe(201);
+    await processAfter(4 * HOUR);
+    await expectHybridTruth(query, sim, testId, target);
+  });
+
+  it('loaded by replay of an OBJECT_CONSTRUCT(*) export of the two tables and the five views, a hybrid test is enriched to its ground truth', async () => {
+    // The "account": another service whose simulator wrote FlakeBench's rows and Snowflake's view rows.
+    const account = await startTestService({ clock, env: { LATENCY_SCALE: '1' } });
+    let sim: SimulationResult;
+    const files: Record<string, string> = {};
+    try {
+      sim = await simulate(account.services.warehouse, { idSalt: 'flakebench-replayed', tableType: 'HYBRID', seed: 7, durationMinutes: 10, sessions: 8 }, clock.now(), 1);
+      const w = account.services.warehouse;
+      files.TEST_RESULTS = exportNdjson(await w.query('SELECT * FROM TEST_RESULTS'), 'ntz');
+      files.QUERY_EXECUTIONS = exportNdjson(await w.query('SELECT * FROM QUERY_EXECUTIONS'), 'ntz');
+      for (const view of SOURCE_VIEWS) files[view.name] = exportNdjson(await w.query(`SELECT * EXCLUDE (VISIBLE_AT) FROM SIMULATED_ACCOUNT_USAGE.${view.name}`), 'ltz');
+    } finally {
+      await account.stop();
+    }
+    const replayed = await service.app.inject({ method: 'POST', url: '/api/dev/replay', payload: { files, strict: true } });
+    expect(replayed.statusCode, replayed.body).toBe(200);
+    expect(replayed.json()).toMatchObject({ undocumented_columns: [] });
+    const testId = sim.tests[0]!.test_id;
+    const { target } = await expectFlakeBenchShaped(query, testId);
+    expect((await post(enqueueBody(sim, testId))).statusCode).toBe(201);
     await processAfter(4 * HOUR);
     await expectHybridTruth(query, sim, testId, target);
   });
