@@ -36,6 +36,7 @@ export const SimulationTruth = Type.Object(
     credits: Type.Object({
       credits_used: Nullable(Type.Number()),
       windows: Type.Integer(),
+      unbilled_windows: Type.Integer({ description: 'Of those, windows from 2026-03-01 on (not billed).' }),
       not_applicable_reason: Type.Optional(Type.String()),
     }),
     query_history_coverage: Type.Object({ matched: Type.Integer(), total: Type.Integer() }),

@@ -304,7 +304,13 @@ const CreditsResponse = Type.Object({
   windows: Type.Array(CreditWindow),
   windows_truncated: Type.Boolean(),
   attribution: Type.Union([
-    Type.Object({ method: NString, overlap_fraction: NNumber, overlapping_tests: NInt, note: Type.String() }),
+    Type.Object({
+      method: NString,
+      overlap_fraction: NNumber,
+      overlapping_tests: NInt,
+      not_billed_since: Nullable(Time, { description: 'Set when some windows are not billed: Snowflake stopped billing hybrid table requests then.' }),
+      note: Type.String(),
+    }),
     Type.Null(),
   ]),
   availability: TypeAvailability,

@@ -185,18 +185,20 @@ describe('real enrichment types against simulated ACCOUNT_USAGE', () => {
     expect(rowsLate.N).toBe(sim.tests[0]!.truth.patterns.length);
   });
 
-  it('ends hybrid credits NOT_APPLICABLE for a test after metering stopped, never zero credits', async () => {
+  it('ends hybrid credits NOT_APPLICABLE for a test after metering stopped whose windows the view lacks, never zero credits', async () => {
     clock.set('2026-06-01T12:00:00Z');
     await visibility.settled();
     const sim = await simulateAndEnqueue({ tableType: 'HYBRID', seed: 5, durationMinutes: 5, sessions: 2 });
     const testId = sim.tests[0]!.test_id;
+    // Metering was disabled: an account whose view kept no usage for the test's hours.
+    await service.services.warehouse.execute('DELETE FROM SIMULATED_ACCOUNT_USAGE.HYBRID_TABLE_USAGE_HISTORY WHERE START_TIME >= CAST(? AS TIMESTAMP)', [new Date('2026-03-01T00:00:00Z')]);
     await processAt(4 * HOUR);
     const job = await one<{ STATUS: string; TYPE_STATE: Record<string, { status: string; last_error: string | null }> }>(
       'SELECT STATUS, TYPE_STATE FROM DELAYED_ENRICHMENT_QUEUE WHERE TEST_ID = ?',
       [testId],
     );
     expect(job.TYPE_STATE.HYBRID_CREDITS!.status).toBe('NOT_APPLICABLE');
-    expect(job.TYPE_STATE.HYBRID_CREDITS!.last_error).toMatch(/stopped metering/);
+    expect(job.TYPE_STATE.HYBRID_CREDITS!.last_error).toMatch(/no usage/);
     expect(job.STATUS).toBe('COMPLETED');
     const test = await one<{ HYBRID_CREDITS_USED: number | null }>('SELECT HYBRID_CREDITS_USED FROM TEST_RESULTS WHERE TEST_ID = ?', [testId]);
     expect(test.HYBRID_CREDITS_USED).toBeNull();

@@ -287,14 +287,31 @@ describe('per-test routes', () => {
       expect(html.body).toContain('<th scope="col">');
     });
 
-    it('hybrid credits after metering stopped: NOT_APPLICABLE with the reason, never zero credits', async () => {
+    it('hybrid credits after metering stopped: the usage the view holds, flagged not billed; NOT_APPLICABLE only without rows', async () => {
       clock.set('2026-06-01T12:00:00Z');
       await visibility.settled();
       const sim = await simulate({ table_type: 'HYBRID', seed: 5, duration_minutes: 5, sessions: 2 });
       await process(4 * HOUR);
       const credits = (await get(`/api/tests/${sim.test_id}/hybrid-credits`)).json();
-      expect(credits).toMatchObject({ status: 'NOT_APPLICABLE', total_credits: null, total_requests: null, windows: [], attribution: null });
-      expect(credits.reason).toMatch(/stopped metering/);
+      expect(sim.truth.credits.windows).toBeGreaterThan(0);
+      expect(credits.status).toBe('COMPLETED');
+      expect(credits.total_credits).toBeCloseTo(sim.truth.credits.credits_used!, 6);
+      expect(credits.windows.length).toBe(sim.truth.credits.windows);
+      expect(credits.windows.every((w: { billed: boolean }) => !w.billed)).toBe(true);
+      expect(credits.attribution.not_billed_since).toBe('2026-03-01T00:00:00.000Z');
+      expect(credits.attribution.note).toMatch(/not billed/);
+
+      // A later test whose windows the view does not have: NOT_APPLICABLE with the reason, never zero credits.
+      clock.set('2026-07-01T12:00:00Z');
+      await visibility.settled();
+      const bare = await simulate({ table_type: 'HYBRID', seed: 6, duration_minutes: 5, sessions: 2 });
+      await service.services.warehouse.execute('DELETE FROM SIMULATED_ACCOUNT_USAGE.HYBRID_TABLE_USAGE_HISTORY WHERE START_TIME >= CAST(? AS TIMESTAMP)', [
+        new Date('2026-07-01T00:00:00Z'),
+      ]);
+      await process(4 * HOUR);
+      const none = (await get(`/api/tests/${bare.test_id}/hybrid-credits`)).json();
+      expect(none).toMatchObject({ status: 'NOT_APPLICABLE', total_credits: null, total_requests: null, windows: [], attribution: null });
+      expect(none.reason).toMatch(/no usage/);
     });
 
     it('a test never queued says NOT_QUEUED; POSTGRES says NOT_APPLICABLE', async () => {

@@ -3,8 +3,10 @@
 // The view is account-level (OBJECT_ID/NAME are always NULL, no request counts), so credits cannot be
 // measured per test: each window overlapping the test is attributed to it prorated by the overlapped share of
 // the window, and every row says so (ATTRIBUTION_METHOD) and how many other tests overlapped the same window
-// (their activity is in the same credits). Hybrid requests stopped being metered on 2026-03-01: a test after
-// that has no windows, which is "not applicable", never zero credits.
+// (their activity is in the same credits). Hybrid requests are not billed from 2026-03-01 on, but the view
+// keeps the usage (docs.snowflake.com/en/sql-reference/account-usage/hybrid_table_usage_history): windows on
+// either side are recorded as the view holds them, and the route flags the unbilled ones. Only a test after
+// that date whose windows have no rows is "not applicable", never zero credits.
 import { HYBRID_METERING_ENDED_AT } from '../sources/account-usage.js';
 
 export const CREDIT_ATTRIBUTION_METHOD = 'ACCOUNT_TIME_OVERLAP';
@@ -54,7 +56,7 @@ export function transformCredits(
   if (test.end.getTime() > HYBRID_METERING_ENDED_AT.getTime() && windows.length === 0) {
     return {
       kind: 'not_applicable',
-      reason: 'Snowflake stopped metering hybrid table requests on 2026-03-01; HYBRID_TABLE_USAGE_HISTORY has no usage for this test',
+      reason: 'HYBRID_TABLE_USAGE_HISTORY has no usage for this test (Snowflake stopped metering hybrid table requests on 2026-03-01)',
     };
   }
   const testStart = test.start.getTime();

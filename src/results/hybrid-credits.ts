@@ -55,6 +55,8 @@ export interface Attribution {
   overlap_fraction: number | null;
   /** The most other hybrid tests overlapping any one of the windows (their usage is in the same credits). */
   overlapping_tests: number | null;
+  /** When some windows are not billed: the date Snowflake stopped billing hybrid table requests. */
+  not_billed_since: string | null;
   note: string;
 }
 
@@ -110,7 +112,13 @@ function attributionOf(rows: Row[], windows: CreditWindowItem[]): Attribution {
   ]
     .filter((part) => part !== '')
     .join(' ');
-  return { method, overlap_fraction: span > 0 ? round(inside / span, 6) : null, overlapping_tests: mostOthers, note };
+  return {
+    method,
+    overlap_fraction: span > 0 ? round(inside / span, 6) : null,
+    overlapping_tests: mostOthers,
+    not_billed_since: unbilled > 0 ? HYBRID_METERING_ENDED_AT.toISOString() : null,
+    note,
+  };
 }
 
 export function shapeHybridCredits(testId: string, rows: Row[], now: Date): HybridCredits {

@@ -1,7 +1,7 @@
 // What FlakeBench writes (TEST_RESULTS, QUERY_EXECUTIONS) and what Snowflake later publishes in the five
 // ACCOUNT_USAGE views about the same executions, as plain rows keyed by the documented column names,
 // each view row with its VISIBLE_AT. Pure.
-import { HYBRID_METERING_ENDED_AT, type SourceViewName } from '../sources/account-usage.js';
+import type { SourceViewName } from '../sources/account-usage.js';
 import { familyOf } from './patterns.js';
 import { hashString, Random } from './random.js';
 import { percentileCont, sortedCopy, statisticsObject } from './statistics.js';
@@ -221,7 +221,11 @@ function aggregateRows(workload: Workload, visibility: VisibilityOptions, random
   return rows;
 }
 
-/** Account-level hourly credits over the hours the run touched; none from 2026-03-01 (metering stopped). */
+/**
+ * Account-level hourly credits over the hours the run touched. From 2026-03-01 on Snowflake no longer bills
+ * hybrid table requests, but the view keeps reporting usage (docs: historical data can still be queried, new
+ * data is not billed), so windows are published on both sides of that date.
+ */
 // A window shows once it has closed plus the view's latency (visibleAt from the window end).
 function creditWindowsOf(workload: Workload, visibility: VisibilityOptions, random: Random): CreditWindow[] {
   const requests = new Map<number, number>();
@@ -231,7 +235,6 @@ function creditWindowsOf(workload: Workload, visibility: VisibilityOptions, rand
   }
   const windows: CreditWindow[] = [];
   for (const [hour, count] of [...requests.entries()].sort((a, b) => a[0] - b[0])) {
-    if (hour + HOUR > HYBRID_METERING_ENDED_AT.getTime()) continue;
     const credits = Math.round((count * CREDITS_PER_REQUEST + BACKGROUND_CREDITS_PER_HOUR) * 1e9) / 1e9;
     windows.push({ start: hour, end: hour + HOUR, credits, visibleAt: visibleAt('HYBRID_TABLE_USAGE_HISTORY', hour + HOUR, visibility, random) });
   }

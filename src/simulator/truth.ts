@@ -5,6 +5,7 @@ import { HIGH_SEVERITY_INSIGHT_TYPES } from './patterns.js';
 import { percentileCont, sortedCopy } from './statistics.js';
 import type { CreditWindow } from './rows.js';
 import type { Execution, SimulatedTest, Workload } from './workload.js';
+import { HYBRID_METERING_ENDED_AT } from '../sources/account-usage.js';
 
 export interface LatencySummary {
   query_count: number;
@@ -27,8 +28,11 @@ export interface TestTruth {
   patterns: PatternTruth[];
   lock_waits: { count: number; total_ms: number; max_ms: number | null; blocker_rows: number };
   insights: { count: number; high_severity_count: number; distinct_type_hash_pairs: number };
-  /** Account-level credits of the hourly windows overlapping the test, prorated by overlap; null when metering had stopped. */
-  credits: { credits_used: number | null; windows: number; not_applicable_reason?: string };
+  /**
+   * Account-level credits of the hourly windows overlapping the test, prorated by overlap (null without windows);
+   * unbilled_windows: those starting on or after 2026-03-01, when Snowflake stopped billing hybrid requests.
+   */
+  credits: { credits_used: number | null; windows: number; unbilled_windows: number; not_applicable_reason?: string };
   /** Measurement-phase QUERY_EXECUTIONS rows that QUERY_HISTORY records, out of all of them. */
   query_history_coverage: { matched: number; total: number };
 }
@@ -90,15 +94,17 @@ export function truthOf(workload: Workload, testIndex: number, windows: readonly
 }
 
 function creditsOf(test: SimulatedTest, windows: readonly CreditWindow[], hybrid: boolean): TestTruth['credits'] {
-  if (!hybrid) return { credits_used: null, windows: 0, not_applicable_reason: 'not a hybrid-table test' };
+  if (!hybrid) return { credits_used: null, windows: 0, unbilled_windows: 0, not_applicable_reason: 'not a hybrid-table test' };
   let credits = 0;
   let count = 0;
+  let unbilled = 0;
   for (const window of windows) {
     const overlap = Math.min(window.end, test.end) - Math.max(window.start, test.start);
     if (overlap <= 0) continue;
     count += 1;
+    if (window.start >= HYBRID_METERING_ENDED_AT.getTime()) unbilled += 1;
     credits += (window.credits * overlap) / (window.end - window.start);
   }
-  if (count === 0) return { credits_used: null, windows: 0, not_applicable_reason: 'hybrid table metering ended on 2026-03-01: no usage rows' };
-  return { credits_used: Math.round(credits * 1e9) / 1e9, windows: count };
+  if (count === 0) return { credits_used: null, windows: 0, unbilled_windows: 0, not_applicable_reason: 'no usage rows overlap the test' };
+  return { credits_used: Math.round(credits * 1e9) / 1e9, windows: count, unbilled_windows: unbilled };
 }
