@@ -1,11 +1,27 @@
 // The demo's workload: every few seconds a new simulated test (table types and shapes in turn) posted to
 // POST /api/dev/simulate with enqueue: true, i.e. through the same route and enqueue path a user would use.
+// Hybrid credits have two cases since Snowflake stopped billing hybrid requests on 2026-03-01: every sixth
+// test is a hybrid test that ended before that date (while the views still keep it), so the demo shows billed
+// usage next to the unbilled usage of today's tests.
 import type { App } from '../app.js';
 import type { Logger } from '../logger.js';
 import type { TableType } from '../queue/plan.js';
+import { HYBRID_METERING_ENDED_AT } from '../sources/account-usage.js';
 import { SHAPES } from './workload.js';
 
 const FEED_TABLE_TYPES: readonly TableType[] = ['HYBRID', 'STANDARD', 'UNISTORE', 'INTERACTIVE', 'HYBRID', 'DYNAMIC'];
+/** The tick (of the six above) that simulates a billed, pre-2026-03-01 hybrid test. */
+const BILLED_TICK = 4;
+/** Two days before billing stopped, so the test and its hourly windows are all billed. */
+const BILLED_TEST_END_MS = HYBRID_METERING_ENDED_AT.getTime() - 2 * 86_400_000;
+/** The views keep 365 days; stay well inside (the simulate route takes at most 365 days ago). */
+const MAX_AGE_MINUTES = 360 * 24 * 60;
+
+/** Minutes ago of a billed test's end, or undefined once that date has left the views' retention. */
+export function billedTestEndedMinutesAgo(nowMs: number): number | undefined {
+  const minutes = Math.ceil((nowMs - BILLED_TEST_END_MS) / 60_000);
+  return minutes > 0 && minutes <= MAX_AGE_MINUTES ? minutes : undefined;
+}
 
 export interface Feeder {
   stop(): void;
@@ -13,25 +29,34 @@ export interface Feeder {
   idle(): Promise<void>;
 }
 
-export function startFeeder(app: App, log: Logger, options: { everyMs: number }): Feeder {
+export function startFeeder(app: App, log: Logger, options: { everyMs: number; now?: () => number }): Feeder {
+  const now = options.now ?? Date.now;
   let tick = 0;
   let stopped = false;
   let inFlight: Promise<void> = Promise.resolve();
   const feed = async () => {
     const tableType = FEED_TABLE_TYPES[tick % FEED_TABLE_TYPES.length] as TableType;
     const shape = SHAPES[tick % SHAPES.length];
+    const endedMinutesAgo = tick % FEED_TABLE_TYPES.length === BILLED_TICK ? billedTestEndedMinutesAgo(now()) : undefined;
     tick += 1;
     const response = await app.inject({
       method: 'POST',
       url: '/api/dev/simulate',
-      payload: { table_type: tableType, shape, duration_minutes: 2, sessions: shape === 'many_sessions' ? 16 : 4, enqueue: true },
+      payload: {
+        table_type: tableType,
+        shape,
+        duration_minutes: 2,
+        sessions: shape === 'many_sessions' ? 16 : 4,
+        enqueue: true,
+        ...(endedMinutesAgo !== undefined ? { ended_minutes_ago: endedMinutesAgo } : {}),
+      },
     });
     if (response.statusCode !== 200) {
       log.warn({ status: response.statusCode, body: response.body.slice(0, 300) }, 'demo feeder: simulation failed');
       return;
     }
     const body = response.json() as { test_id: string; job_id?: string | null };
-    log.info({ test_id: body.test_id, job_id: body.job_id, table_type: tableType, shape }, 'demo feeder: simulated a test');
+    log.info({ test_id: body.test_id, job_id: body.job_id, table_type: tableType, shape, ended_minutes_ago: endedMinutesAgo ?? 0 }, 'demo feeder: simulated a test');
   };
   let busy = false;
   const timer = setInterval(() => {
