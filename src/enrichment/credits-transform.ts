@@ -56,7 +56,8 @@ export function transformCredits(
   if (test.end.getTime() > HYBRID_METERING_ENDED_AT.getTime() && windows.length === 0) {
     return {
       kind: 'not_applicable',
-      reason: 'HYBRID_TABLE_USAGE_HISTORY has no usage for this test (Snowflake stopped metering hybrid table requests on 2026-03-01)',
+      reason:
+        'HYBRID_TABLE_USAGE_HISTORY had no usage window for this test when read (Snowflake stopped metering hybrid table requests on 2026-03-01; its hourly windows can appear after the due time)',
     };
   }
   const testStart = test.start.getTime();
