@@ -1,7 +1,7 @@
 // What a job contains: the enrichment types a table type gets, the view each type reads, and when each
 // type is due (test end + documented view latency + buffer, both scaled by LATENCY_SCALE).
 import type { Config } from '../config.js';
-import { sourceView, type SourceViewName } from '../sources/account-usage.js';
+import { HYBRID_USAGE_WINDOW_MS, sourceView, type SourceViewName } from '../sources/account-usage.js';
 
 export const ENRICHMENT_TYPES = ['QUERY_HISTORY', 'AGGREGATE', 'LOCK_CONTENTION', 'HYBRID_CREDITS', 'QUERY_INSIGHTS'] as const;
 export type EnrichmentType = (typeof ENRICHMENT_TYPES)[number];
@@ -57,7 +57,23 @@ export function typeDelayMs(config: Pick<Config, 'bufferMinutes' | 'latencyScale
 }
 
 export function typeDueAt(config: Pick<Config, 'bufferMinutes' | 'latencyScale'>, type: EnrichmentType, testEnd: Date): Date {
-  return new Date(testEnd.getTime() + typeDelayMs(config, type));
+  return new Date(typeClockStart(config, type, testEnd) + typeDelayMs(config, type));
+}
+
+/**
+ * Where a type's latency counts from: the test's end, except for HYBRID_CREDITS, whose usage arrives in
+ * windows published only after they close, so it counts from the close of the window holding the end
+ * (scaled like the latencies: the simulator compresses the whole timeline).
+ */
+function typeClockStart(config: Pick<Config, 'latencyScale'>, type: EnrichmentType, testEnd: Date): number {
+  if (type !== 'HYBRID_CREDITS') return testEnd.getTime();
+  const windowMs = usageWindowMs(config);
+  return Math.ceil(testEnd.getTime() / windowMs) * windowMs;
+}
+
+/** The HYBRID_TABLE_USAGE_HISTORY window length on this timeline (scaled; at least one second). */
+export function usageWindowMs(config: Pick<Config, 'latencyScale'>): number {
+  return Math.max(1000, Math.round(HYBRID_USAGE_WINDOW_MS * config.latencyScale));
 }
 
 /**

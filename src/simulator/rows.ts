@@ -1,6 +1,7 @@
 // What FlakeBench writes (TEST_RESULTS, QUERY_EXECUTIONS) and what Snowflake later publishes in the five
 // ACCOUNT_USAGE views about the same executions, as plain rows keyed by the documented column names,
 // each view row with its VISIBLE_AT. Pure.
+import { usageWindowMs } from '../queue/plan.js';
 import type { SourceViewName } from '../sources/account-usage.js';
 import { familyOf } from './patterns.js';
 import { hashString, Random } from './random.js';
@@ -226,17 +227,20 @@ function aggregateRows(workload: Workload, visibility: VisibilityOptions, random
  * hybrid table requests, but the view keeps reporting usage (docs: historical data can still be queried, new
  * data is not billed), so windows are published on both sides of that date.
  */
-// A window shows once it has closed plus the view's latency (visibleAt from the window end).
+// Windows are hourly, compressed like the rest of the timeline by LATENCY_SCALE (usageWindowMs), so the demo's
+// tests see their window close seconds after they end. A window shows once it has closed plus the view's
+// latency (visibleAt from the window end).
 function creditWindowsOf(workload: Workload, visibility: VisibilityOptions, random: Random): CreditWindow[] {
+  const windowMs = usageWindowMs(visibility);
   const requests = new Map<number, number>();
   for (const e of workload.executions) {
-    const hour = Math.floor(e.start / HOUR) * HOUR;
-    requests.set(hour, (requests.get(hour) ?? 0) + 1);
+    const start = Math.floor(e.start / windowMs) * windowMs;
+    requests.set(start, (requests.get(start) ?? 0) + 1);
   }
   const windows: CreditWindow[] = [];
-  for (const [hour, count] of [...requests.entries()].sort((a, b) => a[0] - b[0])) {
-    const credits = Math.round((count * CREDITS_PER_REQUEST + BACKGROUND_CREDITS_PER_HOUR) * 1e9) / 1e9;
-    windows.push({ start: hour, end: hour + HOUR, credits, visibleAt: visibleAt('HYBRID_TABLE_USAGE_HISTORY', hour + HOUR, visibility, random) });
+  for (const [start, count] of [...requests.entries()].sort((a, b) => a[0] - b[0])) {
+    const credits = Math.round((count * CREDITS_PER_REQUEST + (BACKGROUND_CREDITS_PER_HOUR * windowMs) / HOUR) * 1e9) / 1e9;
+    windows.push({ start, end: start + windowMs, credits, visibleAt: visibleAt('HYBRID_TABLE_USAGE_HISTORY', start + windowMs, visibility, random) });
   }
   return windows;
 }

@@ -291,6 +291,13 @@ export function sourceView(name: SourceViewName): SourceViewContract {
 /** Hybrid-table requests stopped being metered on this date: HYBRID_TABLE_USAGE_HISTORY has no later rows. */
 export const HYBRID_METERING_ENDED_AT = new Date('2026-03-01T00:00:00.000Z');
 
+/**
+ * HYBRID_TABLE_USAGE_HISTORY's window length: not documented, hourly as observed. A window is published
+ * within the view's latency after it closes, so the window holding a test's end decides when its credits
+ * can be read.
+ */
+export const HYBRID_USAGE_WINDOW_MS = 3_600_000;
+
 /** Documented insight types by topic (QUERY_INSIGHTS.INSIGHT_TYPE_ID). */
 export const INSIGHT_TYPES: Readonly<Record<string, readonly string[]>> = {
   TABLE_SCAN: [
