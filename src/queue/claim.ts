@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { sql } from '../db/sql-registry.js';
-import { isWarehouseError, type Warehouse } from '../db/warehouse.js';
+import { isWarehouseError, type Row, type Warehouse } from '../db/warehouse.js';
 import { JOB_COLUMNS, toQueueJob, type QueueJob } from './job-state.js';
 
 /** CLAIMED_BY: host:pid (seed 2.5), truncated to the column's 100 characters. */
@@ -82,12 +82,19 @@ export async function claimBatch(
 
 // What the instance needs to know to stay quiet until then: the next pending due time and the next
 // lease expiry of a job claimed elsewhere (continuous orphan recovery).
-const NEXT_WAKE = sql(
-  'queue.next_wake',
-  `SELECT MIN(IFF(STATUS = 'PENDING' AND CLAIM_ID IS NULL, NEXT_DUE_AT, NULL)) AS NEXT_DUE,
+// Binds: [self]. Also the `wake` part of the discovery statement (queue/discovery.ts).
+export const NEXT_WAKE_SELECT = `SELECT MIN(IFF(STATUS = 'PENDING' AND CLAIM_ID IS NULL, NEXT_DUE_AT, NULL)) AS NEXT_DUE,
   MIN(IFF(STATUS = 'IN_PROGRESS' AND CLAIMED_BY <> ?, LEASE_EXPIRES_AT, NULL)) AS NEXT_LEASE_EXPIRY
-FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS IN ('PENDING', 'IN_PROGRESS')`,
-);
+FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS IN ('PENDING', 'IN_PROGRESS')`;
+
+const NEXT_WAKE = sql('queue.next_wake', NEXT_WAKE_SELECT);
+
+/** The earlier of a NEXT_WAKE_SELECT row's times (null: the queue has no live job). */
+export function wakeTimeOf(row: Row | undefined): Date | null {
+  const times = [row?.NEXT_DUE, row?.NEXT_LEASE_EXPIRY].filter((value): value is Date => value instanceof Date);
+  if (times.length === 0) return null;
+  return new Date(Math.min(...times.map((time) => time.getTime())));
+}
 
 /**
  * Earliest time something may become claimable (null: the queue has no live job). Leases held by
@@ -95,7 +102,5 @@ FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS IN ('PENDING', 'IN_PROGRESS')`,
  */
 export async function nextWakeTime(warehouse: Warehouse, self: string): Promise<Date | null> {
   const [row] = await warehouse.query(NEXT_WAKE, [self]);
-  const times = [row?.NEXT_DUE, row?.NEXT_LEASE_EXPIRY].filter((value): value is Date => value instanceof Date);
-  if (times.length === 0) return null;
-  return new Date(Math.min(...times.map((time) => time.getTime())));
+  return wakeTimeOf(row);
 }

@@ -14,7 +14,8 @@
 //   row of a multi-node run (TEST_ID = RUN_ID with child rows sharing the RUN_ID: the children carry the
 //   queries and their tags, the parent only aggregates them).
 import { sql } from '../db/sql-registry.js';
-import type { Row, Warehouse } from '../db/warehouse.js';
+import type { Warehouse } from '../db/warehouse.js';
+import { NEXT_WAKE_SELECT, wakeTimeOf } from './claim.js';
 
 /** Tests enqueued by one discovery poll at most; more are found by the next one (the oldest first). */
 export const DISCOVERY_BATCH = 100;
@@ -25,9 +26,7 @@ export const FIRST_PASS_GRACE_MS = 3_600_000;
 const DISCOVER = sql(
   'queue.discovery',
   `WITH wake AS (
-  SELECT MIN(IFF(STATUS = 'PENDING' AND CLAIM_ID IS NULL, NEXT_DUE_AT, NULL)) AS NEXT_DUE,
-    MIN(IFF(STATUS = 'IN_PROGRESS' AND CLAIMED_BY <> ?, LEASE_EXPIRES_AT, NULL)) AS NEXT_LEASE_EXPIRY
-  FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS IN ('PENDING', 'IN_PROGRESS')
+${NEXT_WAKE_SELECT}
 ),
 found AS (
   SELECT tr.TEST_ID, tr.RUN_ID, tr.TABLE_TYPE, tr.START_TIME, tr.END_TIME
@@ -71,9 +70,7 @@ export async function discoverFinishedTests(
   const lookBackStart = new Date(options.now.getTime() - options.lookBackMs);
   const graceEnd = new Date(options.now.getTime() - FIRST_PASS_GRACE_MS);
   const rows = await warehouse.query(DISCOVER, [options.self, options.autoEnqueue, lookBackStart, graceEnd]);
-  const first: Row | undefined = rows[0];
-  const times = [first?.NEXT_DUE, first?.NEXT_LEASE_EXPIRY].filter((value): value is Date => value instanceof Date);
-  const wake = times.length === 0 ? null : new Date(Math.min(...times.map((time) => time.getTime())));
+  const wake = wakeTimeOf(rows[0]);
   const finished = rows
     .filter((row) => row.TEST_ID !== null && row.TEST_ID !== undefined && row.END_TIME instanceof Date)
     .map((row) => ({
