@@ -18,6 +18,7 @@ import { simulate, type SimulationRequest, type SimulationResult } from '../src/
 import { VisibilityClock } from '../src/simulator/visibility.js';
 import { SOURCE_VIEWS } from '../src/sources/account-usage.js';
 import { FLAKEBENCH_QUERY_EXECUTIONS_COLUMNS, FLAKEBENCH_TEST_RESULTS_COLUMNS } from '../src/sources/flakebench-tables.js';
+import { exportLine } from './fixtures/flakebench-export.js';
 import { FakeSnowflake } from './support/fake-snowflake.js';
 import { silentLog, startTestService, tempDir, testConfig } from './support/embedded.js';
 
@@ -94,25 +95,10 @@ async function expectHybridTruth(query: Query, sim: SimulationResult, testId: st
   expect(Number(coverage!.N)).toBe(truth.query_history_coverage.matched);
 }
 
-/**
- * Rows as `COPY INTO @stage FROM (SELECT OBJECT_CONSTRUCT(*) FROM t)` writes them: NULL-valued keys left out,
- * VARIANTs nested, timestamps as Snowflake renders them in a VARIANT (NTZ without offset; LTZ, as a session in
- * America/Los_Angeles shows November, with -0800), 64-bit integers as exact JSON numbers.
- */
-function exportNdjson(rows: Row[], timestamps: 'ntz' | 'ltz'): string {
-  const stamp = (at: Date) =>
-    timestamps === 'ntz'
-      ? at.toISOString().replace('T', ' ').replace('Z', '')
-      : `${new Date(at.getTime() - 8 * HOUR).toISOString().replace('T', ' ').replace('Z', '')} -0800`;
+/** Rows as `COPY INTO @stage FROM (SELECT OBJECT_CONSTRUCT(*) FROM t)` writes them: NULL-valued keys left out. */
+function exportNdjson(rows: Row[], timestamps: 'NTZ' | 'LTZ'): string {
   return rows
-    .map((row) => {
-      const object = Object.fromEntries(
-        Object.entries(row)
-          .filter(([, value]) => value !== null && value !== undefined)
-          .map(([key, value]) => [key, value instanceof Date ? stamp(value) : typeof value === 'bigint' ? `__INT__${value}` : value]),
-      );
-      return JSON.stringify(object).replace(/"__INT__(-?\d+)"/g, '$1');
-    })
+    .map((row) => exportLine(Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null && value !== undefined)), { timestamps }))
     .join('\n');
 }
 
@@ -167,9 +153,9 @@ describe('FlakeBench-shaped rows on the embedded engine', () => {
     try {
       sim = await simulate(account.services.warehouse, { idSalt: 'flakebench-replayed', tableType: 'HYBRID', seed: 7, durationMinutes: 10, sessions: 8 }, clock.now(), 1);
       const w = account.services.warehouse;
-      files.TEST_RESULTS = exportNdjson(await w.query('SELECT * FROM TEST_RESULTS'), 'ntz');
-      files.QUERY_EXECUTIONS = exportNdjson(await w.query('SELECT * FROM QUERY_EXECUTIONS'), 'ntz');
-      for (const view of SOURCE_VIEWS) files[view.name] = exportNdjson(await w.query(`SELECT * EXCLUDE (VISIBLE_AT) FROM SIMULATED_ACCOUNT_USAGE.${view.name}`), 'ltz');
+      files.TEST_RESULTS = exportNdjson(await w.query('SELECT * FROM TEST_RESULTS'), 'NTZ');
+      files.QUERY_EXECUTIONS = exportNdjson(await w.query('SELECT * FROM QUERY_EXECUTIONS'), 'NTZ');
+      for (const view of SOURCE_VIEWS) files[view.name] = exportNdjson(await w.query(`SELECT * EXCLUDE (VISIBLE_AT) FROM SIMULATED_ACCOUNT_USAGE.${view.name}`), 'LTZ');
     } finally {
       await account.stop();
     }
