@@ -125,26 +125,53 @@ async function writeCreditWindows(scope: TransactionScope, windows: readonly Cre
 }
 
 /** Writes a plan in one transaction; returns the merged credit windows and row counts. */
-export async function writeSimulation(warehouse: Warehouse, plan: SimulationPlan): Promise<{ windows: CreditWindow[]; rows: Record<string, number> }> {
+export function writeSimulation(warehouse: Warehouse, plan: SimulationPlan): Promise<{ windows: CreditWindow[]; rows: Record<string, number> }> {
+  return writeSimulations(warehouse, [plan]);
+}
+
+/** Account-level windows of several plans as one list: plans sharing a window add their credits to it. */
+function combinedCreditWindows(plans: readonly SimulationPlan[]): CreditWindow[] {
+  if (plans.length === 1) return plans[0]!.rows.creditWindows;
+  const byWindow = new Map<string, CreditWindow>();
+  for (const window of plans.flatMap((plan) => plan.rows.creditWindows)) {
+    const key = `${window.start}/${window.end}`;
+    const seen = byWindow.get(key);
+    byWindow.set(
+      key,
+      seen === undefined
+        ? { ...window }
+        : { ...seen, credits: Math.round((seen.credits + window.credits) * 1e9) / 1e9, visibleAt: seen.visibleAt > window.visibleAt ? seen.visibleAt : window.visibleAt },
+    );
+  }
+  return [...byWindow.values()];
+}
+
+/**
+ * Writes several plans in one transaction (a transaction costs far more than its rows on DuckDB, so seeding
+ * thousands of tests goes plan batch by plan batch); returns the merged credit windows and row counts.
+ */
+export async function writeSimulations(
+  warehouse: Warehouse,
+  plans: readonly SimulationPlan[],
+): Promise<{ windows: CreditWindow[]; rows: Record<string, number> }> {
   const testColumns = await catalogColumns(warehouse, 'main', 'TEST_RESULTS');
   const executionColumns = await catalogColumns(warehouse, 'main', 'QUERY_EXECUTIONS');
   const only = (columns: LoadColumn[], sample: Record<string, unknown> | undefined) =>
     columns.filter((column) => sample !== undefined && column.name in sample);
+  const all = <T>(pick: (rows: SimulatedRows) => T[]): T[] => plans.flatMap((plan) => pick(plan.rows));
+  const testRows = all((rows) => rows.TEST_RESULTS);
+  const executionRows = all((rows) => rows.QUERY_EXECUTIONS);
+  const creditWindows = combinedCreditWindows(plans);
   return warehouse.withTransaction(async (scope) => {
     const rows: Record<string, number> = {};
-    rows.TEST_RESULTS = await bulkInsertRows(scope, 'main.TEST_RESULTS', only(testColumns, plan.rows.TEST_RESULTS[0]), plan.rows.TEST_RESULTS);
-    rows.QUERY_EXECUTIONS = await bulkInsertRows(
-      scope,
-      'main.QUERY_EXECUTIONS',
-      only(executionColumns, plan.rows.QUERY_EXECUTIONS[0]),
-      plan.rows.QUERY_EXECUTIONS,
-    );
+    rows.TEST_RESULTS = await bulkInsertRows(scope, 'main.TEST_RESULTS', only(testColumns, testRows[0]), testRows);
+    rows.QUERY_EXECUTIONS = await bulkInsertRows(scope, 'main.QUERY_EXECUTIONS', only(executionColumns, executionRows[0]), executionRows);
     for (const view of SOURCE_VIEWS) {
       if (view.name === 'HYBRID_TABLE_USAGE_HISTORY') continue;
-      rows[view.name] = await bulkInsertRows(scope, baseTableOf(view), viewColumns(view.name), plan.rows.views[view.name]);
+      rows[view.name] = await bulkInsertRows(scope, baseTableOf(view), viewColumns(view.name), all((r) => r.views[view.name]));
     }
-    const windows = await writeCreditWindows(scope, plan.rows.creditWindows);
-    rows.HYBRID_TABLE_USAGE_HISTORY = plan.rows.creditWindows.length;
+    const windows = await writeCreditWindows(scope, creditWindows);
+    rows.HYBRID_TABLE_USAGE_HISTORY = creditWindows.length;
     return { windows, rows };
   });
 }
