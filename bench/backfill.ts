@@ -147,7 +147,7 @@ try {
   console.log(`| figure | value | goal |`);
   console.log(`|---|---|---|`);
   console.log(`| end to end (first backfill call → all terminal) | ${(seconds / 60).toFixed(1)} min | < 10 min |`);
-  console.log(`| jobs/s | ${(all / seconds).toFixed(1)} | ≥ ${(TESTS / 600).toFixed(0)} |`);
+  console.log(`| jobs/s | ${(all / seconds).toFixed(1)} | ≥ 30 (a year's 18,000 in 10 min) |`);
   console.log(`| peak RSS of the service process | ${mb(peakRss)} MB | < 500 MB |`);
   console.log(`| database per 1,000 tests: FlakeBench rows + simulated views | ${perThousand(seededBytes).toFixed(1)} MB | — |`);
   console.log(`| database per 1,000 tests: added by the service | ${perThousand(enrichedBytes - seededBytes).toFixed(1)} MB | — |`);

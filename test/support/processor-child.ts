@@ -1,6 +1,7 @@
 // A real service process for the reliability tests: src/server.ts's main() (so SIGTERM goes through
 // close-with-grace exactly as in production) with controlled enrichment types that take
-// CHILD_TYPE_MS each. Prints "ready" and then every committed event as one JSON line on stdout.
+// CHILD_TYPE_MS each, or with CHILD_TYPES=real the real ones over the simulated views. Prints "ready" and
+// then every committed event as one JSON line on stdout.
 // Usage: node --import tsx test/support/processor-child.ts <dataDir>
 import { eventBusOf } from '../../src/events/bus.js';
 import { main } from '../../src/server.js';
@@ -19,7 +20,7 @@ const service = await main(
     POLL_CRON: '* * * * * *',
     DISCOVERY_POLL_CRON: '* * * * * *',
   },
-  { registry: controlledRegistry(() => ({ kind: 'slow', ms: typeMs })) },
+  process.env.CHILD_TYPES === 'real' ? {} : { registry: controlledRegistry(() => ({ kind: 'slow', ms: typeMs })) },
 );
 eventBusOf(service.services).subscribe((event) => {
   process.stdout.write(`${JSON.stringify({ type: event.type, job_id: event.job_id, enrichment_type: event.enrichment_type ?? null })}\n`);

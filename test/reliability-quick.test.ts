@@ -1,0 +1,26 @@
+// The quick variants of the reliability scripts (test/reliability/, `npm run reliability` runs the long
+// ones): each runs as its own process, as a user would run it, and must exit 0 with its PASS line.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+function runScript(name: string): Promise<{ code: number | null; output: string }> {
+  const script = fileURLToPath(new URL(`./reliability/${name}.ts`, import.meta.url));
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, '--quick'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+describe('reliability scripts, quick variants', () => {
+  for (const name of ['crash', 'shutdown']) {
+    it(`${name} --quick passes`, async () => {
+      const { code, output } = await runScript(name);
+      expect(output).toMatch(new RegExp(`^${name}: PASS$`, 'm'));
+      expect(code).toBe(0);
+    }, 300_000);
+  }
+});

@@ -1,0 +1,91 @@
+// Shutdown trials: SIGTERM to a real service process in the middle of a backlog (the real enrichment types
+// over the simulated views), at a random point. Each trial must see exit 0 within the grace period (plus the
+// close of the database), no claim left behind (every unfinished job PENDING, unclaimed, its unfinished types
+// with their attempt given back), and, after a restart, every job COMPLETED with exactly the rows of an
+// uninterrupted run.
+// Run: npx tsx test/reliability/shutdown.ts [--trials 10] [--jobs 10] [--seed 2] [--quick]
+import { parseArgs } from 'node:util';
+import { Random } from '../../src/simulator/random.js';
+import { copyBacklog, queueProblems, queueRows, report, rowCountProblems, seedBacklog, targetRowCounts, withDatabase, type QueueRow } from './backlog.js';
+import { claimedJobs, completedJobs, startChild, stop, terminate, untilAllComplete } from './children.js';
+
+const { values } = parseArgs({
+  options: { trials: { type: 'string' }, jobs: { type: 'string' }, seed: { type: 'string', default: '2' }, quick: { type: 'boolean', default: false } },
+});
+const TRIALS = Number(values.trials ?? (values.quick ? 2 : 10));
+const JOBS = Number(values.jobs ?? (values.quick ? 6 : 10));
+const SEED = Number(values.seed);
+const MAX_ATTEMPTS = 3;
+const GRACE_SECONDS = 2;
+/** Closing the database and the HTTP server after the grace period. */
+const EXIT_MARGIN_MS = 3000;
+const CHILD_ENV = { CHILD_TYPES: 'real', MAX_CONCURRENT_JOBS: '3', MAX_ATTEMPTS: String(MAX_ATTEMPTS), SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS) };
+
+/** After a shutdown: finished jobs COMPLETED, the others handed back (PENDING, unclaimed, attempts 0). */
+function releaseProblems(rows: readonly QueueRow[]): string[] {
+  return rows.flatMap((row) => {
+    if (row.status === 'COMPLETED') return [];
+    const problems: string[] = [];
+    if (row.status !== 'PENDING') problems.push(`job ${row.jobId}: ${row.status} after shutdown, expected PENDING or COMPLETED`);
+    if (row.claimId !== null) problems.push(`job ${row.jobId}: still claimed (${row.claimId}) after shutdown`);
+    for (const [type, state] of Object.entries(row.types)) {
+      if (state.status !== 'COMPLETED' && state.attempts !== 0) problems.push(`job ${row.jobId}: ${type} kept ${state.attempts} attempts though it never failed`);
+    }
+    return problems;
+  });
+}
+
+const template = await seedBacklog(JOBS, SEED);
+const problems: string[] = [];
+let inFlight = 0;
+let slowestExitMs = 0;
+try {
+  const clean = copyBacklog(template);
+  const first = await startChild(clean.dir, CHILD_ENV);
+  const started = performance.now();
+  await untilAllComplete(first, new Set(), clean);
+  const cleanMs = performance.now() - started;
+  await stop(first);
+  const reference = await withDatabase(clean.file, targetRowCounts);
+  clean.remove();
+
+  const random = new Random(SEED);
+  for (let trial = 1; trial <= TRIALS; trial += 1) {
+    const backlog = copyBacklog(template);
+    try {
+      const termAfterMs = Math.round(random.next() * cleanMs);
+      const child = await startChild(backlog.dir, CHILD_ENV);
+      await new Promise((resolve) => setTimeout(resolve, termAfterMs));
+      const unfinished = new Set(claimedJobs(child.events));
+      for (const job of completedJobs(child.events)) unfinished.delete(job);
+      inFlight += unfinished.size;
+      const { code, ms } = await terminate(child);
+      slowestExitMs = Math.max(slowestExitMs, ms);
+      const label = `trial ${trial} (SIGTERM at ${termAfterMs} ms, ${unfinished.size} jobs in flight)`;
+      if (code !== 0) problems.push(`${label}: exit ${code}: ${child.stderr().slice(-300)}`);
+      if (ms > GRACE_SECONDS * 1000 + EXIT_MARGIN_MS) problems.push(`${label}: exit took ${Math.round(ms)} ms, grace ${GRACE_SECONDS} s`);
+      problems.push(...(await withDatabase(backlog.file, async (warehouse) => releaseProblems(await queueRows(warehouse)))).map((p) => `${label}: ${p}`));
+
+      const done = new Set(completedJobs(child.events));
+      const survivor = await startChild(backlog.dir, CHILD_ENV);
+      await untilAllComplete(survivor, done, backlog);
+      await stop(survivor);
+      const after = await withDatabase(backlog.file, async (warehouse) => [
+        ...queueProblems(backlog, await queueRows(warehouse), { expected: 'COMPLETED', maxAttempts: MAX_ATTEMPTS }),
+        ...rowCountProblems(reference, await targetRowCounts(warehouse)),
+      ]);
+      problems.push(...after.map((p) => `${label}, after restart: ${p}`));
+    } catch (error) {
+      problems.push(`trial ${trial}: ${(error as Error).message}`);
+    } finally {
+      backlog.remove();
+    }
+  }
+} finally {
+  template.remove();
+}
+report(
+  'shutdown',
+  `${TRIALS} trials × ${JOBS} jobs, ${inFlight} jobs in flight at a SIGTERM, slowest exit ${Math.round(slowestExitMs)} ms (grace ${GRACE_SECONDS} s)`,
+  problems,
+);
