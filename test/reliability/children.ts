@@ -1,9 +1,26 @@
 // Service processes for the reliability scripts (test/support/processor-child.ts, started by startChild),
 // and waiting on what they report.
-import { startChild, type ChildEvent, type RunningChild } from '../support/child-process.js';
+import { startChild as startSupportChild, type ChildEvent, type RunningChild } from '../support/child-process.js';
 import type { Backlog } from './backlog.js';
 
-export { startChild, type RunningChild };
+export type { RunningChild };
+
+const running = new Set<RunningChild>();
+
+/** A service process on a backlog's folder; killed by killChildren() (a failed trial leaves none behind). */
+export async function startChild(dataDir: string, env: Record<string, string>): Promise<RunningChild> {
+  const child = await startSupportChild(dataDir, env);
+  running.add(child);
+  void child.exited.then(() => running.delete(child));
+  return child;
+}
+
+/** SIGKILLs every service process still running and waits for their exits. */
+export async function killChildren(): Promise<void> {
+  const left = [...running];
+  for (const child of left) child.process.kill('SIGKILL');
+  await Promise.all(left.map((child) => child.exited));
+}
 
 /** How long a backlog may take to finish after a restart before the script names the jobs left. */
 export const COMPLETION_TIMEOUT_MS = 120_000;

@@ -7,7 +7,7 @@
 // Run: npx tsx test/reliability/crash.ts [--trials 20] [--jobs 10] [--seed 1] [--quick]
 import { parseArgs } from 'node:util';
 import { Random } from '../../src/simulator/random.js';
-import { completedJobs, startChild, stop, untilAllComplete } from './children.js';
+import { completedJobs, killChildren, startChild, stop, untilAllComplete } from './children.js';
 import { copyBacklog, queueProblems, queueRows, report, rowCountProblems, seedBacklog, targetRowCounts, withDatabase } from './backlog.js';
 
 const { values } = parseArgs({
@@ -60,10 +60,12 @@ try {
     } catch (error) {
       problems.push(`trial ${trial}: ${(error as Error).message}`);
     } finally {
+      await killChildren();
       backlog.remove();
     }
   }
 } finally {
+  await killChildren();
   template.remove();
 }
 report(

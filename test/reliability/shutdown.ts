@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { Random } from '../../src/simulator/random.js';
 import { copyBacklog, queueProblems, queueRows, report, rowCountProblems, seedBacklog, targetRowCounts, withDatabase, type QueueRow } from './backlog.js';
-import { claimedJobs, completedJobs, startChild, stop, terminate, untilAllComplete } from './children.js';
+import { claimedJobs, completedJobs, killChildren, startChild, stop, terminate, untilAllComplete } from './children.js';
 
 const { values } = parseArgs({
   options: { trials: { type: 'string' }, jobs: { type: 'string' }, seed: { type: 'string', default: '2' }, quick: { type: 'boolean', default: false } },
@@ -78,10 +78,12 @@ try {
     } catch (error) {
       problems.push(`trial ${trial}: ${(error as Error).message}`);
     } finally {
+      await killChildren();
       backlog.remove();
     }
   }
 } finally {
+  await killChildren();
   template.remove();
 }
 report(
