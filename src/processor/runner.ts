@@ -16,6 +16,7 @@ import { isTerminal, type ErrorRecord, type QueueJob, type TypeState } from '../
 import { SOURCE_VIEW_OF_TYPE, typeDueAt, type EnrichmentType } from '../queue/plan.js';
 import type { Services } from '../services.js';
 import { sourceViewName, type SourceViewName } from '../sources/account-usage.js';
+import { checkedSourceWarehouse } from '../sources/row-check.js';
 import {
   aggregateStatus,
   fenceOf,
@@ -320,7 +321,8 @@ export class JobRun {
     const work = (async (): Promise<TypeResult> => {
       const readiness = await module.checkReady(context);
       if (!readiness.ready) return { kind: 'not_ready', reason: readiness.reason, ...(readiness.retryAt ? { retryAt: readiness.retryAt } : {}) };
-      const source = await module.read(context);
+      // Rows of the view are checked against its documented types before the transform sees them.
+      const source = await module.read({ ...context, warehouse: checkedSourceWarehouse(context.warehouse, module.view) });
       return { kind: 'done', output: module.transform(source, this.job) };
     })().catch((error: unknown): TypeResult => ({ kind: 'error', error }));
     // A module that ignores its signal still cannot hold the run past the abort or the timeout.
