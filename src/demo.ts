@@ -1,8 +1,10 @@
 // `npm run demo`: the service on the embedded default with latencies scaled down so that jobs complete
 // within about a minute, fed by the simulator with a new test (mixed table types) every few seconds
-// (DEMO_SIMULATE_EVERY_SECONDS, default 5). Settings given in the environment or the settings file win
-// over these defaults.
+// (DEMO_SIMULATE_EVERY_SECONDS, default 5), its tests pruned once they have been done for DEMO_KEEP_MINUTES
+// (default 20), so a demo left running stays small. Settings given in the environment or the settings
+// file win over these defaults.
 import { main, readEnvironmentOrExit } from './server.js';
+import { startDemoPruner } from './simulator/demo-prune.js';
 import { startFeeder } from './simulator/feeder.js';
 
 const DEMO_DEFAULTS: Record<string, string> = {
@@ -13,19 +15,31 @@ const DEMO_DEFAULTS: Record<string, string> = {
 };
 
 // Checked before the service starts, so a bad value never leaves a half-started demo behind.
-const everyText = readEnvironmentOrExit().values.DEMO_SIMULATE_EVERY_SECONDS?.trim() || '5';
-const everySeconds = Number(everyText);
-if (!Number.isFinite(everySeconds) || everySeconds <= 0) {
-  process.stderr.write(`DEMO_SIMULATE_EVERY_SECONDS must be a positive number (got "${everyText}")\n`);
-  process.exit(2);
+const demoSettings = readEnvironmentOrExit().values;
+function positiveSetting(name: string, fallback: string): number {
+  const text = demoSettings[name]?.trim() || fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) {
+    process.stderr.write(`${name} must be a positive number (got "${text}")\n`);
+    process.exit(2);
+  }
+  return value;
 }
+const everySeconds = positiveSetting('DEMO_SIMULATE_EVERY_SECONDS', '5');
+const keepMinutes = positiveSetting('DEMO_KEEP_MINUTES', '20');
 
 const service = await main({}, {}, DEMO_DEFAULTS);
 if (service.services.engine.engine === 'duckdb') {
   const feeder = startFeeder(service.app, service.services.log, { everyMs: everySeconds * 1000 });
+  const pruner = startDemoPruner(service.services, service.services.log, { keepMs: keepMinutes * 60_000, everyMs: 60_000 });
   // Stop feeding before the service closes (close-with-grace handles the same signals and stops the service).
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => feeder.stop());
-  service.services.log.info({ every_seconds: everySeconds }, 'demo feeder started');
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      feeder.stop();
+      pruner.stop();
+    });
+  }
+  service.services.log.info({ every_seconds: everySeconds, keep_minutes: keepMinutes }, 'demo feeder started');
 } else {
   service.services.log.warn('demo feeder needs the embedded engine; not started in Snowflake mode');
 }
