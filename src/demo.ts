@@ -3,7 +3,16 @@
 // (DEMO_SIMULATE_EVERY_SECONDS, default 5). Settings given in the environment or the settings file win
 // over these defaults.
 import { main, readEnvironmentOrExit } from './server.js';
+import type { AddressInfo } from 'node:net';
 import { startFeeder } from './simulator/feeder.js';
+
+/** The page's URL on the address the service listens on (a wildcard address is opened as loopback). */
+function dashboardUrl(address: AddressInfo | string | null): string {
+  if (address === null || typeof address === 'string') return 'http://127.0.0.1:3000/';
+  const wildcard = address.address === '0.0.0.0' || address.address === '::';
+  const host = wildcard ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}/`;
+}
 
 const DEMO_DEFAULTS: Record<string, string> = {
   LATENCY_SCALE: '0.002', // 3 h of view latency becomes about 22 s
@@ -21,6 +30,7 @@ if (!Number.isFinite(everySeconds) || everySeconds <= 0) {
 }
 
 const service = await main({}, {}, DEMO_DEFAULTS);
+process.stdout.write(`\nDashboard: ${dashboardUrl(service.app.server.address())}  (open it in a browser; Ctrl-C stops the demo)\n\n`);
 if (service.services.engine.engine === 'duckdb') {
   const feeder = startFeeder(service.app, service.services.log, { everyMs: everySeconds * 1000 });
   // Stop feeding before the service closes (close-with-grace handles the same signals and stops the service).
