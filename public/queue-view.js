@@ -140,7 +140,7 @@ export class QueueView {
     }
     return el(
       'tr',
-      { dataset: { jobId: job.job_id, testId: job.test_id, status: job.status } },
+      { dataset: { jobId: job.job_id, testId: job.test_id, status: job.status, tableType: job.table_type } },
       el('td', {}, el('a', { href: `#/tests/${encodeURIComponent(job.test_id)}` }, job.test_name ?? job.test_id), el('span', { class: 'id' }, job.test_id)),
       el('td', {}, job.table_type),
       el('td', {}, badge(job.status)),
