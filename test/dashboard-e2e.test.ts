@@ -35,6 +35,7 @@ const CHROMIUM_ARGS = [
 ];
 /** Jobs of the demo complete about 30 s after their test ends (LATENCY_SCALE 0.002); a loaded machine is slower. */
 const COMPLETION_TIMEOUT_MS = 150_000;
+const TOKEN = 'dashboard-e2e-token-0123456789';
 const RECONNECT_TIMEOUT_MS = 60_000;
 
 const isLoopback = (url: string) => {
@@ -66,6 +67,36 @@ async function fields(page: Page): Promise<Map<string, { text: string; value: st
   return new Map(entries);
 }
 
+/**
+ * Runs in the page: the WCAG contrast ratio of every element matched by `selector` that shows text, against
+ * the first opaque background up its ancestors (white at the top). Returns those below `minimum`.
+ */
+function lowContrast([selector, minimum]: [string, number]): string[] {
+  type Node = { textContent: string | null; parentElement: Node | null; className: string };
+  const page = globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<Node> }; getComputedStyle(n: Node): { color: string; backgroundColor: string } };
+  const rgb = (text: string) => (text.match(/[\d.]+/g) ?? []).map(Number);
+  const luminance = ([r, g, b]: number[]) => {
+    const channel = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * channel(r!) + 0.7152 * channel(g!) + 0.0722 * channel(b!);
+  };
+  const failures: string[] = [];
+  for (const node of page.document.querySelectorAll(selector)) {
+    if (!node.textContent?.trim()) continue;
+    let background = [255, 255, 255];
+    for (let at: Node | null = node; at; at = at.parentElement) {
+      const parts = rgb(page.getComputedStyle(at).backgroundColor);
+      if (parts.length === 3 || (parts.length === 4 && parts[3]! > 0.99)) {
+        background = parts.slice(0, 3);
+        break;
+      }
+    }
+    const [a, b] = [luminance(rgb(page.getComputedStyle(node).color)), luminance(background)];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < minimum) failures.push(`${node.className} "${node.textContent.trim().slice(0, 30)}": ${ratio.toFixed(2)}`);
+  }
+  return failures;
+}
+
 describe('dashboard in headless Chromium', () => {
   it.runIf(!HAVE_CHROMIUM && REQUIRED)('needs Debian chromium under CI (REQUIRE_BROWSER=1)', () => {
     throw new Error(`${CHROMIUM} is missing and REQUIRE_BROWSER=1: install it with apt-get install chromium (.ci/run does)`);
@@ -78,7 +109,8 @@ describe('dashboard in headless Chromium', () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'fbde-e2e-data-'));
       const profile = mkdtempSync(join(tmpdir(), 'fbde-e2e-chromium-'));
       const port = await freePort();
-      const env = { DEMO_SIMULATE_EVERY_SECONDS: '4', QUEUE_STATS_PUSH_SECONDS: '5' };
+      // API_TOKEN protects the mutating routes (reads stay open): the page's retry/cancel need it.
+      const env = { DEMO_SIMULATE_EVERY_SECONDS: '4', QUEUE_STATS_PUSH_SECONDS: '5', API_TOKEN: TOKEN };
       let demo: DemoProcess | undefined;
       let context: BrowserContext | undefined;
       try {
@@ -118,6 +150,29 @@ describe('dashboard in headless Chromium', () => {
         await done.waitFor({ timeout: COMPLETION_TIMEOUT_MS });
         await notReloaded();
         await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-queue-completed.png'), fullPage: true });
+        // Landmarks, headings, labels, a live region, and text contrast of at least 4.5:1 (WCAG AA).
+        for (const role of ['banner', 'navigation', 'main'] as const) expect(await page.getByRole(role).count(), role).toBe(1);
+        expect(await page.getByRole('heading', { level: 1 }).count()).toBe(1);
+        expect(await page.getByRole('heading', { level: 2, name: 'Queue' }).count()).toBe(1);
+        expect(await page.getByLabel('API token').count()).toBe(1);
+        expect(await page.locator('[aria-live="polite"]').count()).toBeGreaterThanOrEqual(2);
+        expect(await page.evaluate(lowContrast, ['body *', 4.5] as [string, number])).toEqual([]);
+
+        // No actions before a token; once entered (kept in sessionStorage only), cancel works from the keyboard.
+        expect(await page.locator('button[data-action]').count()).toBe(0);
+        await page.getByLabel('API token').fill(TOKEN);
+        await page.keyboard.press('Enter');
+        const cancel = page.locator('tr[data-job-id][data-status="PENDING"] button[data-action="cancel"]').first();
+        await cancel.waitFor({ timeout: 30_000 });
+        const storage = (await page.evaluate('({ session: sessionStorage.length, local: localStorage.length, cookie: document.cookie, url: location.href })')) as Record<string, unknown>;
+        expect(storage).toEqual({ session: 1, local: 0, cookie: '', url: base });
+        const cancelledJob = (await cancel.locator('xpath=ancestor::tr').getAttribute('data-job-id'))!;
+        await cancel.focus();
+        await page.keyboard.press('Enter');
+        await page.locator(`tr[data-job-id="${cancelledJob}"][data-status="SKIPPED"]`).waitFor({ timeout: 30_000 });
+        expect((await api<{ status: string }>(base, `/api/enrichment/jobs/${cancelledJob}`)).status).toBe('SKIPPED');
+        await expect.poll(() => page.locator('.action-status').textContent()).toMatch(/^Cancelled the job of /);
+
         const jobIdsShown = `[...document.querySelectorAll('tr[data-job-id]')].map((row) => ({ id: row.dataset.jobId, status: row.dataset.status }))`;
         const seenBefore = new Set(((await page.evaluate(jobIdsShown)) as Array<{ id: string }>).map((row) => row.id));
 
