@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { formatCount, formatCredits, formatDuration } from '../public/format.js';
+import { formatCount, formatCredits, formatDuration, pendingUntil } from '../public/format.js';
 import { freePort, startDemo, stopDemo, type DemoProcess } from './support/service-process.js';
 
 /** Debian's chromium; CHROMIUM_PATH points elsewhere (e.g. to check the skip and the CI failure). */
@@ -146,8 +146,21 @@ describe('dashboard in headless Chromium', () => {
         const jobId = (await waiting.getAttribute('data-job-id'))!;
         const testId = (await waiting.getAttribute('data-test-id'))!;
         await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-queue-waiting.png'), fullPage: true });
+        // A pending type says when it is due, as the job's API detail has it (read again until both agree:
+        // the type may complete between the two reads).
+        await expect
+          .poll(async () => {
+            const detail = await api<{ types: Array<{ type: string; status: string; due_at: string }> }>(base, `/api/enrichment/jobs/${jobId}`);
+            const pendingType = detail.types.find((type) => type.status === 'PENDING');
+            if (!pendingType) return 'no pending type left';
+            const shown = await page.locator(`tr[data-job-id="${jobId}"] li[data-type="${pendingType.type}"][data-status="PENDING"] .when`).textContent({ timeout: 2_000 }).catch(() => null);
+            return shown === ` ${pendingUntil(pendingType.due_at, new Date())}` || shown === null ? 'consistent' : `shown "${shown}" for due ${pendingType.due_at}`;
+          }, { timeout: 30_000 })
+          .toMatch(/^(consistent|no pending type left)$/);
+        const waitingSince = Date.now();
         const done = page.locator(`tr[data-job-id="${jobId}"][data-status="COMPLETED"]`);
         await done.waitFor({ timeout: COMPLETION_TIMEOUT_MS });
+        console.info(`dashboard e2e: job ${jobId} shown COMPLETED ${((Date.now() - waitingSince) / 1000).toFixed(1)} s after it was first seen waiting`);
         await notReloaded();
         await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-queue-completed.png'), fullPage: true });
         // Landmarks, headings, labels, a live region, and text contrast of at least 4.5:1 (WCAG AA).
