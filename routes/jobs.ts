@@ -8,7 +8,7 @@ import { JOB_STATUSES } from '../src/queue/job-state.js';
 import { BACKFILL_LIMIT, backfill, cancelJob, retryJob } from '../src/queue/operations.js';
 import { ENRICHMENT_TYPES, TABLE_TYPES } from '../src/queue/plan.js';
 import { THRESHOLDS, type FigureName, type Level } from '../src/queue/stats.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, jobDetail, listJobs } from '../src/results/jobs.js';
+import { DEFAULT_PAGE_SIZE, DEFAULT_RECENT_JOBS, MAX_PAGE_SIZE, MAX_RECENT_JOBS, jobDetail, listJobs, recentJobs } from '../src/results/jobs.js';
 import { Nullable } from '../src/http/schemas.js';
 
 /** A string from a fixed list, validated with an error that lists the allowed values. */
@@ -103,6 +103,34 @@ const JobDetail = Type.Object({
   error_history: Type.Array(ErrorRecord),
 });
 
+const RecentQuery = Type.Object(
+  {
+    status: Type.Optional(StringEnum(JOB_STATUSES)),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_RECENT_JOBS, default: DEFAULT_RECENT_JOBS, description: `Jobs (default ${DEFAULT_RECENT_JOBS}, at most ${MAX_RECENT_JOBS}).` }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const RecentJob = Type.Object({
+  job_id: Type.String(),
+  test_id: Type.String(),
+  run_id: Type.String(),
+  test_name: Nullable(Type.String()),
+  table_type: Type.String(),
+  status: Type.String(),
+  attempts: Type.Integer({ description: 'Attempts spent, summed over the types.' }),
+  last_error: Nullable(Type.String()),
+  test_end_time: Time,
+  next_due_at: Nullable(Time, { description: 'Earliest due time among the unfinished types.' }),
+  updated_at: Nullable(Time, { description: 'When the job last changed; the list is newest first.' }),
+  completed_at: Nullable(Time),
+  types: Type.Array(TypeDetail),
+});
+
+const RecentJobs = Type.Object({ at: Time, jobs: Type.Array(RecentJob) });
+
 const OperationResult = Type.Object({ job_id: Type.String(), status: Type.String(), types: Type.Array(Type.String()) });
 
 const RetryBody = Type.Union([
@@ -174,6 +202,19 @@ const jobsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => listJobs(app.services, request.query),
+  );
+
+  app.get(
+    '/api/enrichment/recent-jobs',
+    {
+      schema: {
+        summary: 'The most recently changed jobs, newest first, with per-type status and due times (the dashboard job list)',
+        tags: ['jobs'],
+        querystring: RecentQuery,
+        response: { 200: RecentJobs, ...problemResponses(400) },
+      },
+    },
+    async (request) => recentJobs(app.services, request.query),
   );
 
   app.get(

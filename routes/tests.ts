@@ -9,6 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpProblem, problemResponses } from '../src/http/problem.js';
 import { Nullable } from '../src/http/schemas.js';
 import { AVAILABILITY_STATES, TEST_ID_MAX_LENGTH } from '../src/results/availability.js';
+import { clientLatencies, RECORDED_OPERATIONS } from '../src/results/client-latencies.js';
 import { hybridCredits } from '../src/results/hybrid-credits.js';
 import { DEFAULT_EVENT_PAGE, MAX_EVENT_PAGE, lockContention } from '../src/results/lock-contention.js';
 import {
@@ -348,6 +349,49 @@ const PurgeResponse = Type.Object({
   removed: Type.Record(Type.String(), Type.Integer(), { description: 'Rows deleted (or reset) per table.' }),
 });
 
+const OperationLatencies = Type.Object({ p50_ms: NNumber, p95_ms: NNumber, p99_ms: NNumber, min_ms: NNumber, max_ms: NNumber });
+
+const LatencyGroup = Type.Object({
+  query_kind: Nullable(Type.String(), { description: 'QUERY_EXECUTIONS.QUERY_KIND (POINT_LOOKUP, RANGE_SCAN, INSERT, UPDATE, ...).' }),
+  hash: Nullable(Type.String(), { description: 'QUERY_PARAMETERIZED_HASH in the per-pattern groups (the server patterns use the same hash); null per kind.' }),
+  executions: Type.Integer(),
+  errors: Type.Integer(),
+  avg_ms: NNumber,
+  min_ms: NNumber,
+  p50_ms: NNumber,
+  p90_ms: NNumber,
+  p95_ms: NNumber,
+  p99_ms: NNumber,
+  max_ms: NNumber,
+});
+
+const ClientLatenciesResponse = Type.Object({
+  test_id: Type.String(),
+  latency_column: Type.Literal('DURATION_MS'),
+  percentile_method: Type.Literal('PERCENTILE_CONT'),
+  recorded: Nullable(
+    Type.Object({
+      total_operations: NInt,
+      failed_operations: NInt,
+      avg_ms: NNumber,
+      min_ms: NNumber,
+      p50_ms: NNumber,
+      p90_ms: NNumber,
+      p95_ms: NNumber,
+      p99_ms: NNumber,
+      max_ms: NNumber,
+      operations: Type.Record(Type.String(), OperationLatencies, {
+        description: `FlakeBench's per-operation columns (${RECORDED_OPERATIONS.join(', ')}), only those it filled.`,
+      }),
+    }),
+    { description: "TEST_RESULTS' summary (P50_LATENCY_MS ...) as FlakeBench wrote it; null without a TEST_RESULTS row." },
+  ),
+  by_kind: Type.Array(LatencyGroup, { description: 'Measurement-phase QUERY_EXECUTIONS (WARMUP not true) per QUERY_KIND, most executions first.' }),
+  by_pattern: Type.Array(LatencyGroup, { description: 'The same per kind and QUERY_PARAMETERIZED_HASH; empty until QUERY_HISTORY wrote the hashes.' }),
+  groups_truncated: Type.Boolean(),
+  pattern_availability: TypeAvailability,
+});
+
 const Html = Type.String({ description: 'HTML partial (a fragment for hx-swap="innerHTML"): escaped, no <html> shell, no scripts.' });
 
 /** 200 answers in both media types, so openapi.yaml lists the partial next to the JSON. */
@@ -404,6 +448,19 @@ const testsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => negotiate(request, reply, await serverMetrics(services, request.params.test_id), (data) => serverMetricsPartial(data, now())),
+  );
+
+  app.get(
+    '/api/tests/:test_id/client-latencies',
+    {
+      schema: {
+        summary: "The client-side latencies FlakeBench recorded (TEST_RESULTS summary, QUERY_EXECUTIONS per kind and pattern), next to the server metrics",
+        tags: ['tests'],
+        params: Params,
+        response: { 200: ClientLatenciesResponse, ...problemResponses(400, 404) },
+      },
+    },
+    async (request) => clientLatencies(services, request.params.test_id),
   );
 
   app.get(

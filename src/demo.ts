@@ -3,9 +3,18 @@
 // (DEMO_SIMULATE_EVERY_SECONDS, default 5), its tests pruned once they have been done for DEMO_KEEP_MINUTES
 // (default 20), so a demo left running stays small. Settings given in the environment or the settings
 // file win over these defaults.
+import type { AddressInfo } from 'node:net';
 import { main, readEnvironmentOrExit } from './server.js';
 import { startDemoPruner } from './simulator/demo-prune.js';
 import { startFeeder } from './simulator/feeder.js';
+
+/** The page's URL on the address the service listens on (a wildcard address is opened as loopback). */
+function dashboardUrl(address: AddressInfo | string | null): string {
+  if (address === null || typeof address === 'string') return 'http://127.0.0.1:3000/';
+  const wildcard = address.address === '0.0.0.0' || address.address === '::';
+  const host = wildcard ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}/`;
+}
 
 const DEMO_DEFAULTS: Record<string, string> = {
   LATENCY_SCALE: '0.002', // 3 h of view latency becomes about 22 s
@@ -29,6 +38,7 @@ const everySeconds = positiveSetting('DEMO_SIMULATE_EVERY_SECONDS', '5');
 const keepMinutes = positiveSetting('DEMO_KEEP_MINUTES', '20');
 
 const service = await main({}, {}, DEMO_DEFAULTS);
+process.stdout.write(`\nDashboard: ${dashboardUrl(service.app.server.address())}  (open it in a browser; Ctrl-C stops the demo)\n\n`);
 if (service.services.engine.engine === 'duckdb') {
   const feeder = startFeeder(service.app, service.services.log, { everyMs: everySeconds * 1000 });
   const pruner = startDemoPruner(service.services, service.services.log, { keepMs: keepMinutes * 60_000, everyMs: 60_000 });

@@ -170,6 +170,11 @@ describe('npm start', () => {
         const health = await fetch(`http://127.0.0.1:${started.port}/health`);
         expect(health.status).toBe(200);
         expect((await health.json()) as { engine: string }).toMatchObject({ engine: 'duckdb' });
+        // The compiled service finds the dashboard's files (public/, not compiled) from the package root.
+        const page = await fetch(`http://127.0.0.1:${started.port}/`);
+        expect(page.status).toBe(200);
+        expect(await page.text()).toContain('src="/dashboard/app.js"');
+        expect((await fetch(`http://127.0.0.1:${started.port}/dashboard/app.js`)).status).toBe(200);
         await stopsCleanly(started, 'SIGTERM');
       },
     );

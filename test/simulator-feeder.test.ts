@@ -38,6 +38,21 @@ describe('demo feeder', () => {
     expect((await jobs())?.N).toBe(stopped?.N);
   });
 
+  it('presents the API token when the service has one (simulating is a mutating call)', async () => {
+    const service = await startTestService({ env: { API_TOKEN: 'feeder-token-0123456789' } });
+    cleanups.push(() => service.stop());
+    const feeder = startFeeder(service.app, silentLog, { everyMs: 20 });
+    cleanups.push(() => feeder.stop());
+    const jobs = async () => Number((await service.services.warehouse.query('SELECT COUNT(*) AS N FROM DELAYED_ENRICHMENT_QUEUE'))[0]?.N ?? 0);
+    while ((await jobs()) < 1) {
+      await feeder.idle();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    feeder.stop();
+    await feeder.idle();
+    expect(await jobs()).toBeGreaterThanOrEqual(1);
+  });
+
   it('shows both credit cases: every sixth test is a hybrid test from before billing stopped, next to unbilled ones', async () => {
     const clock = new ManualClock('2026-12-03T12:00:00Z');
     const service = await startTestService({ clock, env: { LATENCY_SCALE: '1' } });

@@ -81,6 +81,10 @@ describe('offline Snowflake check', () => {
     const misspelled = checkStatement(`SELECT QUERY_COUNT FROM ${sourceViewName('AGGREGATE_QUERY_HISTORY')}`, known);
     expect(misspelled.map((p) => p.message).join('\n')).toMatch(/Unknown column 'query_count'/);
     expect(checkStatement(`SELECT CALLS FROM ${sourceViewName('AGGREGATE_QUERY_HISTORY')}`, known)).toEqual([]);
+    // An ordered-set aggregate's ORDER BY column is checked like any other.
+    const percentile = (column: string) => `SELECT QUERY_KIND, PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY ${column}) AS P FROM QUERY_EXECUTIONS GROUP BY QUERY_KIND`;
+    expect(checkStatement(percentile('DURATION_MS'), known)).toEqual([]);
+    expect(checkStatement(percentile('DURATION_MSX'), known).map((p) => p.message).join('\n')).toMatch(/Unknown column 'duration_msx'/);
     // Through an alias, in a subquery, and in an UPDATE of our own table.
     expect(checkStatement('SELECT a.CALL FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY a', known)).not.toEqual([]);
     expect(

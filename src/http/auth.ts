@@ -17,8 +17,16 @@ export function presentedToken(request: FastifyRequest): string | undefined {
   return typeof query?.token === 'string' ? query.token : undefined;
 }
 
+/** The dashboard's page and assets hold no data (the page asks for the token and sends it on each call). */
+function isDashboardShell(method: string, url: string): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  const path = url.split('?')[0];
+  return path === '/' || (path !== undefined && path.startsWith('/dashboard/'));
+}
+
 export function requiresToken(method: string, url: string, scope: 'mutating' | 'all'): boolean {
   if (url === '/health' || url.startsWith('/health?')) return false;
+  if (isDashboardShell(method, url)) return false;
   if (scope === 'all') return true;
   return method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS';
 }

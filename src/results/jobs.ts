@@ -5,7 +5,7 @@ import { sql, sqlSample } from '../db/sql-registry.js';
 import type { BindValue, Row } from '../db/warehouse.js';
 import { HttpProblem } from '../http/problem.js';
 import type { Services } from '../services.js';
-import { JOB_COLUMNS, toQueueJob, type ErrorRecord, type JobStatus } from '../queue/job-state.js';
+import { JOB_COLUMNS, toQueueJob, type ErrorRecord, type JobStatus, type QueueJob } from '../queue/job-state.js';
 import { typeDueAt, type EnrichmentType, type TableType } from '../queue/plan.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -212,13 +212,9 @@ export interface JobDetail {
   error_history: ErrorRecord[];
 }
 
-/** One job with its per-type state, due times, lease and error history; 404 when there is no such job. */
-export async function jobDetail(services: Services, jobId: string): Promise<JobDetail> {
-  const [row] = await services.warehouse.query(READ_JOB_DETAIL, [jobId]);
-  if (!row) throw new HttpProblem(404, `job ${jobId} does not exist`);
-  const job = toQueueJob(row);
-  const now = services.clock.now().getTime();
-  const types: TypeDetail[] = job.types.map((type: EnrichmentType) => {
+/** Each of the job's types with its state; a type without state yet is PENDING at its planned due time. */
+function typeDetails(services: Services, job: QueueJob): TypeDetail[] {
+  return job.types.map((type: EnrichmentType) => {
     const state = job.typeState[type];
     return {
       type,
@@ -231,6 +227,15 @@ export async function jobDetail(services: Services, jobId: string): Promise<JobD
       not_ready_checks: state?.not_ready_checks ?? 0,
     };
   });
+}
+
+/** One job with its per-type state, due times, lease and error history; 404 when there is no such job. */
+export async function jobDetail(services: Services, jobId: string): Promise<JobDetail> {
+  const [row] = await services.warehouse.query(READ_JOB_DETAIL, [jobId]);
+  if (!row) throw new HttpProblem(404, `job ${jobId} does not exist`);
+  const job = toQueueJob(row);
+  const now = services.clock.now().getTime();
+  const types = typeDetails(services, job);
   const held = job.claimId !== null;
   return {
     job_id: job.jobId,
@@ -268,4 +273,64 @@ export async function jobDetail(services: Services, jobId: string): Promise<JobD
       retryable: Boolean(entry.retryable),
     })),
   };
+}
+
+// --- recently changed ---------------------------------------------------------------------------------
+// The dashboard's job list: the jobs that changed last (enqueued, claimed, progressed, finished), newest
+// first, each with its per-type status and due times, one statement for the page. Bounded: a tab left open
+// shows the latest few, never an ever-growing history (the list above pages through everything).
+
+export const DEFAULT_RECENT_JOBS = 50;
+export const MAX_RECENT_JOBS = 200;
+
+function recentText(withStatus: boolean, limit: number): string {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT_JOBS) throw new Error(`invalid recent-jobs limit ${limit}`);
+  return `SELECT ${QUEUE_COLUMNS}, q.UPDATED_AT,
+  (SELECT MIN(tr.TEST_NAME) FROM TEST_RESULTS tr WHERE tr.TEST_ID = q.TEST_ID AND tr.RUN_ID = q.RUN_ID) AS TEST_NAME
+FROM DELAYED_ENRICHMENT_QUEUE q${withStatus ? '\nWHERE q.STATUS = ?' : ''}
+ORDER BY q.UPDATED_AT DESC NULLS LAST, q.JOB_ID DESC
+LIMIT ${limit}`;
+}
+sqlSample('results.jobs.recent', recentText(true, DEFAULT_RECENT_JOBS));
+
+export interface RecentJob {
+  job_id: string;
+  test_id: string;
+  run_id: string;
+  test_name: string | null;
+  table_type: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  test_end_time: string;
+  next_due_at: string | null;
+  updated_at: string | null;
+  completed_at: string | null;
+  types: TypeDetail[];
+}
+
+/** The `limit` most recently changed jobs (of one status when given), newest first. */
+export async function recentJobs(services: Services, options: { status?: JobStatus; limit?: number } = {}): Promise<{ at: string; jobs: RecentJob[] }> {
+  const limit = options.limit ?? DEFAULT_RECENT_JOBS;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT_JOBS) throw new HttpProblem(400, `limit must be an integer from 1 to ${MAX_RECENT_JOBS}`);
+  const rows = await services.warehouse.query(recentText(options.status !== undefined, limit), options.status !== undefined ? [options.status] : []);
+  const jobs = rows.map((row): RecentJob => {
+    const job = toQueueJob(row);
+    return {
+      job_id: job.jobId,
+      test_id: job.testId,
+      run_id: job.runId,
+      test_name: text(row.TEST_NAME),
+      table_type: job.tableType,
+      status: job.status,
+      attempts: job.attempts,
+      last_error: job.lastError,
+      test_end_time: iso(job.testEndTime)!,
+      next_due_at: iso(job.nextDueAt),
+      updated_at: iso(row.UPDATED_AT),
+      completed_at: iso(job.completedAt),
+      types: typeDetails(services, job),
+    };
+  });
+  return { at: services.clock.now().toISOString(), jobs };
 }

@@ -39,9 +39,12 @@ export function startFeeder(app: App, log: Logger, options: { everyMs: number; n
     const shape = SHAPES[tick % SHAPES.length];
     const endedMinutesAgo = tick % FEED_TABLE_TYPES.length === BILLED_TICK ? billedTestEndedMinutesAgo(now()) : undefined;
     tick += 1;
+    // The feeder is a client of its own service: with API_TOKEN set it presents the token like any client.
+    const token = app.services.config.apiToken;
     const response = await app.inject({
       method: 'POST',
       url: '/api/dev/simulate',
+      ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}),
       payload: {
         table_type: tableType,
         shape,

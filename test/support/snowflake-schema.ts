@@ -17,7 +17,10 @@
 //   * ALTER TABLE (unknown table, CLUSTER BY columns): checked by SnowflakeSchema.apply();
 //   * any function name and DuckDB-only forms (RETURNING, ON CONFLICT, SKIP LOCKED, ->>) are accepted:
 //     checked by SNOWFLAKE_FUNCTIONS and NOT_SNOWFLAKE below;
-//   * the column list of a VALUES alias (`AS v(a, b)` then `v.q`) is not checked.
+//   * the column list of a VALUES alias (`AS v(a, b)` then `v.q`) is not checked;
+//   * an ordered-set aggregate (`PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY x)`, valid Snowflake) is
+//     rejected with E230 whatever its column: the check reads it as `PERCENTILE_CONT(0.5, x)`, so x is
+//     still checked against the schema (withinGroupAsArgument).
 import { Dialect, generate, outputColumnsWithSchema, parse, tokenize, validate, validateWithSchema } from '@polyglot-sql/sdk';
 import type { ColumnSchema, Schema, TableSchema, ValidationError } from '@polyglot-sql/sdk';
 import { SOURCE_VIEWS, sourceViewName } from '../../src/sources/account-usage.js';
@@ -296,7 +299,13 @@ function withoutLiterals(text: string): string {
  * Checks one statement the way Snowflake would receive it: exactly one statement in Snowflake grammar,
  * no DuckDB-only forms, and (with a schema) every table and column known. Returns the problems found.
  */
-export function checkStatement(text: string, schema?: Schema): Problem[] {
+/** `F(args) WITHIN GROUP (ORDER BY x)` as `F(args, x)`: the form polyglot validates (see the header). */
+export function withinGroupAsArgument(text: string): string {
+  return text.replace(/\(([^()]*)\)\s+WITHIN\s+GROUP\s*\(\s*ORDER\s+BY\s+([^()]+?)\s*\)/gi, '($1, $2)');
+}
+
+export function checkStatement(original: string, schema?: Schema): Problem[] {
+  const text = withinGroupAsArgument(original);
   const problems: Problem[] = [];
   const parsed = parse(text, Dialect.Snowflake);
   if (!parsed.success) return [{ stage: 'parse', message: parsed.error }];
