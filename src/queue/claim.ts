@@ -4,7 +4,8 @@
 // read back by token. DuckDB reports two connections updating one row as a conflict: a lost race.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { sql } from '../db/sql-registry.js';
+import { limitClause } from '../db/limit.js';
+import { sql, sqlSample } from '../db/sql-registry.js';
 import { isWarehouseError, type Row, type Warehouse } from '../db/warehouse.js';
 import { JOB_COLUMNS, toQueueJob, type QueueJob } from './job-state.js';
 
@@ -16,18 +17,22 @@ export function instanceName(): string {
 const CLAIMABLE = `((STATUS = 'PENDING' AND CLAIM_ID IS NULL AND NEXT_DUE_AT <= CAST(? AS TIMESTAMP_NTZ))
     OR (STATUS = 'IN_PROGRESS' AND LEASE_EXPIRES_AT <= CAST(? AS TIMESTAMP_NTZ)))`;
 
-const CLAIM_BATCH = sql(
-  'queue.claim.batch',
-  `UPDATE DELAYED_ENRICHMENT_QUEUE
+/** A claim takes at most this many jobs at once (the processor asks for its free slots). */
+export const MAX_CLAIM_BATCH = 1000;
+
+/** The claim UPDATE; the batch size is written into the text (db/limit.ts). */
+function claimBatchText(limit: number): string {
+  return `UPDATE DELAYED_ENRICHMENT_QUEUE
 SET CLAIM_ID = IFF(STATUS = 'IN_PROGRESS', ?, ?), CLAIMED_BY = ?, CLAIMED_AT = CAST(? AS TIMESTAMP_NTZ), LEASE_EXPIRES_AT = CAST(? AS TIMESTAMP_NTZ),
   STATUS = 'IN_PROGRESS', LAST_ATTEMPT_AT = CAST(? AS TIMESTAMP_NTZ), UPDATED_AT = CAST(? AS TIMESTAMP_NTZ)
 WHERE JOB_ID IN (
     SELECT JOB_ID FROM DELAYED_ENRICHMENT_QUEUE
     WHERE ${CLAIMABLE}
     ORDER BY PRIORITY, NEXT_DUE_AT, JOB_ID
-    LIMIT ?)
-  AND ${CLAIMABLE}`,
-);
+    ${limitClause(limit, MAX_CLAIM_BATCH)})
+  AND ${CLAIMABLE}`;
+}
+sqlSample('queue.claim.batch', claimBatchText(8));
 
 const READ_CLAIMED = sql('queue.claim.read', `SELECT ${JOB_COLUMNS} FROM DELAYED_ENRICHMENT_QUEUE WHERE CLAIM_ID IN (?, ?)`);
 
@@ -54,7 +59,7 @@ export async function claimBatch(
   const lease = new Date(now.getTime() + options.leaseMs);
   let claimed: number;
   try {
-    const result = await warehouse.execute(CLAIM_BATCH, [
+    const result = await warehouse.execute(claimBatchText(options.limit), [
       rescueId,
       claimId,
       options.claimedBy,
@@ -64,7 +69,6 @@ export async function claimBatch(
       now,
       now,
       now,
-      options.limit,
       now,
       now,
     ]);

@@ -1,6 +1,7 @@
 // Operations the API exposes: retry, cancel, backfill, purge. Each change and its event go in one batch.
 // Jobs are read, changed in TypeScript and written back with an optimistic check (UPDATED_AT and
 // CLAIM_ID unchanged), so a concurrent processor write makes the operation try again, not clobber it.
+import { limitClause } from '../db/limit.js';
 import { sql, sqlSample } from '../db/sql-registry.js';
 import { isWarehouseError, type JsonObject, type Statement } from '../db/warehouse.js';
 import { eventBusOf } from '../events/bus.js';
@@ -178,11 +179,10 @@ const tableTypeFilter = (count: number): string => (count === 0 ? '' : `\n  AND 
  * FlakeBench's TEST_ID and RUN_ID are nullable: a row without them cannot be enqueued, so it is no candidate.
  */
 function backfillCandidates(tableTypes: number, limit: number): string {
-  if (!Number.isInteger(limit) || limit < 1 || limit > BACKFILL_LIMIT) throw new Error(`invalid backfill limit ${limit}`);
   return `SELECT TEST_ID, RUN_ID, TABLE_TYPE, START_TIME, END_TIME FROM TEST_RESULTS
 WHERE DELAYED_ENRICHMENT_STATUS IS NULL AND END_TIME IS NOT NULL AND TEST_ID IS NOT NULL AND RUN_ID IS NOT NULL
   AND END_TIME >= CAST(? AS TIMESTAMP_NTZ) AND END_TIME < CAST(? AS TIMESTAMP_NTZ)${tableTypeFilter(tableTypes)}
-ORDER BY END_TIME, TEST_ID, RUN_ID LIMIT ${limit}`;
+ORDER BY END_TIME, TEST_ID, RUN_ID ${limitClause(limit, BACKFILL_LIMIT)}`;
 }
 sqlSample('queue.ops.backfill_candidates', backfillCandidates(2, BACKFILL_LIMIT));
 

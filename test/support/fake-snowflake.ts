@@ -18,6 +18,7 @@ import { ddlForDuckDb } from '../../src/db/ddl.js';
 import { isWarehouseError, type BindValue, type Row } from '../../src/db/warehouse.js';
 import { flakeBenchTableDdl } from '../../src/simulator/flakebench-stand-ins.js';
 import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
+import { INVALID_ROW_COUNT, boundRowCount } from './snowflake-rules.js';
 
 export interface FakeSnowflakeOptions {
   account?: string;
@@ -279,6 +280,8 @@ export class FakeSnowflake {
     const binds = decodeBindings(body.bindings as Record<string, { type: string; value: unknown }> | undefined);
     this.statements.push({ sessionId: session.id, requestId, sqlText, binds, parameters: (body.parameters as Record<string, unknown>) ?? {} });
     const queryId = randomUUID();
+    // Snowflake compiles a bound row count as an error (the driver tests must see it, DuckDB would run it).
+    if (boundRowCount(sqlText) !== undefined) return failure(INVALID_ROW_COUNT, queryId);
     const faultIndex = this.faults.findIndex((fault) => fault.pattern.test(sqlText));
     if (faultIndex >= 0) {
       const [fault] = this.faults.splice(faultIndex, 1);
