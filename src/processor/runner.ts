@@ -17,10 +17,9 @@ import { isTerminal, type ErrorRecord, type QueueJob, type TypeState } from '../
 import { SOURCE_VIEW_OF_TYPE, typeDueAt, type EnrichmentType } from '../queue/plan.js';
 import type { Services } from '../services.js';
 import { sourceViewName, type SourceViewName } from '../sources/account-usage.js';
+import { fenceOf, isFenced } from '../queue/fence.js';
 import {
   aggregateStatus,
-  fenceOf,
-  isFenced,
   release,
   renewLease,
   saveState,
