@@ -59,6 +59,11 @@ async function expectOneHolderEach(warehouse: Warehouse, jobIds: string[], resul
   }
 }
 
+/** What another instance's claim writes on a job's row: its own token and name. */
+async function takeOver(other: Warehouse, jobId: string): Promise<void> {
+  await other.execute("UPDATE DELAYED_ENRICHMENT_QUEUE SET CLAIM_ID = 'other-claim', CLAIMED_BY = 'other' WHERE JOB_ID = ?", [jobId]);
+}
+
 describe('claim races on DuckDB', () => {
   let db: TestDatabase;
   let clock: ManualClock;
@@ -88,7 +93,7 @@ describe('claim races on DuckDB', () => {
       if (!sql.startsWith('UPDATE DELAYED_ENRICHMENT_QUEUE\nSET CLAIM_ID') || stolen !== undefined) return;
       const [row] = await other.query('SELECT JOB_ID FROM DELAYED_ENRICHMENT_QUEUE WHERE CLAIM_ID IN (?, ?) ORDER BY JOB_ID LIMIT 1', [binds[0]!, binds[1]!]);
       stolen = String(row!.JOB_ID);
-      await other.execute("UPDATE DELAYED_ENRICHMENT_QUEUE SET CLAIM_ID = 'other-claim', CLAIMED_BY = 'other' WHERE JOB_ID = ?", [stolen]);
+      await takeOver(other, stolen);
     };
     const claim = await claimBatch(mine, { now: new Date(END.getTime() + 4 * 3_600_000), leaseMs: LEASE_MS, limit: 4, claimedBy: 'mine' });
     expect(stolen).toBeDefined();
@@ -110,7 +115,7 @@ describe('claim races on DuckDB', () => {
       if (taken !== undefined || !sql.startsWith('SELECT JOB_ID, TEST_ID') || !sql.includes('WHERE CLAIM_ID IN')) return;
       const [row] = await other.query('SELECT JOB_ID FROM DELAYED_ENRICHMENT_QUEUE WHERE CLAIM_ID IN (?, ?)', [binds[0]!, binds[1]!]);
       taken = String(row!.JOB_ID);
-      await other.execute("UPDATE DELAYED_ENRICHMENT_QUEUE SET CLAIM_ID = 'other-claim', CLAIMED_BY = 'other' WHERE JOB_ID = ?", [taken]);
+      await takeOver(other, taken);
     };
     clock.advance(4 * 3_600_000);
     const processor = new Processor(servicesFor(db, clock, { MAX_CONCURRENT_JOBS: '1' }, mine), {

@@ -1,7 +1,7 @@
 // The one order in which a transaction may first write the service's tables. On Snowflake, UPDATE, DELETE
 // and MERGE lock a standard table until COMMIT or ROLLBACK, and two transactions that take the same two
 // locks in opposite orders deadlock: Snowflake aborts one statement, and otherwise each waits up to
-// LOCK_TIMEOUT (docs.snowflake.com/en/sql-reference/transactions#resource-locking). Every transaction
+// LOCK_TIMEOUT (docs.snowflake.com/en/sql-reference/transactions, "Resource locking"). Every transaction
 // therefore takes its first write to each table in this order:
 //   1. DELAYED_ENRICHMENT_QUEUE   the job row (a processor's fenced UPDATE, enqueue's lock, an operation's write)
 //   2. the enrichment type tables QUERY_EXECUTIONS, AGGREGATE_*_METRICS, LOCK_CONTENTION_EVENTS, ... (any other table)

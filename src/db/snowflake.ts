@@ -403,7 +403,7 @@ const CANCELLED_CODES = new Set(['000604', '000605']);
 /**
  * Concurrent writers collided; retryable like DuckDB's transaction conflicts. Snowflake locks tables for
  * UPDATE/DELETE/MERGE until commit, waits LOCK_TIMEOUT for a lock and aborts a deadlock victim's statement
- * (docs.snowflake.com/en/sql-reference/transactions#resource-locking, #deadlocks).
+ * (docs.snowflake.com/en/sql-reference/transactions, "Resource locking" and "Deadlocks").
  *   000625 (57014) "Statement '…' has locked table '…' in transaction … and this lock has not yet been
  *          released. Your statement '…' was aborted because …" (lock wait given up: waiter limit or
  *          timeout; e.g. brooklyn-data/dbt_artifacts#431);

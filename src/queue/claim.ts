@@ -1,7 +1,7 @@
 // Batch claim without RETURNING or SKIP LOCKED, correct under READ COMMITTED.
 //
 // Snowflake runs every statement at READ COMMITTED: "a statement sees only data that was committed before
-// the statement began" (docs.snowflake.com/en/sql-reference/transactions#isolation-level). Two instances
+// the statement began" (docs.snowflake.com/en/sql-reference/transactions, "Isolation level"). Two instances
 // whose claim UPDATEs start before either commits can therefore both see the same due rows as claimable
 // and both report them updated; the UPDATE's own conditions (unclaimed, or lease expired) cannot be relied
 // on to keep the second one off. So the claim does not trust its row count:
