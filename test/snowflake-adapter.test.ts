@@ -9,7 +9,7 @@ import { openSnowflakeWarehouse } from '../src/db/snowflake.js';
 import { WarehouseError, type Warehouse } from '../src/db/warehouse.js';
 import { createLogger } from '../src/logger.js';
 import { SERVICE_QUERY_TAG } from '../src/version.js';
-import { FakeSnowflake } from './support/fake-snowflake.js';
+import { FakeSnowflake, SNOWFLAKE_CONFLICTS } from './support/fake-snowflake.js';
 import { silentLog, tempDir } from './support/embedded.js';
 
 const PASSWORD = 'correct-horse-battery-staple';
@@ -232,6 +232,42 @@ describe('errors', () => {
     expect(denied.kind).toBe('permission');
     expect(denied.retryable).toBe(false);
     expect(denied.message).toContain('not authorized');
+  });
+
+  it("refuses a bound LIMIT the way Snowflake does: a compilation error, not a result", async () => {
+    const error = await failure(warehouse.query('SELECT 1 AS BOUND_LIMIT LIMIT ?', [1]));
+    expect(error.kind).toBe('syntax');
+    expect(error.code).toBe('001003');
+    expect(error.message).toContain("Invalid row count '?' in limit clause");
+    expect(await warehouse.query('SELECT 1 AS WRITTEN_LIMIT LIMIT 1')).toEqual([{ WRITTEN_LIMIT: 1 }]);
+  });
+
+  it("maps Snowflake's lock-wait abort, transaction abort and deadlock victim to the retryable conflict kind", async () => {
+    for (const [name, injected] of Object.entries(SNOWFLAKE_CONFLICTS)) {
+      fake.failNext(/CONFLICT_PROBE/, injected);
+      const error = await failure(warehouse.execute('SELECT 1 AS CONFLICT_PROBE'));
+      expect(error.kind, name).toBe('conflict');
+      expect(error.retryable, name).toBe(true);
+      expect(error.code, name).toBe(injected.code);
+    }
+    // A cancelled statement shares 000625's SQL state 57014 and stays 'aborted'.
+    fake.failNext(/CANCEL_PROBE/, { code: '000604', message: 'SQL execution canceled', sqlState: '57014' });
+    expect((await failure(warehouse.execute('SELECT 1 AS CANCEL_PROBE'))).kind).toBe('aborted');
+  });
+
+  it('reports two sessions writing one row as a conflict', async () => {
+    await warehouse.execute('CREATE TABLE IF NOT EXISTS CONTENDED (ID INTEGER, NOTE VARCHAR)');
+    await warehouse.execute('INSERT INTO CONTENDED (ID, NOTE) SELECT ?, ?', [1, 'start']);
+    const second = await failure(
+      warehouse.withTransaction(async (scope) => {
+        await scope.execute('UPDATE CONTENDED SET NOTE = ? WHERE ID = ?', ['first', 1]);
+        // The pool's other session, while the first transaction holds the row.
+        await warehouse.execute('UPDATE CONTENDED SET NOTE = ? WHERE ID = ?', ['second', 1]);
+      }),
+    );
+    expect(second.kind).toBe('conflict');
+    expect(second.code).toBe(SNOWFLAKE_CONFLICTS.lockWaitAborted.code);
+    expect(await warehouse.query('SELECT NOTE FROM CONTENDED WHERE ID = ?', [1])).toEqual([{ NOTE: 'start' }]);
   });
 
   it('keeps bind values out of error messages', async () => {

@@ -121,6 +121,25 @@ describe('offline Snowflake check', () => {
     expect(checkStatement('SELECT 1; SELECT 2')).not.toEqual([]);
   });
 
+  it('rejects a bound row count (LIMIT ?, OFFSET ?, FETCH FIRST ?, TOP ?) and accepts a written-in integer', () => {
+    const { schema } = checkMigrations(migrations);
+    const known = schema.toSchema();
+    const bound = [
+      'SELECT SEQ FROM ENRICHMENT_EVENTS WHERE SEQ > ? ORDER BY SEQ LIMIT ?',
+      'DELETE FROM ENRICHMENT_EVENTS WHERE SEQ IN (SELECT SEQ FROM ENRICHMENT_EVENTS ORDER BY SEQ LIMIT ?)',
+      'SELECT SEQ FROM ENRICHMENT_EVENTS ORDER BY SEQ LIMIT 10 OFFSET ?',
+      'SELECT SEQ FROM ENRICHMENT_EVENTS ORDER BY SEQ FETCH FIRST ? ROWS ONLY',
+      'SELECT TOP ? SEQ FROM ENRICHMENT_EVENTS ORDER BY SEQ',
+      'SELECT SEQ FROM ENRICHMENT_EVENTS ORDER BY SEQ LIMIT :1',
+    ];
+    for (const text of bound) {
+      expect(checkStatement(text, known).map((p) => p.message).join('\n'), text).toMatch(/takes only an integer constant as a row count/);
+    }
+    expect(checkStatement('SELECT SEQ FROM ENRICHMENT_EVENTS WHERE SEQ > ? ORDER BY SEQ LIMIT 1000', known)).toEqual([]);
+    // A string literal that mentions it is no row count.
+    expect(checkStatement("SELECT SEQ FROM ENRICHMENT_EVENTS WHERE EVENT_TYPE <> 'LIMIT ?' ORDER BY SEQ LIMIT 5", known)).toEqual([]);
+  });
+
   it("rejects a column FlakeBench's TEST_RESULTS does not have (the guessed DATABASE_NAME), and only that", () => {
     const { schema } = checkMigrations(migrations);
     const known = schema.toSchema();

@@ -400,6 +400,22 @@ function exactNumber(text: string): number | string {
 const PERMISSION_CODES = new Set(['002003', '003001', '003003', '003007', '003011']);
 const SYNTAX_CODES = new Set(['001003', '001007', '000904', '002040']);
 const CANCELLED_CODES = new Set(['000604', '000605']);
+/**
+ * Concurrent writers collided; retryable like DuckDB's transaction conflicts. Snowflake locks tables for
+ * UPDATE/DELETE/MERGE until commit, waits LOCK_TIMEOUT for a lock and aborts a deadlock victim's statement
+ * (docs.snowflake.com/en/sql-reference/transactions, "Resource locking" and "Deadlocks").
+ *   000625 (57014) "Statement '…' has locked table '…' in transaction … and this lock has not yet been
+ *          released. Your statement '…' was aborted because …" (lock wait given up: waiter limit or
+ *          timeout; e.g. brooklyn-data/dbt_artifacts#431);
+ *   000615 "Transaction '…' was aborted, SQL execution canceled." (snowflake-connector-net#560).
+ * Checked before CANCELLED_CODES: 000625 shares SQL state 57014 with a cancelled statement.
+ */
+const CONFLICT_CODES = new Set(['000625', '000615']);
+/**
+ * The same collisions recognised by their text, for codes not listed above: the deadlock victim (no code
+ * is documented for it) and "Transaction '…' was aborted because of a conflicting …" (hybrid tables).
+ */
+const CONFLICT_MESSAGES = [/\bdeadlock\b/i, /\btransaction\b.*\bwas aborted\b/i, /has locked table .* this lock has not yet been released/i];
 
 export function translateError(error: unknown, binds: readonly WireBind[], fallback?: WarehouseErrorKind): WarehouseError {
   if (error instanceof WarehouseError) return error;
@@ -409,7 +425,7 @@ export function translateError(error: unknown, binds: readonly WireBind[], fallb
   const queryId = typeof sf.data?.queryId === 'string' ? sf.data.queryId : undefined;
   const text = error instanceof Error ? error.message : String(error);
   const message = redactBinds(text.replace(/\s*\n\s*/g, ' ').trim(), binds);
-  return new WarehouseError(kindOf(code, sqlState, fallback), code === undefined ? message : `${message} (Snowflake ${code})`, {
+  return new WarehouseError(kindOf(code, sqlState, text, fallback), code === undefined ? message : `${message} (Snowflake ${code})`, {
     code,
     sqlState,
     queryId,
@@ -417,7 +433,13 @@ export function translateError(error: unknown, binds: readonly WireBind[], fallb
   });
 }
 
-function kindOf(code: string | undefined, sqlState: string | undefined, fallback: WarehouseErrorKind | undefined): WarehouseErrorKind {
+function kindOf(
+  code: string | undefined,
+  sqlState: string | undefined,
+  message: string,
+  fallback: WarehouseErrorKind | undefined,
+): WarehouseErrorKind {
+  if ((code !== undefined && CONFLICT_CODES.has(code)) || CONFLICT_MESSAGES.some((pattern) => pattern.test(message))) return 'conflict';
   if (code !== undefined) {
     if (PERMISSION_CODES.has(code) || sqlState === '42501') return 'permission';
     if (SYNTAX_CODES.has(code) || sqlState === '42601') return 'syntax';

@@ -61,7 +61,7 @@ export interface Warehouse extends TransactionScope {
 }
 
 export type WarehouseErrorKind =
-  | 'conflict' // concurrent writers collided (DuckDB transaction conflict); retryable
+  | 'conflict' // concurrent writers collided (DuckDB transaction conflict, Snowflake lock wait/deadlock/transaction abort); retryable
   | 'permission' // the role may not read or write the object (Snowflake 002003 and friends)
   | 'not_found' // object does not exist (also 002003 on Snowflake: it does not tell the two apart)
   | 'timeout'

@@ -2,7 +2,8 @@
 // the change (SEQ comes from a sequence, so it rises). Statements here are built so they can be placed
 // inside a fenced batch: `condition` makes the insert happen only while the writer still holds its claim.
 import type { BindValue, JsonObject, Row, Statement, Warehouse } from '../db/warehouse.js';
-import { sql } from '../db/sql-registry.js';
+import { limitClause } from '../db/limit.js';
+import { sql, sqlSample } from '../db/sql-registry.js';
 
 export const EVENT_TYPES = [
   'job_enqueued',
@@ -117,15 +118,19 @@ export function insertSummaryEventFenced(event: EnrichmentEvent, jobId: string, 
   };
 }
 
-const EVENTS_AFTER = sql(
-  'events.after',
-  `SELECT SEQ, EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD
-FROM ENRICHMENT_EVENTS WHERE SEQ > ? ORDER BY SEQ LIMIT ?`,
-);
+/** One replay read returns at most this many events. */
+export const MAX_EVENTS_PAGE = 1000;
+
+/** Binds: [seq]; the page size is written into the text (db/limit.ts). */
+function eventsAfterText(limit: number): string {
+  return `SELECT SEQ, EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD
+FROM ENRICHMENT_EVENTS WHERE SEQ > ? ORDER BY SEQ ${limitClause(limit, MAX_EVENTS_PAGE)}`;
+}
+sqlSample('events.after', eventsAfterText(MAX_EVENTS_PAGE));
 
 /** Committed events after `seq`, oldest first (replay after a reconnect). */
-export async function readEventsAfter(warehouse: Warehouse, seq: number, limit = 1000): Promise<StoredEvent[]> {
-  const rows = await warehouse.query(EVENTS_AFTER, [seq, limit]);
+export async function readEventsAfter(warehouse: Warehouse, seq: number, limit = MAX_EVENTS_PAGE): Promise<StoredEvent[]> {
+  const rows = await warehouse.query(eventsAfterText(limit), [seq]);
   return rows.map(toStoredEvent);
 }
 

@@ -1,23 +1,13 @@
 // Fenced statements for a claimed job. A batch always starts with the fenced queue UPDATE (its row count
 // says whether the claim still holds); every other statement in the batch carries the fence condition,
 // so a lost claim writes nothing even when the batch travels as one request.
-import type { Fence } from '../enrichment/types.js';
 import { sql } from '../db/sql-registry.js';
 import type { BindValue, Statement } from '../db/warehouse.js';
+import { FENCE_SQL } from '../queue/fence.js';
 import { isTerminal, nextDue, type ErrorRecord, type QueueJob, type TypeStates } from '../queue/job-state.js';
 
-export const FENCE_SQL = 'EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)';
-
-export function fenceOf(jobId: string, claimId: string): Fence {
-  return { sql: FENCE_SQL, binds: [jobId, claimId] };
-}
-
-/** Whether a statement carries the fence (the processor refuses module writes that do not). */
-export function isFenced(statement: Statement, fence: Fence): boolean {
-  if (!statement.sql.includes(FENCE_SQL)) return false;
-  const binds = statement.binds ?? [];
-  return binds.some((value, index) => value === fence.binds[0] && binds[index + 1] === fence.binds[1]);
-}
+// The fence is the queue's concept (queue/fence.ts); re-exported for the enrichment modules that import it from here.
+export { FENCE_SQL, fenceOf, isFenced } from '../queue/fence.js';
 
 const SAVE_STATE = sql(
   'processor.job.save_state',

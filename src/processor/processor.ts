@@ -189,10 +189,10 @@ export class Processor {
       claimedBy: this.claimedBy,
     });
     if (claim.lostRace) {
-      // Another instance took rows we also wanted: look again shortly, the queue may hold more.
+      // Another instance took rows we also wanted: look again shortly, the queue may hold more. The
+      // jobs that still carry our token (claim.jobs) are ours and run now.
       this.stats.lostRaces += 1;
       setTimeout(() => void this.poll().catch(() => undefined), 5 + Math.random() * 25).unref();
-      return 0;
     }
     const rescued = new Set(claim.rescued);
     for (const job of claim.jobs) this.start(new JobRun(this.deps, job, job.claimId ?? claim.claimId, { rescued: rescued.has(job.jobId) }));
@@ -200,7 +200,7 @@ export class Processor {
     this.stats.rescued += rescued.size;
     this.services.metrics.jobsClaimed.inc(claim.jobs.length);
     if (rescued.size > 0) this.services.metrics.claimsRescued.inc(rescued.size);
-    if (claim.jobs.length < free && !this.stopping) {
+    if (!claim.lostRace && claim.jobs.length < free && !this.stopping) {
       // Fewer due than slots: nothing else is due now; learn when the next one is.
       this.setNextDue(await nextWakeTime(this.warehouse, this.claimedBy));
     }

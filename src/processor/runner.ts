@@ -4,6 +4,7 @@
 // with its event in the same batch. A batch whose fenced queue UPDATE touches no row means the claim
 // was lost (cancelled, or reclaimed after the lease ran out): the run stops and writes nothing more.
 import { performance } from 'node:perf_hooks';
+import { writtenTable } from '../db/lock-order.js';
 import type { Statement, Warehouse } from '../db/warehouse.js';
 import { isWarehouseError } from '../db/warehouse.js';
 import type { EnrichmentRegistry } from '../enrichment/registry.js';
@@ -17,10 +18,9 @@ import { SOURCE_VIEW_OF_TYPE, typeDueAt, type EnrichmentType } from '../queue/pl
 import type { Services } from '../services.js';
 import { sourceViewName, type SourceViewName } from '../sources/account-usage.js';
 import { checkedSourceWarehouse } from '../sources/row-check.js';
+import { fenceOf, isFenced } from '../queue/fence.js';
 import {
   aggregateStatus,
-  fenceOf,
-  isFenced,
   release,
   renewLease,
   saveState,
@@ -63,6 +63,7 @@ type TypeResult =
 const WRITE_CONFLICT_RETRIES = 5;
 /** Error history entries kept per job (the newest). */
 export const ERROR_HISTORY_LIMIT = 50;
+const EVENTS_OR_QUEUE = new Set(['ENRICHMENT_EVENTS', 'DELAYED_ENRICHMENT_QUEUE']);
 
 export class JobRun {
   private readonly controller = new AbortController();
@@ -471,7 +472,11 @@ export class JobRun {
       this.reports = [];
       return undefined;
     }
-    const fenced = [...statements.slice(0, 1), ...events.map((event) => insertEventFenced(event, this.job.jobId, this.claimId)), ...statements.slice(1)];
+    // The events go after the type tables and TEST_RESULTS (db/lock-order.ts) but before the job-level
+    // summary event and the release, which ends the claim their fence checks.
+    const closing = statements.findIndex((statement, index) => index > 0 && EVENTS_OR_QUEUE.has(writtenTable(statement.sql) ?? ''));
+    const at = closing < 0 ? statements.length : closing;
+    const fenced = [...statements.slice(0, at), ...events.map((event) => insertEventFenced(event, this.job.jobId, this.claimId)), ...statements.slice(at)];
     for (let attempt = 0; ; attempt += 1) {
       try {
         const results = await this.deps.warehouse.transaction(fenced);
@@ -488,7 +493,7 @@ export class JobRun {
         this.trailing = [];
         this.flushReports();
         // Callers index the results of `statements` (without the event inserts).
-        return [results[0], ...results.slice(1 + events.length)];
+        return [...results.slice(0, at), ...results.slice(at + events.length)];
       } catch (error) {
         if (isWarehouseError(error) && error.kind === 'conflict' && attempt < WRITE_CONFLICT_RETRIES) {
           await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));

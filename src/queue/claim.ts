@@ -1,10 +1,22 @@
-// Batch claim without RETURNING or SKIP LOCKED: one UPDATE writes a fresh claim token on a batch of due
-// jobs (pending and unclaimed, or in progress with an expired lease), re-checking those conditions in
-// its outer WHERE so a job another instance claimed in between is not taken; then the claimed rows are
-// read back by token. DuckDB reports two connections updating one row as a conflict: a lost race.
+// Batch claim without RETURNING or SKIP LOCKED, correct under READ COMMITTED.
+//
+// Snowflake runs every statement at READ COMMITTED: "a statement sees only data that was committed before
+// the statement began" (docs.snowflake.com/en/sql-reference/transactions, "Isolation level"). Two instances
+// whose claim UPDATEs start before either commits can therefore both see the same due rows as claimable
+// and both report them updated; the UPDATE's own conditions (unclaimed, or lease expired) cannot be relied
+// on to keep the second one off. So the claim does not trust its row count:
+//   1. the UPDATE writes a fresh claim token (one per claim, a second one for rescued leases) on the due
+//      rows it picked, with the conditions repeated at write time (on DuckDB they are evaluated on the
+//      current row, and a concurrent writer of the same row is a conflict: a lost race);
+//   2. a second statement, which starts after the UPDATE committed, reads the rows back by token: only a
+//      row that still carries our token is ours. Updated rows that no longer carry it were taken over by
+//      a concurrent claim: a lost race, reported as such, and the jobs we do hold are still returned;
+//   3. every later write for a job carries the fence (queue/fence.ts): a token overwritten even after the
+//      read-back makes the next write touch nothing, and the run stops there (processor/runner.ts).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { sql } from '../db/sql-registry.js';
+import { limitClause } from '../db/limit.js';
+import { sql, sqlSample } from '../db/sql-registry.js';
 import { isWarehouseError, type Row, type Warehouse } from '../db/warehouse.js';
 import { JOB_COLUMNS, toQueueJob, type QueueJob } from './job-state.js';
 
@@ -13,32 +25,39 @@ export function instanceName(): string {
   return `${hostname()}:${process.pid}`.slice(0, 100);
 }
 
+/** A claim takes at most this many jobs at once (the processor asks for its free slots). */
+export const MAX_CLAIM_BATCH = 1000;
+
 const CLAIMABLE = `((STATUS = 'PENDING' AND CLAIM_ID IS NULL AND NEXT_DUE_AT <= CAST(? AS TIMESTAMP_NTZ))
     OR (STATUS = 'IN_PROGRESS' AND LEASE_EXPIRES_AT <= CAST(? AS TIMESTAMP_NTZ)))`;
 
-const CLAIM_BATCH = sql(
-  'queue.claim.batch',
-  `UPDATE DELAYED_ENRICHMENT_QUEUE
+/** The claim UPDATE; the batch size is written into the text (db/limit.ts). */
+function claimBatchText(limit: number): string {
+  return `UPDATE DELAYED_ENRICHMENT_QUEUE
 SET CLAIM_ID = IFF(STATUS = 'IN_PROGRESS', ?, ?), CLAIMED_BY = ?, CLAIMED_AT = CAST(? AS TIMESTAMP_NTZ), LEASE_EXPIRES_AT = CAST(? AS TIMESTAMP_NTZ),
   STATUS = 'IN_PROGRESS', LAST_ATTEMPT_AT = CAST(? AS TIMESTAMP_NTZ), UPDATED_AT = CAST(? AS TIMESTAMP_NTZ)
 WHERE JOB_ID IN (
     SELECT JOB_ID FROM DELAYED_ENRICHMENT_QUEUE
     WHERE ${CLAIMABLE}
     ORDER BY PRIORITY, NEXT_DUE_AT, JOB_ID
-    LIMIT ?)
-  AND ${CLAIMABLE}`,
-);
+    ${limitClause(limit, MAX_CLAIM_BATCH)})
+  AND ${CLAIMABLE}`;
+}
+sqlSample('queue.claim.batch', claimBatchText(8));
 
 const READ_CLAIMED = sql('queue.claim.read', `SELECT ${JOB_COLUMNS} FROM DELAYED_ENRICHMENT_QUEUE WHERE CLAIM_ID IN (?, ?)`);
 
 export interface ClaimResult {
   /** The token of the jobs that were pending; each job carries its own token in `claimId`. */
   claimId: string;
-  /** Each with its claim token: `claimId` above, or the rescue token for a job whose lease had expired. */
+  /** The jobs that carry this claim's tokens after it committed: `claimId` above, or the rescue token. */
   jobs: QueueJob[];
   /** Jobs taken over from a claim whose lease had expired (orphan recovery). */
   rescued: string[];
-  /** True when another instance won the race for these rows (DuckDB conflict). */
+  /**
+   * True when another instance won the race for some of the rows this claim picked: a conflict (DuckDB,
+   * or Snowflake's lock and transaction aborts), or rows it updated that no longer carry its token.
+   */
   lostRace: boolean;
 }
 
@@ -52,9 +71,9 @@ export async function claimBatch(
   const rescueId = randomUUID();
   const { now } = options;
   const lease = new Date(now.getTime() + options.leaseMs);
-  let claimed: number;
+  let updated: number;
   try {
-    const result = await warehouse.execute(CLAIM_BATCH, [
+    const result = await warehouse.execute(claimBatchText(options.limit), [
       rescueId,
       claimId,
       options.claimedBy,
@@ -64,20 +83,20 @@ export async function claimBatch(
       now,
       now,
       now,
-      options.limit,
       now,
       now,
     ]);
-    claimed = result.rowsAffected;
+    updated = result.rowsAffected;
   } catch (error) {
     if (isWarehouseError(error) && error.kind === 'conflict') return { claimId, jobs: [], rescued: [], lostRace: true };
     throw error;
   }
-  if (claimed === 0) return { claimId, jobs: [], rescued: [], lostRace: false };
+  if (updated === 0) return { claimId, jobs: [], rescued: [], lostRace: false };
   const rows = await warehouse.query(READ_CLAIMED, [claimId, rescueId]);
   const jobs = rows.map(toQueueJob);
   const rescued = jobs.filter((job) => job.claimId === rescueId).map((job) => job.jobId);
-  return { claimId, jobs, rescued, lostRace: false };
+  // Fewer rows carry our token than the UPDATE reported: a concurrent claim overwrote them.
+  return { claimId, jobs, rescued, lostRace: jobs.length < updated };
 }
 
 // What the instance needs to know to stay quiet until then: the next pending due time and the next

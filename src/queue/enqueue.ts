@@ -2,11 +2,13 @@
 // DELAYED_ENRICHMENT_STATUS set to PENDING in the same transaction.
 //
 // Snowflake does not enforce UNIQUE, and two instances may enqueue the same test at once, so the insert
-// is conditional (INSERT ... SELECT ... WHERE NOT EXISTS) and the batch begins with a no-op UPDATE of the
-// test's TEST_RESULTS row. That write serializes concurrent enqueues of one test: Snowflake makes the
-// second UPDATE wait for the first transaction's commit (its NOT EXISTS then sees the job, READ
-// COMMITTED); DuckDB raises a write-write conflict in the second, which is retried and then sees the job.
-// The whole batch is one warehouse.transaction() call: one request on Snowflake.
+// is conditional (INSERT ... SELECT ... WHERE NOT EXISTS) and the batch begins with writes that change
+// nothing: first to the test's queue rows, then to its TEST_RESULTS row, the tables' lock order
+// (db/lock-order.ts: the queue before TEST_RESULTS, as in every processor batch, so an enqueue and a
+// processor never wait for each other's locks in opposite orders). The TEST_RESULTS write serializes
+// concurrent enqueues of one test: Snowflake makes the second UPDATE wait for the first transaction's
+// commit (its NOT EXISTS then sees the job, READ COMMITTED); DuckDB raises a write-write conflict in the
+// second, which is retried and then sees the job. The whole batch is one warehouse.transaction() call.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../db/sql-registry.js';
 import { isWarehouseError, type Statement } from '../db/warehouse.js';
@@ -52,7 +54,12 @@ export const DEFAULT_PRIORITY = 100;
 /** Conflicts (DuckDB) between concurrent enqueues of the same test are retried this often. */
 const CONFLICT_RETRIES = 8;
 
-// The lock: a write to the test's row that changes nothing. Its row count also tells whether the test exists.
+// The locks: writes that change nothing, in lock order. The TEST_RESULTS row count also tells whether the test exists.
+const LOCK_JOB_ROWS = sql(
+  'queue.enqueue.lock_jobs',
+  `UPDATE DELAYED_ENRICHMENT_QUEUE SET UPDATED_AT = UPDATED_AT WHERE TEST_ID = ? AND RUN_ID = ?`,
+);
+
 const LOCK_TEST_ROW = sql(
   'queue.enqueue.lock_test',
   `UPDATE TEST_RESULTS SET DELAYED_ENRICHMENT_STATUS = DELAYED_ENRICHMENT_STATUS WHERE TEST_ID = ? AND RUN_ID = ?`,
@@ -198,7 +205,11 @@ export async function enqueueJob(services: Services, request: EnqueueRequest): P
       run_id: runId,
       payload: { types: [...types], next_due_at: earliest.toISOString(), priority: request.priority ?? DEFAULT_PRIORITY },
     };
-    const statements: Statement[] = [{ sql: LOCK_TEST_ROW, binds: [testId, runId] }];
+    const statements: Statement[] = [
+      { sql: LOCK_JOB_ROWS, binds: [testId, runId] },
+      { sql: LOCK_TEST_ROW, binds: [testId, runId] },
+    ];
+    const testRowIndex = 1;
     if (request.force) statements.push({ sql: DELETE_TERMINAL_JOB, binds: [testId, runId] });
     const insertIndex = statements.length;
     statements.push(
@@ -240,7 +251,7 @@ export async function enqueueJob(services: Services, request: EnqueueRequest): P
       }
       throw error;
     }
-    if (results[0]?.rowsAffected === 0) throw await refusal(services, testId, runId);
+    if (results[testRowIndex]?.rowsAffected === 0) throw await refusal(services, testId, runId);
     if (results[insertIndex]?.rowsAffected === 1) {
       eventBusOf(services).publish([event]);
       services.signals.noteDue(earliest);

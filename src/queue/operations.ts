@@ -1,6 +1,7 @@
 // Operations the API exposes: retry, cancel, backfill, purge. Each change and its event go in one batch.
 // Jobs are read, changed in TypeScript and written back with an optimistic check (UPDATED_AT and
 // CLAIM_ID unchanged), so a concurrent processor write makes the operation try again, not clobber it.
+import { limitClause } from '../db/limit.js';
 import { sql, sqlSample } from '../db/sql-registry.js';
 import { isWarehouseError, type JsonObject, type Statement } from '../db/warehouse.js';
 import { eventBusOf } from '../events/bus.js';
@@ -178,11 +179,10 @@ const tableTypeFilter = (count: number): string => (count === 0 ? '' : `\n  AND 
  * FlakeBench's TEST_ID and RUN_ID are nullable: a row without them cannot be enqueued, so it is no candidate.
  */
 function backfillCandidates(tableTypes: number, limit: number): string {
-  if (!Number.isInteger(limit) || limit < 1 || limit > BACKFILL_LIMIT) throw new Error(`invalid backfill limit ${limit}`);
   return `SELECT TEST_ID, RUN_ID, TABLE_TYPE, START_TIME, END_TIME FROM TEST_RESULTS
 WHERE DELAYED_ENRICHMENT_STATUS IS NULL AND END_TIME IS NOT NULL AND TEST_ID IS NOT NULL AND RUN_ID IS NOT NULL
   AND END_TIME >= CAST(? AS TIMESTAMP_NTZ) AND END_TIME < CAST(? AS TIMESTAMP_NTZ)${tableTypeFilter(tableTypes)}
-ORDER BY END_TIME, TEST_ID, RUN_ID LIMIT ${limit}`;
+ORDER BY END_TIME, TEST_ID, RUN_ID ${limitClause(limit, BACKFILL_LIMIT)}`;
 }
 sqlSample('queue.ops.backfill_candidates', backfillCandidates(2, BACKFILL_LIMIT));
 
@@ -270,13 +270,14 @@ export async function backfill(
   return { dry_run: false, eligible, beyond_retention: beyond, enqueued, not_applicable: notApplicable, more: eligible > rows.length, ...scope };
 }
 
+// In lock order (db/lock-order.ts): the jobs first, then the type tables, then TEST_RESULTS.
 const PURGE_STATEMENTS = [
+  sql('queue.ops.purge.jobs', 'DELETE FROM DELAYED_ENRICHMENT_QUEUE WHERE TEST_ID = ?'),
   sql('queue.ops.purge.aggregate_metrics', 'DELETE FROM AGGREGATE_QUERY_METRICS WHERE TEST_ID = ?'),
   sql('queue.ops.purge.aggregate_test_metrics', 'DELETE FROM AGGREGATE_TEST_METRICS WHERE TEST_ID = ?'),
   sql('queue.ops.purge.lock_events', 'DELETE FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ?'),
   sql('queue.ops.purge.credits', 'DELETE FROM HYBRID_TABLE_CREDITS WHERE TEST_ID = ?'),
   sql('queue.ops.purge.insights', 'DELETE FROM QUERY_INSIGHTS_CACHE WHERE TEST_ID = ?'),
-  sql('queue.ops.purge.jobs', 'DELETE FROM DELAYED_ENRICHMENT_QUEUE WHERE TEST_ID = ?'),
   sql(
     'queue.ops.purge.executions',
     `UPDATE QUERY_EXECUTIONS SET SF_PARTITIONS_SCANNED = NULL, SF_PARTITIONS_TOTAL = NULL, SF_BYTES_SPILLED_LOCAL = NULL,
@@ -300,7 +301,7 @@ WHERE TEST_ID = ?`,
 export async function purgeTestEnrichment(services: Services, testId: string): Promise<Record<string, number>> {
   if (typeof testId !== 'string' || testId === '' || testId.length > 36) throw new HttpProblem(400, 'test_id must be a non-empty string of at most 36 characters');
   const results = await services.warehouse.transaction(PURGE_STATEMENTS.map((text) => ({ sql: text, binds: [testId] })));
-  const names = ['aggregate_metrics', 'aggregate_test_metrics', 'lock_events', 'credits', 'insights', 'jobs', 'executions', 'test_results'];
+  const names = ['jobs', 'aggregate_metrics', 'aggregate_test_metrics', 'lock_events', 'credits', 'insights', 'executions', 'test_results'];
   const counts = Object.fromEntries(names.map((name, index) => [name, results[index]?.rowsAffected ?? 0]));
   // A purge writes no event (the job is gone), so this instance's read cache is told directly.
   services.testReads.invalidate(testId);

@@ -1,6 +1,7 @@
 // The jobs API's reads: the list over the seed view V_DELAYED_ENRICHMENT_STATUS (filters, keyset
 // pagination) and one job's detail from its queue row, shaped as snake_case JSON.
 import { createHash } from 'node:crypto';
+import { limitClause } from '../db/limit.js';
 import { sql, sqlSample } from '../db/sql-registry.js';
 import type { BindValue, Row } from '../db/warehouse.js';
 import { HttpProblem } from '../http/problem.js';
@@ -57,14 +58,13 @@ const AFTER_CURSOR =
  * the simulator move it), so the same difference is computed here with "now" bound.
  */
 function listText(conditions: string[], limit: number): string {
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE + 1) throw new Error(`invalid page size ${limit}`);
   return `SELECT JOB_ID, TEST_ID, RUN_ID, TEST_NAME, TABLE_TYPE, STATUS, TEST_END_TIME, EARLIEST_ENRICHMENT_TIME,
   TIMESTAMPDIFF('minute', CAST(? AS TIMESTAMP_NTZ), EARLIEST_ENRICHMENT_TIME) AS MINUTES_UNTIL_ELIGIBLE,
   ATTEMPTS, LAST_ERROR, CLAIMED_BY, CLAIMED_AT,
   IMMEDIATE_ENRICHMENT_STATUS AS IMMEDIATE_ENRICHMENT_STATUS, DELAYED_ENRICHMENT_STATUS AS DELAYED_ENRICHMENT_STATUS
 FROM V_DELAYED_ENRICHMENT_STATUS${conditions.length > 0 ? `\nWHERE ${conditions.join(' AND ')}` : ''}
 ORDER BY EARLIEST_ENRICHMENT_TIME, JOB_ID
-LIMIT ${limit}`;
+${limitClause(limit, MAX_PAGE_SIZE + 1)}`;
 }
 sqlSample('results.jobs.list', listText([...FILTER_NAMES.map((name) => FILTER_SQL[name]), AFTER_CURSOR], DEFAULT_PAGE_SIZE + 1));
 

@@ -8,6 +8,7 @@
 // of one wait, in REQUESTED_AT order with a keyset cursor.
 // One statement: head + summary + the page.
 import { createHash } from 'node:crypto';
+import { limitClause } from '../db/limit.js';
 import { sql, sqlSample } from '../db/sql-registry.js';
 import type { BindValue, Row } from '../db/warehouse.js';
 import { HttpProblem } from '../http/problem.js';
@@ -21,7 +22,6 @@ export const MAX_EVENT_PAGE = 500;
 const AFTER_CURSOR = 'AND (REQUESTED_AT > CAST(? AS TIMESTAMP_NTZ) OR (REQUESTED_AT = CAST(? AS TIMESTAMP_NTZ) AND EVENT_ID > ?))';
 
 function lockText(withCursor: boolean, limit: number): string {
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_EVENT_PAGE + 1) throw new Error(`invalid page size ${limit}`);
   return `WITH ${HEAD_CTES},
 w AS (
   SELECT QUERY_ID, LOCK_TRANSACTION_ID, REQUESTED_AT, MAX(WAIT_DURATION_MS) AS WAIT_MS
@@ -44,7 +44,7 @@ e AS (
   SELECT EVENT_ID, REQUESTED_AT, QUERY_ID, LOCK_TRANSACTION_ID, WAIT_DURATION_MS, BLOCKING_QUERY_ID, BLOCKING_TRANSACTION_ID,
     LOCK_TYPE, OBJECT_ID, OBJECT_NAME, LOCK_ACQUIRED_AT
   FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ? ${withCursor ? AFTER_CURSOR : ''}
-  ORDER BY REQUESTED_AT, EVENT_ID LIMIT ${limit}
+  ORDER BY REQUESTED_AT, EVENT_ID ${limitClause(limit, MAX_EVENT_PAGE + 1)}
 )
 SELECT ${HEAD_COLUMNS}, ws.WAIT_COUNT, ws.TOTAL_WAIT_MS, ws.AVG_WAIT_MS, ws.MAX_WAIT_MS, ws.FIRST_WAIT, ws.LAST_WAIT,
   ws.WAITS_WITHOUT_DURATION, es.BLOCKER_ROWS, es.UNIQUE_BLOCKERS, es.UNIDENTIFIED_BLOCKERS, es.AFFECTED_OBJECTS,

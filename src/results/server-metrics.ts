@@ -4,6 +4,7 @@
 // V_AGGREGATE_QUERY_STATS gives the totals, the weighted average and the worst pattern's p95/p99; averages
 // of compile and queue times are weighted (Σsum / Σcount over the patterns that report them).
 // One statement: head + test metrics + view + weighted averages + the pattern rows.
+import { limitClause } from '../db/limit.js';
 import { sql } from '../db/sql-registry.js';
 import type { Row } from '../db/warehouse.js';
 import type { Services } from '../services.js';
@@ -16,7 +17,6 @@ export const MAX_PATTERNS = 500;
 const weighted = (sumColumn: string) => `SUM(${sumColumn}) / NULLIF(SUM(IFF(${sumColumn} IS NULL, 0, QUERY_COUNT)), 0)`;
 
 function metricsText(patternLimit: number): string {
-  if (!Number.isInteger(patternLimit) || patternLimit < 1 || patternLimit > MAX_PATTERNS + 1) throw new Error(`invalid pattern limit ${patternLimit}`);
   return `WITH ${HEAD_CTES},
 m AS (
   SELECT QUERY_COUNT, EXEC_AVG_MS, EXEC_MIN_MS, EXEC_MEDIAN_MS, EXEC_P90_MS, EXEC_P95_MS, EXEC_P99_MS, EXEC_P999_MS, EXEC_MAX_MS,
@@ -39,7 +39,7 @@ p AS (
     EXEC_P99_MS, EXEC_MAX_MS, COMPILE_AVG_MS, COMPILE_MAX_MS, QUEUED_OVERLOAD_AVG_MS, QUEUED_OVERLOAD_MAX_MS,
     QUEUED_PROVISIONING_AVG_MS, QUEUED_PROVISIONING_MAX_MS, HYBRID_REQUESTS_THROTTLED_COUNT, PERCENTILE_METHOD
   FROM AGGREGATE_QUERY_METRICS WHERE TEST_ID = ?
-  ORDER BY QUERY_COUNT DESC, QUERY_PARAMETERIZED_HASH LIMIT ${patternLimit}
+  ORDER BY QUERY_COUNT DESC, QUERY_PARAMETERIZED_HASH ${limitClause(patternLimit, MAX_PATTERNS + 1)}
 )
 SELECT ${HEAD_COLUMNS},
   m.QUERY_COUNT AS M_QUERY_COUNT, m.EXEC_AVG_MS AS M_EXEC_AVG_MS, m.EXEC_MIN_MS AS M_EXEC_MIN_MS, m.EXEC_MEDIAN_MS AS M_EXEC_MEDIAN_MS,

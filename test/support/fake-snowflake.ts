@@ -18,6 +18,7 @@ import { ddlForDuckDb } from '../../src/db/ddl.js';
 import { isWarehouseError, type BindValue, type Row } from '../../src/db/warehouse.js';
 import { flakeBenchTableDdl } from '../../src/simulator/flakebench-stand-ins.js';
 import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
+import { INVALID_ROW_COUNT, boundRowCount } from './snowflake-rules.js';
 
 export interface FakeSnowflakeOptions {
   account?: string;
@@ -81,6 +82,28 @@ interface SnowflakeColumn {
 }
 
 const CANCELLED: InjectedError = { code: '000604', message: 'SQL execution canceled', sqlState: '57014' };
+
+/**
+ * Snowflake's answers when concurrent transactions collide, for failNext() (the codes and texts the
+ * adapter's error table in src/db/snowflake.ts cites). LOCK_WAIT_ABORTED is also what the fake answers
+ * when its DuckDB reports a write-write conflict between two sessions.
+ */
+export const SNOWFLAKE_CONFLICTS = {
+  lockWaitAborted: {
+    code: '000625',
+    message:
+      "Statement '01b43b22-0509-2fce-0003-29019743c0af' has locked table 'DELAYED_ENRICHMENT_QUEUE' in transaction 1715330074481000000 and this lock has not yet been released.\nYour statement '01b43b22-0509-2fce-0003-29019743c13b' was aborted because the number of waiters for this lock exceeds the 20 statements limit.",
+    sqlState: '57014',
+  },
+  transactionAborted: { code: '000615', message: "Transaction '1715330074481000000' was aborted, SQL execution canceled.", sqlState: '57014' },
+  // Snowflake documents that it aborts a deadlock victim's statement, not the text or a code: a stand-in
+  // (placeholder code 000000) that the adapter must recognise by the word "deadlock".
+  deadlockVictim: {
+    code: '000000',
+    message: "Statement '01b43b22-0509-2fce-0003-29019743c13b' was aborted: it was chosen as the victim to resolve a deadlock on table 'TEST_RESULTS'.",
+    sqlState: '57014',
+  },
+} satisfies Record<string, InjectedError>;
 
 export class FakeSnowflake {
   readonly logins: ReceivedLogin[] = [];
@@ -279,6 +302,8 @@ export class FakeSnowflake {
     const binds = decodeBindings(body.bindings as Record<string, { type: string; value: unknown }> | undefined);
     this.statements.push({ sessionId: session.id, requestId, sqlText, binds, parameters: (body.parameters as Record<string, unknown>) ?? {} });
     const queryId = randomUUID();
+    // Snowflake compiles a bound row count as an error (the driver tests must see it, DuckDB would run it).
+    if (boundRowCount(sqlText) !== undefined) return failure(INVALID_ROW_COUNT, queryId);
     const faultIndex = this.faults.findIndex((fault) => fault.pattern.test(sqlText));
     if (faultIndex >= 0) {
       const [fault] = this.faults.splice(faultIndex, 1);
@@ -444,5 +469,8 @@ function snowflakeError(error: unknown): InjectedError {
   if (/Parser Error/.test(message)) return { code: '001003', message: `SQL compilation error:\n${message}`, sqlState: '42000' };
   if (/Binder Error/.test(message)) return { code: '000904', message: `SQL compilation error:\n${message}`, sqlState: '42000' };
   if (isWarehouseError(error) && error.kind === 'constraint') return { code: '100072', message, sqlState: '22000' };
+  // Two sessions writing one row: DuckDB aborts the second at once where Snowflake would make it wait for the
+  // lock; answered as the lock wait Snowflake gave up (the caller's retryable collision either way).
+  if (isWarehouseError(error) && error.kind === 'conflict') return SNOWFLAKE_CONFLICTS.lockWaitAborted;
   return { code: '100000', message, sqlState: 'XX000' };
 }

@@ -25,6 +25,7 @@ import { Dialect, generate, outputColumnsWithSchema, parse, tokenize, validate, 
 import type { ColumnSchema, Schema, TableSchema, ValidationError } from '@polyglot-sql/sdk';
 import { SOURCE_VIEWS, sourceViewName } from '../../src/sources/account-usage.js';
 import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
+import { boundRowCount, withoutLiterals } from './snowflake-rules.js';
 
 /** The one dialect name polyglot's validators take for Snowflake. */
 export const SNOWFLAKE = 'snowflake';
@@ -291,9 +292,6 @@ export function unknownFunctions(text: string): string[] {
   return [...unknown];
 }
 
-function withoutLiterals(text: string): string {
-  return text.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, '');
-}
 
 /**
  * Checks one statement the way Snowflake would receive it: exactly one statement in Snowflake grammar,
@@ -307,8 +305,13 @@ export function withinGroupAsArgument(text: string): string {
 export function checkStatement(original: string, schema?: Schema): Problem[] {
   const text = withinGroupAsArgument(original);
   const problems: Problem[] = [];
+  // Checked on the text, before parsing: polyglot rejects some placements (FETCH FIRST ?) and accepts others.
+  const bound = boundRowCount(text);
+  if (bound !== undefined) {
+    problems.push({ stage: 'snowflake', message: `${bound}: Snowflake takes only an integer constant as a row count; write a validated integer into the text (src/db/limit.ts)` });
+  }
   const parsed = parse(text, Dialect.Snowflake);
-  if (!parsed.success) return [{ stage: 'parse', message: parsed.error }];
+  if (!parsed.success) return [...problems, { stage: 'parse', message: parsed.error }];
   if (parsed.ast.length !== 1) problems.push({ stage: 'parse', message: `holds ${parsed.ast.length} statements; send one at a time` });
   const syntax = validate(text, SNOWFLAKE, { strictSyntax: true, semantic: true });
   problems.push(...errorsOf(syntax.errors, 'parse'));
