@@ -430,9 +430,18 @@ function snowflakeCell(value: unknown, type: string): string | null {
     return `${seconds}.${String((ms - seconds * 1000) * 1_000_000).padStart(9, '0')}`;
   }
   if (type === 'boolean') return value ? '1' : '0';
-  if (type === 'variant') return JSON.stringify(value);
+  if (type === 'variant') return variantText(value);
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
+}
+
+/**
+ * A VARIANT as Snowflake sends it. The backing adapter reads integers above 2^53 as decimal text; Snowflake
+ * sends them as JSON numbers (a 19-digit transaction id in BLOCKER_QUERIES), so they go back out as numbers
+ * and the driver's VARIANT parser meets the same text as on a real account.
+ */
+function variantText(value: unknown): string {
+  return JSON.stringify(value).replace(/"(-?\d{16,})"/g, (token, digits: string) => (Number.isSafeInteger(Number(digits)) ? token : digits));
 }
 
 /** DuckDB failures in Snowflake's words: missing objects → 002003/42S02, parse errors → 001003/42000. */
