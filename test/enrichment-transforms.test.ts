@@ -142,23 +142,37 @@ function lockRow(queryId: string, requested: string, blockers: unknown[], extra:
 }
 
 describe('LOCK_CONTENTION transform', () => {
-  it('writes one event per blocker but summarises distinct waits with QUERY_HISTORY blocked time', () => {
+  it('writes one event per wait, the first blocker in the seed columns and every blocker counted once', () => {
     const rows = [
+      // A hybrid wait with two blockers is two view rows; the holder that acquired the lock first is the first.
+      lockRow('q1', '10:00:10', [{ is_snowflake: false, query_id: 'b2', transaction_id: 202 }], { ACQUIRED_AT: at('09:59:30') }),
       lockRow('q1', '10:00:10', [{ is_snowflake: false, query_id: 'b1', transaction_id: 201 }]),
-      lockRow('q1', '10:00:10', [{ is_snowflake: false, query_id: 'b2', transaction_id: 202 }]),
       lockRow('q2', '10:00:20', [{ is_snowflake: true, query_id: '', transaction_id: '' }], { TRANSACTION_ID: 101 }),
-      lockRow('q3', '10:00:30', [{ is_snowflake: false, query_id: 'b3', transaction_id: 203 }], { TRANSACTION_ID: 102 }),
+      // A standard-table wait lists its blockers in one row; b1 blocked q1 already.
+      lockRow('q3', '10:00:30', [
+        { is_snowflake: false, query_id: 'b3', transaction_id: 203 },
+        { is_snowflake: false, query_id: 'b1', transaction_id: 201 },
+      ], { TRANSACTION_ID: 102, LOCK_TYPE: 'PARTITION', OBJECT_NAME: 'ORDERS' }),
     ];
     const blocked = new Map([
       ['q1', 7000],
       ['q2', 5500],
     ]);
-    const { events, summary } = transformLocks(rows, blocked);
-    expect(events).toHaveLength(4);
-    expect(events.map((e) => e.blockingQueryId)).toEqual(['b1', 'b2', null, 'b3']);
-    expect(events[2]!.blockingTransactionId).toBeNull();
-    expect(events.map((e) => e.waitDurationMs)).toEqual([7000, 7000, 5500, null]);
+    const { events, summary } = transformLocks(rows, blocked, { tableName: 'HT_ORDERS', schemaName: 'BENCH', databaseName: 'DB' });
+    expect(events).toHaveLength(3);
+    expect(events.map((e) => e.blockingQueryId)).toEqual(['b1', null, 'b3']);
+    expect(events.map((e) => e.blockers.map((b) => b.queryId))).toEqual([['b1', 'b2'], [null], ['b3', 'b1']]);
+    expect(events.map((e) => [e.blockers.length, e.unidentifiedBlockers, e.firstSeenBlockers])).toEqual([[2, 0, 2], [1, 1, 0], [2, 0, 1]]);
+    expect(events[1]!.blockingTransactionId).toBeNull();
+    expect(events.map((e) => e.waitDurationMs)).toEqual([7000, 5500, null]);
     expect(events[0]!.lockType).toBe('ROW');
+    // The view says ROW for a hybrid row lock: the event names the test's table, RAW_EVENT keeps the literal.
+    expect(events.map((e) => [e.objectName, e.schemaName])).toEqual([['HT_ORDERS', 'BENCH'], ['HT_ORDERS', 'BENCH'], ['ORDERS', null]]);
+    expect(events[0]!.rawEvent.OBJECT_NAME).toBe('ROW');
+    expect(events[0]!.rawEvent.BLOCKER_QUERIES).toEqual([
+      { is_snowflake: false, query_id: 'b1', transaction_id: 201 },
+      { is_snowflake: false, query_id: 'b2', transaction_id: 202 },
+    ]);
     // ACQUIRED_AT is the holder's time: carried over, never used as the wait.
     expect(events[0]!.lockAcquiredAt).toEqual(at('09:59:00'));
     expect(summary).toEqual({ waitCount: 3, totalMs: 12500, maxMs: 7000, waitsWithoutDuration: 1 });

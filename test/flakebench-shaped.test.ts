@@ -83,7 +83,7 @@ async function expectHybridTruth(query: Query, sim: SimulationResult, testId: st
     truth.patterns.map((p) => [p.hash, p.query_count, p.errors_count, p.max_ms]),
   );
   const [events] = await query('SELECT COUNT(*) AS N FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ?', [testId]);
-  expect(Number(events!.N)).toBe(truth.lock_waits.blocker_rows);
+  expect(Number(events!.N)).toBe(truth.lock_waits.count);
   // Credits are attributed to the target FlakeBench recorded: TABLE_NAME and TEST_CONFIG:target.
   const credits = await query('SELECT DISTINCT TABLE_NAME, SCHEMA_NAME, DATABASE_NAME FROM HYBRID_TABLE_CREDITS WHERE TEST_ID = ?', [testId]);
   expect(credits).toEqual([{ TABLE_NAME: target.table_name, SCHEMA_NAME: target.schema, DATABASE_NAME: target.database }]);
