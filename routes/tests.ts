@@ -293,7 +293,8 @@ const CreditWindow = Type.Object({
   overlap_fraction: NNumber,
   overlapping_tests: NInt,
   requests_count: NInt,
-  billed: Type.Boolean(),
+  billed: Type.Boolean({ description: 'False for windows from 2026-03-01 on (stored per window): Snowflake stopped billing hybrid table requests.' }),
+  requests_method: Nullable(Type.String(), { description: "How requests_count was counted: 'exact (whole minute buckets)' or 'estimated (pro-rata by overlap)'." }),
 });
 
 const CreditsResponse = Type.Object({
@@ -309,6 +310,7 @@ const CreditsResponse = Type.Object({
       overlap_fraction: NNumber,
       overlapping_tests: NInt,
       not_billed_since: Nullable(Time, { description: 'Set when some windows are not billed: Snowflake stopped billing hybrid table requests then.' }),
+      requests_method: Nullable(Type.String(), { description: "'estimated (pro-rata by overlap)' when any window's requests were prorated." }),
       note: Type.String(),
     }),
     Type.Null(),

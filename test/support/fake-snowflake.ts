@@ -26,6 +26,12 @@ export interface FakeSnowflakeOptions {
   password?: string;
   /** PEM public key whose private half may sign key-pair logins. */
   publicKeyPem?: string;
+  /**
+   * The account's TIMEZONE parameter (default UTC): every new session starts in it, and `ALTER SESSION SET
+   * TIMEZONE` changes it, on the session's DuckDB connection too (its CURRENT_TIMESTAMP and its reading of
+   * TIMESTAMP values as instants follow it, as Snowflake's do).
+   */
+  timezone?: string;
 }
 
 export interface ReceivedLogin {
@@ -101,7 +107,7 @@ export class FakeSnowflake {
   private constructor(
     private readonly server: Server,
     private readonly database: DuckDbDatabase,
-    private readonly options: Required<Omit<FakeSnowflakeOptions, 'publicKeyPem' | 'password'>> & FakeSnowflakeOptions,
+    private readonly options: Required<Omit<FakeSnowflakeOptions, 'publicKeyPem' | 'password' | 'timezone'>> & FakeSnowflakeOptions,
   ) {
     this.publicKey = options.publicKeyPem === undefined ? undefined : createPublicKey(options.publicKeyPem);
   }
@@ -229,7 +235,13 @@ export class FakeSnowflake {
     const token = `session-${id}-${randomUUID()}`;
     const parameters: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(data.SESSION_PARAMETERS ?? {})) parameters[name.toUpperCase()] = value;
-    this.sessions.set(token, { id, token, connection: await this.database.connect(), parameters });
+    const connection = await this.database.connect();
+    const timezone = typeof parameters.TIMEZONE === 'string' ? parameters.TIMEZONE : this.options.timezone;
+    if (timezone !== undefined) {
+      await setTimeZone(connection, timezone);
+      parameters.TIMEZONE = timezone;
+    }
+    this.sessions.set(token, { id, token, connection, parameters });
     return {
       success: true,
       data: { token, masterToken: `master-${id}`, validityInSeconds: 3600, masterValidityInSeconds: 14_400, sessionId: id },
@@ -305,6 +317,7 @@ export class FakeSnowflake {
         const raw = match[2] as string;
         session.parameters[(match[1] as string).toUpperCase()] = raw.startsWith("'") ? raw.slice(1, -1).replaceAll("''", "'") : raw;
       }
+      if (typeof session.parameters.TIMEZONE === 'string') await setTimeZone(db, session.parameters.TIMEZONE);
       return statusResult();
     }
     if (first === 'BEGIN' || first === 'START') {
@@ -334,6 +347,12 @@ export class FakeSnowflake {
 }
 
 // ---- wire format helpers -------------------------------------------------------------------------
+
+/** The session's time zone on its DuckDB connection (SET takes no binds: the name is checked instead). */
+async function setTimeZone(connection: DuckDbWarehouse, timezone: string): Promise<void> {
+  if (!/^[A-Za-z0-9_+\-/]+$/.test(timezone)) throw new Error(`not a time zone name: ${timezone}`);
+  await connection.execute(`SET TimeZone = '${timezone}'`);
+}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
