@@ -8,17 +8,14 @@
 // Expected values are hand-computed from the rows the test writes, or counted directly from QUERY_EXECUTIONS.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
-import { loadMigrations, migrate, statementsFor } from '../src/db/migrations.js';
+import { migrate } from '../src/db/migrations.js';
 import type { BindValue, Row } from '../src/db/warehouse.js';
 import { openEngine } from '../src/engine.js';
-import { realModules } from '../src/enrichment/modules/index.js';
-import { EnrichmentRegistry } from '../src/enrichment/registry.js';
-import { Processor } from '../src/processor/processor.js';
 import { startService, type RunningService } from '../src/service.js';
 import { simulate, type SimulationRequest, type SimulationResult } from '../src/simulator/simulate.js';
 import { VisibilityClock } from '../src/simulator/visibility.js';
 import { FakeSnowflake } from './support/fake-snowflake.js';
-import { silentLog, startTestService, tempDir, testConfig } from './support/embedded.js';
+import { fakeSnowflakeConfig, processDueJobs, silentLog, startTestService, tempDir } from './support/embedded.js';
 
 const HOUR = 3_600_000;
 /** 30 s past the minute: the simulated test starts inside a minute, as real ones do. */
@@ -69,12 +66,6 @@ async function seedLockWaits(query: Query, testId: string): Promise<string[]> {
 
 function enqueueBody(sim: SimulationResult): Record<string, unknown> {
   return { test_id: sim.tests[0]!.test_id, run_id: sim.run_id, table_type: sim.table_type, test_end_time: sim.test_end_time.toISOString() };
-}
-
-async function runProcessor(service: RunningService): Promise<void> {
-  const processor = new Processor(service.services, { registry: new EnrichmentRegistry(realModules()) });
-  await processor.poll();
-  await processor.idle();
 }
 
 interface Answers {
@@ -163,7 +154,7 @@ describe('documented facts on the embedded engine', () => {
     expect(response.statusCode, response.body).toBe(201);
     clock.advance(5 * HOUR);
     await visibility.settled();
-    await runProcessor(service);
+    await processDueJobs(service);
   }
 
   it('one event per lock wait with exact ids, the first partial minute counted, BILLED stored', async () => {
@@ -215,17 +206,8 @@ describe('documented facts through the Snowflake driver, in UTC and in America/L
     const dir = tempDir('fbde-facts-');
     try {
       await fake.createFlakeBenchTables();
-      const accountUsage = loadMigrations().find((m) => m.name === 'embedded_account_usage')!;
-      for (const statement of statementsFor(accountUsage, 'duckdb')) await fake.runDirect(statement);
-      const config = testConfig({
-        DATA_DIR: dir.path,
-        LATENCY_SCALE: '1',
-        SNOWFLAKE_ACCOUNT: 'FAKEACCOUNT',
-        SNOWFLAKE_USER: 'SERVICE_USER',
-        SNOWFLAKE_PASSWORD: PASSWORD,
-        SNOWFLAKE_ACCESS_URL: fake.url,
-        SNOWFLAKE_POOL_SIZE: '1',
-      });
+      await fake.createAccountUsageViews();
+      const config = fakeSnowflakeConfig(fake.url, dir.path, PASSWORD, { LATENCY_SCALE: '1', SNOWFLAKE_POOL_SIZE: '1' });
       const setup = await openEngine(config, silentLog);
       try {
         await migrate(setup.warehouse, { clock: new ManualClock(), log: { info: () => undefined, warn: () => undefined } });
@@ -249,7 +231,7 @@ describe('documented facts through the Snowflake driver, in UTC and in America/L
         const response = await service.app.inject({ method: 'POST', url: '/api/enrichment/jobs', payload: enqueueBody(sim) });
         expect(response.statusCode, response.body).toBe(201);
         clock.advance(5 * HOUR);
-        await runProcessor(service);
+        await processDueJobs(service);
         answers = await readAnswers(service, testId);
       } finally {
         await service.stop();

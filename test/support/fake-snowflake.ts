@@ -15,6 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { DuckDbDatabase, type DuckDbWarehouse } from '../../src/db/duckdb.js';
 import { ddlForDuckDb } from '../../src/db/ddl.js';
+import { loadMigrations, statementsFor } from '../../src/db/migrations.js';
 import { isWarehouseError, type BindValue, type Row } from '../../src/db/warehouse.js';
 import { flakeBenchTableDdl } from '../../src/simulator/flakebench-stand-ins.js';
 import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
@@ -160,6 +161,13 @@ export class FakeSnowflake {
    */
   async createFlakeBenchTables(): Promise<void> {
     for (const table of Object.keys(FLAKEBENCH_TABLES) as Array<keyof typeof FLAKEBENCH_TABLES>) await this.runDirect(flakeBenchTableDdl(table));
+  }
+
+  /** The ACCOUNT_USAGE views of the account, as the embedded simulation defines them (migration 0005). */
+  async createAccountUsageViews(): Promise<void> {
+    const accountUsage = loadMigrations().find((migration) => migration.name === 'embedded_account_usage');
+    if (!accountUsage) throw new Error('migration embedded_account_usage is missing');
+    for (const statement of statementsFor(accountUsage, 'duckdb')) await this.runDirect(statement);
   }
 
   /** A connection to the backing database for test setup that needs more than one statement (a transaction). */
