@@ -8,7 +8,11 @@
 /** A string literal (kept whole, so digits inside it are never touched), a number, or a non-JSON constant. */
 const TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|-?Infinity|NaN/g;
 
+/** Text without a 16-digit run or a non-JSON constant cannot hold an unsafe integer: JSON.parse alone is exact. */
+const MAYBE_INEXACT = /\d{16}|NaN|Infinity/;
+
 export function parseJsonExact(text: string): unknown {
+  if (!MAYBE_INEXACT.test(text)) return JSON.parse(text);
   const quoted = text.replace(TOKEN, (token) => {
     if (token.startsWith('"')) return token;
     if (/^-?\d+$/.test(token)) return Number.isSafeInteger(Number(token)) ? token : `"${token.replace(/^(-?)0+(?=\d)/, '$1')}"`;
