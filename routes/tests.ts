@@ -252,7 +252,7 @@ const LockEvent = Type.Object({
   blocking_transaction_id: NString,
   lock_type: NString,
   object_id: NString,
-  object_name: NString,
+  object_name: Nullable(Type.String(), { description: "The locked table; for hybrid row locks (the view says ROW) the test's target table." }),
   holder_acquired_at: Nullable(Time, { description: 'ACQUIRED_AT: when the holder acquired the lock.' }),
 });
 
@@ -265,8 +265,8 @@ const LockSummary = Type.Object({
   first_lock_wait: NTime,
   last_lock_wait: NTime,
   unique_blockers: Type.Integer({ description: 'Distinct blocking transactions (or queries) over every blocker of every wait.' }),
-  unidentified_blockers: Type.Integer(),
-  blocker_rows: Type.Integer(),
+  unidentified_blockers: Type.Integer({ description: 'Blockers without a transaction or query id (Snowflake-internal or short hybrid blockers).' }),
+  blocker_rows: Type.Integer({ description: 'Blockers over all waits (LOCK_WAIT_HISTORY rows × BLOCKER_QUERIES elements).' }),
   affected_objects: Type.Integer(),
 });
 
@@ -281,7 +281,7 @@ const LockQuery = Type.Object(
 const LockResponse = Type.Object({
   ...Availability,
   summary: Nullable(LockSummary),
-  events: Type.Array(LockEvent, { description: 'One row per blocker of a wait, in REQUESTED_AT order.' }),
+  events: Type.Array(LockEvent, { description: 'One row per lock wait (its first blocker in blocking_*), in REQUESTED_AT order.' }),
   next_cursor: NString,
   availability: TypeAvailability,
 });
@@ -294,7 +294,8 @@ const CreditWindow = Type.Object({
   overlap_fraction: NNumber,
   overlapping_tests: NInt,
   requests_count: NInt,
-  billed: Type.Boolean(),
+  billed: Type.Boolean({ description: 'False for windows from 2026-03-01 on (stored per window): Snowflake stopped billing hybrid table requests.' }),
+  requests_method: Nullable(Type.String(), { description: "How requests_count was counted: 'exact (whole minute buckets)' or 'estimated (pro-rata by overlap)'." }),
 });
 
 const CreditsResponse = Type.Object({
@@ -310,6 +311,7 @@ const CreditsResponse = Type.Object({
       overlap_fraction: NNumber,
       overlapping_tests: NInt,
       not_billed_since: Nullable(Time, { description: 'Set when some windows are not billed: Snowflake stopped billing hybrid table requests then.' }),
+      requests_method: Nullable(Type.String(), { description: "'estimated (pro-rata by overlap)' when any window's requests were prorated." }),
       note: Type.String(),
     }),
     Type.Null(),

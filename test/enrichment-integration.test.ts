@@ -102,9 +102,13 @@ describe('real enrichment types against simulated ACCOUNT_USAGE', () => {
       expect(row.PERCENTILE_METHOD).toBe('MIXTURE_CDF');
     });
 
-    // One event row per (wait, blocker): the truth counts the blocker rows LOCK_WAIT_HISTORY holds.
-    const events = await one<{ N: number }>('SELECT COUNT(*) AS N FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ?', [testId]);
-    expect(events.N).toBe(truth.lock_waits.blocker_rows);
+    // One event row per wait (the seed), every blocker counted: the truth's waits and blocker rows.
+    const events = await one<{ N: number; BLOCKERS: number }>(
+      'SELECT COUNT(*) AS N, SUM(BLOCKER_COUNT) AS BLOCKERS FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ?',
+      [testId],
+    );
+    expect(events.N).toBe(truth.lock_waits.count);
+    expect(Number(events.BLOCKERS)).toBe(truth.lock_waits.blocker_rows);
 
     const coverage = await one<{ MATCHED: number }>(
       'SELECT COUNT(*) AS MATCHED FROM QUERY_EXECUTIONS WHERE TEST_ID = ? AND SF_PARTITIONS_TOTAL IS NOT NULL',

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { transformAggregate, type AggregateSourceRow } from '../src/enrichment/aggregate-transform.js';
 import { statsOfSample } from './support/sample-stats.js';
-import { transformCredits } from '../src/enrichment/credits-transform.js';
+import { REQUESTS_EXACT, REQUESTS_PRORATED, transformCredits, type RequestBucket } from '../src/enrichment/credits-transform.js';
 import { insightSeverity, transformInsights } from '../src/enrichment/insights-transform.js';
 import { transformLocks, type LockSourceRow } from '../src/enrichment/lock-transform.js';
 import { isLeftOut, parseTag, stripPhase, tagBelongsToTest, tagMatchesPrefix, tagPredicate, testTagPrefixes } from '../src/enrichment/query-tags.js';
@@ -142,23 +142,37 @@ function lockRow(queryId: string, requested: string, blockers: unknown[], extra:
 }
 
 describe('LOCK_CONTENTION transform', () => {
-  it('writes one event per blocker but summarises distinct waits with QUERY_HISTORY blocked time', () => {
+  it('writes one event per wait, the first blocker in the seed columns and every blocker counted once', () => {
     const rows = [
+      // A hybrid wait with two blockers is two view rows; the holder that acquired the lock first is the first.
+      lockRow('q1', '10:00:10', [{ is_snowflake: false, query_id: 'b2', transaction_id: 202 }], { ACQUIRED_AT: at('09:59:30') }),
       lockRow('q1', '10:00:10', [{ is_snowflake: false, query_id: 'b1', transaction_id: 201 }]),
-      lockRow('q1', '10:00:10', [{ is_snowflake: false, query_id: 'b2', transaction_id: 202 }]),
       lockRow('q2', '10:00:20', [{ is_snowflake: true, query_id: '', transaction_id: '' }], { TRANSACTION_ID: 101 }),
-      lockRow('q3', '10:00:30', [{ is_snowflake: false, query_id: 'b3', transaction_id: 203 }], { TRANSACTION_ID: 102 }),
+      // A standard-table wait lists its blockers in one row; b1 blocked q1 already.
+      lockRow('q3', '10:00:30', [
+        { is_snowflake: false, query_id: 'b3', transaction_id: 203 },
+        { is_snowflake: false, query_id: 'b1', transaction_id: 201 },
+      ], { TRANSACTION_ID: 102, LOCK_TYPE: 'PARTITION', OBJECT_NAME: 'ORDERS' }),
     ];
     const blocked = new Map([
       ['q1', 7000],
       ['q2', 5500],
     ]);
-    const { events, summary } = transformLocks(rows, blocked);
-    expect(events).toHaveLength(4);
-    expect(events.map((e) => e.blockingQueryId)).toEqual(['b1', 'b2', null, 'b3']);
-    expect(events[2]!.blockingTransactionId).toBeNull();
-    expect(events.map((e) => e.waitDurationMs)).toEqual([7000, 7000, 5500, null]);
+    const { events, summary } = transformLocks(rows, blocked, { tableName: 'HT_ORDERS', schemaName: 'BENCH', databaseName: 'DB' });
+    expect(events).toHaveLength(3);
+    expect(events.map((e) => e.blockingQueryId)).toEqual(['b1', null, 'b3']);
+    expect(events.map((e) => e.blockers.map((b) => b.queryId))).toEqual([['b1', 'b2'], [null], ['b3', 'b1']]);
+    expect(events.map((e) => [e.blockers.length, e.unidentifiedBlockers, e.firstSeenBlockers])).toEqual([[2, 0, 2], [1, 1, 0], [2, 0, 1]]);
+    expect(events[1]!.blockingTransactionId).toBeNull();
+    expect(events.map((e) => e.waitDurationMs)).toEqual([7000, 5500, null]);
     expect(events[0]!.lockType).toBe('ROW');
+    // The view says ROW for a hybrid row lock: the event names the test's table, RAW_EVENT keeps the literal.
+    expect(events.map((e) => [e.objectName, e.schemaName])).toEqual([['HT_ORDERS', 'BENCH'], ['HT_ORDERS', 'BENCH'], ['ORDERS', null]]);
+    expect(events[0]!.rawEvent.OBJECT_NAME).toBe('ROW');
+    expect(events[0]!.rawEvent.BLOCKER_QUERIES).toEqual([
+      { is_snowflake: false, query_id: 'b1', transaction_id: 201 },
+      { is_snowflake: false, query_id: 'b2', transaction_id: 202 },
+    ]);
     // ACQUIRED_AT is the holder's time: carried over, never used as the wait.
     expect(events[0]!.lockAcquiredAt).toEqual(at('09:59:00'));
     expect(summary).toEqual({ waitCount: 3, totalMs: 12500, maxMs: 7000, waitsWithoutDuration: 1 });
@@ -173,6 +187,8 @@ describe('LOCK_CONTENTION transform', () => {
   });
 });
 
+const minute = (hhmm: string, requests: number): RequestBucket => ({ minute: at(`${hhmm}:00`).getTime(), requests });
+
 describe('HYBRID_CREDITS transform', () => {
   const test = { testId: 't1', start: new Date('2025-06-01T10:30:00Z'), end: new Date('2025-06-01T11:15:00Z') };
 
@@ -182,19 +198,56 @@ describe('HYBRID_CREDITS transform', () => {
       { START_TIME: new Date('2025-06-01T11:00:00Z'), END_TIME: new Date('2025-06-01T12:00:00Z'), CREDITS_USED: 4 },
     ];
     const others = [test, { testId: 't2', start: new Date('2025-06-01T11:30:00Z'), end: new Date('2025-06-01T11:40:00Z') }];
-    const outcome = transformCredits(test, windows, others, (start, end) => (end.getTime() - start.getTime()) / 60_000);
+    const requests = [minute('10:30', 30), minute('10:59', 2), minute('11:00', 4), minute('11:14', 1)];
+    const outcome = transformCredits(test, windows, others, requests);
     expect(outcome.kind).toBe('rows');
     if (outcome.kind !== 'rows') return;
     expect(outcome.rows.map((r) => r.overlapFraction)).toEqual([0.5, 0.25]);
     expect(outcome.rows.map((r) => r.creditsUsed)).toEqual([1, 1]);
     expect(outcome.rows.map((r) => r.overlappingTests)).toEqual([0, 1]);
-    expect(outcome.rows.map((r) => r.requestsCount)).toEqual([30, 15]);
+    expect(outcome.rows.map((r) => r.requestsCount)).toEqual([32, 5]);
+    expect(outcome.rows.map((r) => [r.billed, r.requestsMethod])).toEqual([[true, REQUESTS_EXACT], [true, REQUESTS_EXACT]]);
     expect(outcome.totalCredits).toBe(2);
+  });
+
+  it("counts the test's first, partial minute, and shares a minute split by a window bound pro-rata", () => {
+    // The test starts 20 s into 10:30; its tagged requests of that minute are its own.
+    const late = { testId: 't1', start: new Date('2025-06-01T10:30:20Z'), end: new Date('2025-06-01T10:33:00Z') };
+    const whole = transformCredits(late, [{ START_TIME: at('10:00:00'), END_TIME: at('11:00:00'), CREDITS_USED: 6 }], [], [minute('10:30', 9), minute('10:31', 3)]);
+    expect(whole.kind === 'rows' && whole.rows.map((r) => [r.requestsCount, r.requestsMethod])).toEqual([[12, REQUESTS_EXACT]]);
+    // Windows cut at 10:31:30: the 10:31 bucket (4 requests) is half in each.
+    const split = transformCredits(
+      late,
+      [
+        { START_TIME: at('10:00:00'), END_TIME: at('10:31:30'), CREDITS_USED: 1 },
+        { START_TIME: at('10:31:30'), END_TIME: at('11:00:00'), CREDITS_USED: 1 },
+      ],
+      [],
+      [minute('10:30', 9), minute('10:31', 4)],
+    );
+    expect(split.kind === 'rows' && split.rows.map((r) => [r.requestsCount, r.requestsMethod])).toEqual([
+      [11, REQUESTS_PRORATED],
+      [2, REQUESTS_PRORATED],
+    ]);
+  });
+
+  it('flags windows from 2026-03-01 on as not billed and keeps their usage', () => {
+    const march = { testId: 't4', start: new Date('2026-02-28T23:30:00Z'), end: new Date('2026-03-01T00:30:00Z') };
+    const outcome = transformCredits(
+      march,
+      [
+        { START_TIME: new Date('2026-02-28T23:00:00Z'), END_TIME: new Date('2026-03-01T00:00:00Z'), CREDITS_USED: 2 },
+        { START_TIME: new Date('2026-03-01T00:00:00Z'), END_TIME: new Date('2026-03-01T01:00:00Z'), CREDITS_USED: 2 },
+      ],
+      [],
+      [],
+    );
+    expect(outcome.kind === 'rows' && outcome.rows.map((r) => [r.billed, r.creditsUsed])).toEqual([[true, 1], [false, 1]]);
   });
 
   it('is not applicable after metering stopped, never zero credits', () => {
     const late = { testId: 't3', start: new Date('2026-05-01T10:00:00Z'), end: new Date('2026-05-01T10:30:00Z') };
-    const outcome = transformCredits(late, [], [], () => 0);
+    const outcome = transformCredits(late, [], [], []);
     expect(outcome.kind).toBe('not_applicable');
   });
 });

@@ -228,3 +228,35 @@ describe('transactions on DuckDB', () => {
     }
   });
 });
+
+describe('SYSDATE() and exact VARIANT integers', () => {
+  it('SYSDATE() is the current UTC time as TIMESTAMP_NTZ in any session time zone, unlike CURRENT_TIMESTAMP', async () => {
+    // docs.snowflake.com/en/sql-reference/functions/sysdate: in America/Los_Angeles, SYSDATE() shows UTC's wall
+    // clock while CURRENT_TIMESTAMP shows the local one.
+    await warehouse.execute("SET TimeZone = 'America/Los_Angeles'");
+    try {
+      const before = Date.now();
+      const row = await one(
+        "SELECT SYSDATE() AS NOW_UTC, typeof(SYSDATE()) AS T, TIMESTAMPDIFF('minute', CURRENT_TIMESTAMP, SYSDATE()) AS LOCAL_VS_UTC, TIMESTAMPDIFF('minute', SYSDATE(), CAST(? AS TIMESTAMP_NTZ)) AS AHEAD",
+        [new Date(before + 60 * 60_000)],
+      );
+      expect(row.T).toBe('TIMESTAMP');
+      expect(Math.abs((row.NOW_UTC as Date).getTime() - before)).toBeLessThan(5_000);
+      // The NTZ value read in the session zone: the documented trap the views avoid.
+      expect(row.LOCAL_VS_UTC).toBe(480);
+      expect([59, 60]).toContain(row.AHEAD);
+    } finally {
+      await warehouse.execute("SET TimeZone = 'UTC'");
+    }
+  });
+
+  it('reads integers above 2^53 inside a VARIANT exactly, as decimal text', async () => {
+    const row = await one(
+      `SELECT PARSE_JSON('[{"is_snowflake": false, "query_id": "01b2", "transaction_id": 1700000000000000123}, {"transaction_id": 42, "x": "1700000000000000123", "y": 1.5e3, "z": -9007199254740993}]') AS V`,
+    );
+    expect(row.V).toEqual([
+      { is_snowflake: false, query_id: '01b2', transaction_id: '1700000000000000123' },
+      { transaction_id: 42, x: '1700000000000000123', y: 1500, z: '-9007199254740993' },
+    ]);
+  });
+});

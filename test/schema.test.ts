@@ -205,6 +205,58 @@ describe("FlakeBench's own tables as embedded stand-ins", () => {
     ).rejects.toThrow(/NOT NULL/i);
   });
 
+  it('0007 and 0008 fill their columns for rows written before them, and roll back keeping backups', async () => {
+    const dir = tempDir();
+    const old = tempDir();
+    try {
+      cpSync(MIGRATIONS_DIR, old.path, { recursive: true });
+      for (const file of loadMigrations().filter((m) => m.version > '0006').map((m) => m.file)) rmSync(join(old.path, file));
+      const database = await DuckDbDatabase.open(join(dir.path, 'flakebench.duckdb'));
+      const warehouse = await database.connect();
+      const clock = new ManualClock('2026-04-01T00:00:00Z');
+      expect((await migrate(warehouse, { clock, log: quiet, dir: old.path })).applied.at(-1)).toBe('0006_embedded_flakebench_real_tables');
+      // Before 0007: one row per (wait × blocker). Wait qa has blockers 900 and 901, wait qb has 900 again,
+      // wait qc has none identified.
+      const lock = `INSERT INTO LOCK_CONTENTION_EVENTS (EVENT_ID, TEST_ID, RUN_ID, BLOCKING_TRANSACTION_ID, BLOCKING_QUERY_ID, REQUESTED_AT, LOCK_TYPE, QUERY_ID)
+        VALUES (?, 't1', 'r1', ?, ?, CAST(? AS TIMESTAMP_NTZ), 'ROW', ?)`;
+      await warehouse.execute(lock, ['e1', 900, 'b900', '2026-01-01 10:00:00', 'qa']);
+      await warehouse.execute(lock, ['e2', 901, 'b901', '2026-01-01 10:00:00', 'qa']);
+      await warehouse.execute(lock, ['e3', 900, 'b900', '2026-01-01 10:01:00', 'qb']);
+      await warehouse.execute(lock, ['e4', null, null, '2026-01-01 10:02:00', 'qc']);
+      const credit = `INSERT INTO HYBRID_TABLE_CREDITS (CREDIT_ID, TEST_ID, RUN_ID, TABLE_NAME, START_TIME, END_TIME, CREDITS_USED, REQUESTS_COUNT)
+        VALUES (?, 't1', 'r1', 'T', CAST(? AS TIMESTAMP_NTZ), CAST(? AS TIMESTAMP_NTZ), 1, 1)`;
+      await warehouse.execute(credit, ['c1', '2026-02-28 23:00:00', '2026-03-01 00:00:00']);
+      await warehouse.execute(credit, ['c2', '2026-03-01 00:00:00', '2026-03-01 01:00:00']);
+
+      await migrate(warehouse, { clock, log: quiet });
+      expect(
+        await warehouse.query('SELECT EVENT_ID, BLOCKER_COUNT, UNIDENTIFIED_BLOCKERS, FIRST_SEEN_BLOCKERS FROM LOCK_CONTENTION_EVENTS ORDER BY EVENT_ID'),
+      ).toEqual([
+        { EVENT_ID: 'e1', BLOCKER_COUNT: 1, UNIDENTIFIED_BLOCKERS: 0, FIRST_SEEN_BLOCKERS: 1 },
+        { EVENT_ID: 'e2', BLOCKER_COUNT: 1, UNIDENTIFIED_BLOCKERS: 0, FIRST_SEEN_BLOCKERS: 1 },
+        { EVENT_ID: 'e3', BLOCKER_COUNT: 1, UNIDENTIFIED_BLOCKERS: 0, FIRST_SEEN_BLOCKERS: 0 },
+        { EVENT_ID: 'e4', BLOCKER_COUNT: 1, UNIDENTIFIED_BLOCKERS: 1, FIRST_SEEN_BLOCKERS: 0 },
+      ]);
+      expect((await warehouse.query('SELECT unique_blockers FROM V_LOCK_CONTENTION_SUMMARY'))).toEqual([{ UNIQUE_BLOCKERS: 2 }]);
+      expect(await warehouse.query('SELECT CREDIT_ID, BILLED FROM HYBRID_TABLE_CREDITS ORDER BY CREDIT_ID')).toEqual([
+        { CREDIT_ID: 'c1', BILLED: true },
+        { CREDIT_ID: 'c2', BILLED: false },
+      ]);
+
+      const { rolledBack } = await rollback(warehouse, { toVersion: '0006', clock, log: quiet });
+      expect(rolledBack).toEqual(['0008_billed_flag_and_utc_views', '0007_one_row_per_lock_wait']);
+      expect(await columnsOf(warehouse, 'HYBRID_TABLE_CREDITS')).not.toContain('BILLED');
+      expect(await columnsOf(warehouse, 'LOCK_CONTENTION_EVENTS')).not.toContain('FIRST_SEEN_BLOCKERS');
+      expect(await warehouse.query('SELECT COUNT(*) AS N FROM HYBRID_TABLE_CREDITS_BILLED_BAK_20260401000000 WHERE BILLED')).toEqual([{ N: 1 }]);
+      expect(await warehouse.query('SELECT SUM(FIRST_SEEN_BLOCKERS) AS N FROM LOCK_CONTENTION_EVENTS_BLOCKERS_BAK_20260401000000')).toEqual([{ N: 2 }]);
+      expect((await warehouse.query('SELECT unique_blockers FROM V_LOCK_CONTENTION_SUMMARY'))).toEqual([{ UNIQUE_BLOCKERS: 2 }]);
+      await database.close();
+    } finally {
+      dir.remove();
+      old.remove();
+    }
+  });
+
   it('a database created by migrations 0000-0005 migrates forward keeping its rows, mapped to the real columns', async () => {
     const dir = tempDir();
     const old = tempDir();

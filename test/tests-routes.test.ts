@@ -157,16 +157,16 @@ describe('per-test routes', () => {
         blocker_rows: truth.lock_waits.blocker_rows,
         waits_without_duration: 0,
       });
-      // Page through every event with the cursor: each (wait × blocker) row once, in time order.
+      // Page through every event with the cursor: each wait once (its blockers counted in blocker_rows), in time order.
       const seen: Array<{ event_id: string; requested_at: string }> = [...locks.events];
       let cursor: string | null = locks.next_cursor;
-      expect(locks.events.length).toBe(Math.min(3, truth.lock_waits.blocker_rows));
+      expect(locks.events.length).toBe(Math.min(3, truth.lock_waits.count));
       while (cursor) {
         const page = (await get(`/api/tests/${id}/lock-contention?limit=3&cursor=${cursor}`)).json();
         seen.push(...page.events);
         cursor = page.next_cursor;
       }
-      expect(seen.length).toBe(truth.lock_waits.blocker_rows);
+      expect(seen.length).toBe(truth.lock_waits.count);
       expect(new Set(seen.map((e) => e.event_id)).size).toBe(seen.length);
       expect(seen.map((e) => e.requested_at)).toEqual([...seen.map((e) => e.requested_at)].sort());
 
@@ -497,13 +497,14 @@ describe('per-test routes', () => {
     it('lock contention counts distinct waits and every blocker, each wait once in the durations', async () => {
       const id = await completedTest('HYBRID');
       const insert = `INSERT INTO LOCK_CONTENTION_EVENTS (EVENT_ID, TEST_ID, RUN_ID, LOCK_TRANSACTION_ID, BLOCKING_TRANSACTION_ID, REQUESTED_AT,
-        WAIT_DURATION_MS, LOCK_TYPE, OBJECT_ID, OBJECT_NAME, QUERY_ID, BLOCKING_QUERY_ID) VALUES (?, ?, 'r', ?, ?, CAST(? AS TIMESTAMP_NTZ), ?, 'ROW', 1, 'ROW', ?, ?)`;
+        WAIT_DURATION_MS, LOCK_TYPE, OBJECT_ID, OBJECT_NAME, QUERY_ID, BLOCKING_QUERY_ID, BLOCKER_COUNT, UNIDENTIFIED_BLOCKERS, FIRST_SEEN_BLOCKERS)
+        VALUES (?, ?, 'r', ?, ?, CAST(? AS TIMESTAMP_NTZ), ?, 'ROW', 1, 'T', ?, ?, ?, ?, ?)`;
       const w = service.services.warehouse;
-      // Wait A (query qa) blocked by two transactions; wait B blocked by one of them again; wait C by an unidentified blocker.
-      await w.execute(insert, ['e1', id, 100, 900, '2025-11-20T11:01:00Z', 6000, 'qa', 'b900']);
-      await w.execute(insert, ['e2', id, 100, 901, '2025-11-20T11:01:00Z', 6000, 'qa', 'b901']);
-      await w.execute(insert, ['e3', id, 101, 900, '2025-11-20T11:02:00Z', 8000, 'qb', 'b900']);
-      await w.execute(insert, ['e4', id, 102, null, '2025-11-20T11:03:00Z', null, 'qc', null]);
+      // One row per wait (migration 0007). Wait A (query qa) blocked by transactions 900 and 901; wait B by 900
+      // again (first seen in A); wait C by an unidentified blocker.
+      await w.execute(insert, ['e1', id, 100, 900, '2025-11-20T11:01:00Z', 6000, 'qa', 'b900', 2, 0, 2]);
+      await w.execute(insert, ['e3', id, 101, 900, '2025-11-20T11:02:00Z', 8000, 'qb', 'b900', 1, 0, 0]);
+      await w.execute(insert, ['e4', id, 102, null, '2025-11-20T11:03:00Z', null, 'qc', null, 1, 1, 0]);
       const body = (await get(`/api/tests/${id}/lock-contention?limit=2`)).json();
       expect(body.summary).toMatchObject({
         lock_wait_count: 3,
@@ -517,11 +518,11 @@ describe('per-test routes', () => {
         first_lock_wait: '2025-11-20T11:01:00.000Z',
         last_lock_wait: '2025-11-20T11:03:00.000Z',
       });
-      expect(body.events.map((e: { event_id: string }) => e.event_id)).toEqual(['e1', 'e2']);
+      expect(body.events.map((e: { event_id: string }) => e.event_id)).toEqual(['e1', 'e3']);
+      expect(body.events[1]).toMatchObject({ transaction_id: '101', blocking_transaction_id: '900', blocking_query_id: 'b900', wait_ms: 8000 });
       const next = (await get(`/api/tests/${id}/lock-contention?limit=2&cursor=${body.next_cursor}`)).json();
-      expect(next.events.map((e: { event_id: string }) => e.event_id)).toEqual(['e3', 'e4']);
+      expect(next.events.map((e: { event_id: string }) => e.event_id)).toEqual(['e4']);
       expect(next.next_cursor).toBeNull();
-      expect(next.events[0]).toMatchObject({ transaction_id: '101', blocking_transaction_id: '900', blocking_query_id: 'b900', wait_ms: 8000 });
       // A cursor of another test is refused.
       const other = await completedTest('HYBRID');
       const foreign = await get(`/api/tests/${other}/lock-contention?cursor=${body.next_cursor}`);

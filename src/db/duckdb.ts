@@ -15,6 +15,7 @@ import {
   type DuckDBResultReader,
 } from '@duckdb/node-api';
 import { toWireBinds } from './binds.js';
+import { parseJsonExact } from './exact-json.js';
 import { PRELUDE_MACROS, PRELUDE_SETTINGS, PRELUDE_TYPES } from './prelude.js';
 import {
   WarehouseError,
@@ -270,8 +271,9 @@ function normalizeResult(result: DuckDBResultReader): Row[] {
   });
 }
 
+/** Exactly: a VARIANT's integers above 2^53 (transaction ids) come back as decimal text, as NUMBERs do. */
 function parseJson(text: string): JsonValue {
-  return JSON.parse(text) as JsonValue;
+  return parseJsonExact(text) as JsonValue;
 }
 
 function normalizeValue(value: unknown): JsonValue | Date {

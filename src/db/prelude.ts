@@ -38,6 +38,9 @@ export const PRELUDE_MACROS: readonly string[] = [
   // NULL for anything that is not an array, as in Snowflake (json_array_length gives 0 for an object).
   "CREATE OR REPLACE TEMP MACRO ARRAY_SIZE(arr) AS CASE WHEN json_type(arr) = 'ARRAY' THEN json_array_length(arr) END",
   'CREATE OR REPLACE TEMP MACRO TO_VARCHAR(x) AS CAST(x AS VARCHAR)',
+  // SYSDATE(): the current time in UTC as TIMESTAMP_NTZ, whatever the session's time zone
+  // (docs.snowflake.com/en/sql-reference/functions/sysdate). Views compare it with our UTC NTZ columns.
+  "CREATE OR REPLACE TEMP MACRO SYSDATE() AS timezone('UTC', current_timestamp)",
 ];
 
 export const PRELUDE_SETTINGS: readonly string[] = ["SET TimeZone = 'UTC'"];

@@ -23,6 +23,7 @@ import type { SnowflakeSettings } from '../config.js';
 import type { Logger } from '../logger.js';
 import { SERVICE_QUERY_TAG } from '../version.js';
 import { toWireBinds, type WireBind } from './binds.js';
+import { parseJsonExact } from './exact-json.js';
 import { sqlSample } from './sql-registry.js';
 import {
   WarehouseError,
@@ -74,7 +75,9 @@ async function loadDriver(log: Logger): Promise<SnowflakeSdk> {
     debug: (message) => driverLog.debug(message),
     trace: (message) => driverLog.trace(message),
   };
-  snowflake.configure({ logLevel: 'WARN', customLogger, additionalLogToConsole: false });
+  // VARIANT columns are parsed exactly: integers above 2^53 (BLOCKER_QUERIES[].transaction_id) as decimal text,
+  // like NUMBER columns; the default parser rounds them (and evaluates non-JSON text as JavaScript).
+  snowflake.configure({ logLevel: 'WARN', customLogger, additionalLogToConsole: false, jsonColumnVariantParser: parseJsonExact });
   return snowflake;
 }
 

@@ -1,11 +1,13 @@
 // GET /api/tests/{id}/hybrid-credits: the credits attributed to a hybrid test, per usage window, with the
 // attribution note. HYBRID_TABLE_USAGE_HISTORY is account-level, so the credits are an attribution by
-// time overlap, not a measurement of the test alone; windows from 2026-03-01 on are not billed. Zero
+// time overlap, not a measurement of the test alone; windows from 2026-03-01 on are not billed (each row's
+// BILLED column, written by the enrichment). Zero
 // credits are never shown for "no data": without windows the total is null with a reason.
 // One statement: head + the test's HYBRID_TABLE_CREDITS rows + its TEST_RESULTS totals.
 import { sql } from '../db/sql-registry.js';
 import type { Row } from '../db/warehouse.js';
 import type { Services } from '../services.js';
+import { REQUESTS_PRORATED } from '../enrichment/credits-transform.js';
 import { HYBRID_METERING_ENDED_AT } from '../sources/account-usage.js';
 import { HEAD_COLUMNS, HEAD_CTES, iso, num, readHead, typeAvailability, type AvailabilityState, type TypeAvailability } from './availability.js';
 import { cachedTestAnswer } from './read-cache.js';
@@ -18,7 +20,7 @@ const READ_CREDITS = sql(
   `WITH ${HEAD_CTES},
 c AS (
   SELECT START_TIME, END_TIME, CREDITS_USED, WINDOW_CREDITS_USED, OVERLAP_FRACTION, OVERLAPPING_TESTS, REQUESTS_COUNT,
-    ATTRIBUTION_METHOD, TABLE_NAME
+    ATTRIBUTION_METHOD, TABLE_NAME, BILLED, REQUESTS_METHOD
   FROM HYBRID_TABLE_CREDITS WHERE TEST_ID = ?
   ORDER BY START_TIME LIMIT ${MAX_WINDOWS + 1}
 ),
@@ -29,7 +31,8 @@ s AS (
 )
 SELECT ${HEAD_COLUMNS}, s.HYBRID_CREDITS_USED AS S_CREDITS_USED, s.HYBRID_CREDITS_REQUESTS AS S_REQUESTS, c.START_TIME AS C_START_TIME, c.END_TIME AS C_END_TIME, c.CREDITS_USED AS C_CREDITS_USED,
   c.WINDOW_CREDITS_USED AS C_WINDOW_CREDITS_USED, c.OVERLAP_FRACTION AS C_OVERLAP_FRACTION, c.OVERLAPPING_TESTS AS C_OVERLAPPING_TESTS,
-  c.REQUESTS_COUNT AS C_REQUESTS_COUNT, c.ATTRIBUTION_METHOD AS C_ATTRIBUTION_METHOD, c.TABLE_NAME AS C_TABLE_NAME
+  c.REQUESTS_COUNT AS C_REQUESTS_COUNT, c.ATTRIBUTION_METHOD AS C_ATTRIBUTION_METHOD, c.TABLE_NAME AS C_TABLE_NAME,
+  c.BILLED AS C_BILLED, c.REQUESTS_METHOD AS C_REQUESTS_METHOD
 FROM head h LEFT JOIN s ON 1 = 1 LEFT JOIN c ON 1 = 1
 ORDER BY c.START_TIME`,
 );
@@ -45,8 +48,10 @@ export interface CreditWindowItem {
   overlapping_tests: number | null;
   /** The test's own requests inside the window. */
   requests_count: number | null;
-  /** False for windows from 2026-03-01 on: Snowflake stopped billing hybrid table requests. */
+  /** False for windows from 2026-03-01 on: Snowflake stopped billing hybrid table requests (the BILLED column). */
   billed: boolean;
+  /** How requests_count was counted: exact, or 'estimated (pro-rata by overlap)' when a window bound split a minute. */
+  requests_method: string | null;
 }
 
 export interface Attribution {
@@ -57,6 +62,8 @@ export interface Attribution {
   overlapping_tests: number | null;
   /** When some windows are not billed: the date Snowflake stopped billing hybrid table requests. */
   not_billed_since: string | null;
+  /** How the windows' request counts were counted ('estimated (pro-rata by overlap)' when any was prorated). */
+  requests_method: string | null;
   note: string;
 }
 
@@ -86,7 +93,8 @@ function windowOf(row: Row): CreditWindowItem {
     overlap_fraction: num(row.C_OVERLAP_FRACTION),
     overlapping_tests: num(row.C_OVERLAPPING_TESTS),
     requests_count: num(row.C_REQUESTS_COUNT),
-    billed: start !== null && start.getTime() < HYBRID_METERING_ENDED_AT.getTime(),
+    billed: row.C_BILLED === true,
+    requests_method: typeof row.C_REQUESTS_METHOD === 'string' ? row.C_REQUESTS_METHOD : null,
   };
 }
 
@@ -105,9 +113,13 @@ function attributionOf(rows: Row[], windows: CreditWindowItem[]): Attribution {
   const others = windows.map((window) => window.overlapping_tests).filter((n): n is number => n !== null);
   const mostOthers = others.length > 0 ? Math.max(...others) : null;
   const unbilled = windows.filter((window) => !window.billed).length;
+  const methods = new Set(windows.map((window) => window.requests_method).filter((m): m is string => m !== null));
+  const requestsMethod = methods.has(REQUESTS_PRORATED) ? REQUESTS_PRORATED : ([...methods][0] ?? null);
   const note = [
     `Account-level credits of ${windows.length} HYBRID_TABLE_USAGE_HISTORY window(s) overlapping the test, prorated by the share of each window inside the test (${method ?? 'time overlap'}); Snowflake reports no per-table usage.`,
     mostOthers ? `Up to ${mostOthers} other hybrid test(s) ran in the same windows; their requests are in the same credits.` : 'No other hybrid test overlapped these windows.',
+    "Requests are the test's own (tag-matched) per minute bucket, its first partial minute included" +
+      (requestsMethod === REQUESTS_PRORATED ? `; a minute split by a window bound is shared ${REQUESTS_PRORATED}.` : '.'),
     unbilled > 0 ? `${unbilled} window(s) from ${HYBRID_METERING_ENDED_AT.toISOString().slice(0, 10)} on are not billed (Snowflake stopped metering hybrid table requests).` : '',
   ]
     .filter((part) => part !== '')
@@ -117,6 +129,7 @@ function attributionOf(rows: Row[], windows: CreditWindowItem[]): Attribution {
     overlap_fraction: span > 0 ? round(inside / span, 6) : null,
     overlapping_tests: mostOthers,
     not_billed_since: unbilled > 0 ? HYBRID_METERING_ENDED_AT.toISOString() : null,
+    requests_method: requestsMethod,
     note,
   };
 }

@@ -1,11 +1,11 @@
 // GET /api/tests/{id}/lock-contention: a V_LOCK_CONTENTION_SUMMARY-style summary and a page of events.
 //
-// LOCK_CONTENTION_EVENTS holds one row per (wait × blocker) today (src/enrichment/lock-transform.ts), so the
-// seed view's COUNT(*) would count blockers, not waits. The summary is computed here instead: waits are the
-// distinct (QUERY_ID, LOCK_TRANSACTION_ID, REQUESTED_AT) — the same key the enrichment uses for
-// TEST_RESULTS.LOCK_WAIT_COUNT — with each wait's duration counted once; unique blockers count every
-// blocker row's transaction (or, without one, its query id). Events are the stored rows, each one blocker
-// of one wait, in REQUESTED_AT order with a keyset cursor.
+// LOCK_CONTENTION_EVENTS holds one row per wait (src/enrichment/lock-transform.ts, migration 0007), its first
+// blocker in BLOCKING_*, and per wait the counts of its blockers. Waits are still grouped by
+// (QUERY_ID, LOCK_TRANSACTION_ID, REQUESTED_AT), because rows written before 0007 are one per (wait × blocker);
+// unique blockers are SUM(FIRST_SEEN_BLOCKERS) (every blocker of every wait, by transaction id, else query id,
+// as V_LOCK_CONTENTION_SUMMARY counts them). Events are the stored rows in REQUESTED_AT order with a keyset
+// cursor.
 // One statement: head + summary + the page.
 import { createHash } from 'node:crypto';
 import { limitClause } from '../db/limit.js';
@@ -34,9 +34,8 @@ ws AS (
   FROM w
 ),
 es AS (
-  SELECT COUNT(*) AS BLOCKER_ROWS,
-    COUNT(DISTINCT COALESCE(TO_VARCHAR(BLOCKING_TRANSACTION_ID), BLOCKING_QUERY_ID)) AS UNIQUE_BLOCKERS,
-    SUM(IFF(BLOCKING_TRANSACTION_ID IS NULL AND BLOCKING_QUERY_ID IS NULL, 1, 0)) AS UNIDENTIFIED_BLOCKERS,
+  SELECT SUM(BLOCKER_COUNT) AS BLOCKER_ROWS, SUM(FIRST_SEEN_BLOCKERS) AS UNIQUE_BLOCKERS,
+    SUM(UNIDENTIFIED_BLOCKERS) AS UNIDENTIFIED_BLOCKERS,
     COUNT(DISTINCT OBJECT_ID) AS AFFECTED_OBJECTS
   FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ?
 ),

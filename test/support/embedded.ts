@@ -8,7 +8,10 @@ import { DuckDbDatabase } from '../../src/db/duckdb.js';
 import { migrate } from '../../src/db/migrations.js';
 import type { Warehouse } from '../../src/db/warehouse.js';
 import type { EngineHandle } from '../../src/engine.js';
+import { realModules } from '../../src/enrichment/modules/index.js';
+import { EnrichmentRegistry } from '../../src/enrichment/registry.js';
 import { createLogger } from '../../src/logger.js';
+import { Processor } from '../../src/processor/processor.js';
 import { startService, type RunningService } from '../../src/service.js';
 
 export const silentLog = createLogger('silent');
@@ -54,6 +57,25 @@ export async function openTestDatabase(clock: Clock = new ManualClock()): Promis
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({ LOG_LEVEL: 'silent', ENRICHMENT_ENABLED: 'false', PORT: '0', ...overrides });
+}
+
+/** Snowflake mode against the fake endpoint at `url` (test/support/fake-snowflake.ts), logging in with `password`. */
+export function fakeSnowflakeConfig(url: string, dataDir: string, password: string, overrides: Record<string, string> = {}): Config {
+  return testConfig({
+    DATA_DIR: dataDir,
+    SNOWFLAKE_ACCOUNT: 'FAKEACCOUNT',
+    SNOWFLAKE_USER: 'SERVICE_USER',
+    SNOWFLAKE_PASSWORD: password,
+    SNOWFLAKE_ACCESS_URL: url,
+    ...overrides,
+  });
+}
+
+/** One poll of a real processor with the real enrichment modules, until it is idle. */
+export async function processDueJobs(service: RunningService): Promise<void> {
+  const processor = new Processor(service.services, { registry: new EnrichmentRegistry(realModules()) });
+  await processor.poll();
+  await processor.idle();
 }
 
 /** The whole service on a temporary embedded database (the app is not listening until you call listen). */

@@ -15,6 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { DuckDbDatabase, type DuckDbWarehouse } from '../../src/db/duckdb.js';
 import { ddlForDuckDb } from '../../src/db/ddl.js';
+import { loadMigrations, statementsFor } from '../../src/db/migrations.js';
 import { isWarehouseError, type BindValue, type Row } from '../../src/db/warehouse.js';
 import { flakeBenchTableDdl } from '../../src/simulator/flakebench-stand-ins.js';
 import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
@@ -27,6 +28,12 @@ export interface FakeSnowflakeOptions {
   password?: string;
   /** PEM public key whose private half may sign key-pair logins. */
   publicKeyPem?: string;
+  /**
+   * The account's TIMEZONE parameter (default UTC): every new session starts in it, and `ALTER SESSION SET
+   * TIMEZONE` changes it, on the session's DuckDB connection too (its CURRENT_TIMESTAMP and its reading of
+   * TIMESTAMP values as instants follow it, as Snowflake's do).
+   */
+  timezone?: string;
 }
 
 export interface ReceivedLogin {
@@ -124,7 +131,7 @@ export class FakeSnowflake {
   private constructor(
     private readonly server: Server,
     private readonly database: DuckDbDatabase,
-    private readonly options: Required<Omit<FakeSnowflakeOptions, 'publicKeyPem' | 'password'>> & FakeSnowflakeOptions,
+    private readonly options: Required<Omit<FakeSnowflakeOptions, 'publicKeyPem' | 'password' | 'timezone'>> & FakeSnowflakeOptions,
   ) {
     this.publicKey = options.publicKeyPem === undefined ? undefined : createPublicKey(options.publicKeyPem);
   }
@@ -177,6 +184,13 @@ export class FakeSnowflake {
    */
   async createFlakeBenchTables(): Promise<void> {
     for (const table of Object.keys(FLAKEBENCH_TABLES) as Array<keyof typeof FLAKEBENCH_TABLES>) await this.runDirect(flakeBenchTableDdl(table));
+  }
+
+  /** The ACCOUNT_USAGE views of the account, as the embedded simulation defines them (migration 0005). */
+  async createAccountUsageViews(): Promise<void> {
+    const accountUsage = loadMigrations().find((migration) => migration.name === 'embedded_account_usage');
+    if (!accountUsage) throw new Error('migration embedded_account_usage is missing');
+    for (const statement of statementsFor(accountUsage, 'duckdb')) await this.runDirect(statement);
   }
 
   /** A connection to the backing database for test setup that needs more than one statement (a transaction). */
@@ -252,7 +266,13 @@ export class FakeSnowflake {
     const token = `session-${id}-${randomUUID()}`;
     const parameters: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(data.SESSION_PARAMETERS ?? {})) parameters[name.toUpperCase()] = value;
-    this.sessions.set(token, { id, token, connection: await this.database.connect(), parameters });
+    const connection = await this.database.connect();
+    const timezone = typeof parameters.TIMEZONE === 'string' ? parameters.TIMEZONE : this.options.timezone;
+    if (timezone !== undefined) {
+      await setTimeZone(connection, timezone);
+      parameters.TIMEZONE = timezone;
+    }
+    this.sessions.set(token, { id, token, connection, parameters });
     return {
       success: true,
       data: { token, masterToken: `master-${id}`, validityInSeconds: 3600, masterValidityInSeconds: 14_400, sessionId: id },
@@ -330,6 +350,7 @@ export class FakeSnowflake {
         const raw = match[2] as string;
         session.parameters[(match[1] as string).toUpperCase()] = raw.startsWith("'") ? raw.slice(1, -1).replaceAll("''", "'") : raw;
       }
+      if (typeof session.parameters.TIMEZONE === 'string') await setTimeZone(db, session.parameters.TIMEZONE);
       return statusResult();
     }
     if (first === 'BEGIN' || first === 'START') {
@@ -359,6 +380,12 @@ export class FakeSnowflake {
 }
 
 // ---- wire format helpers -------------------------------------------------------------------------
+
+/** The session's time zone on its DuckDB connection (SET takes no binds: the name is checked instead). */
+async function setTimeZone(connection: DuckDbWarehouse, timezone: string): Promise<void> {
+  if (!/^[A-Za-z0-9_+\-/]+$/.test(timezone)) throw new Error(`not a time zone name: ${timezone}`);
+  await connection.execute(`SET TimeZone = '${timezone}'`);
+}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -455,9 +482,18 @@ function snowflakeCell(value: unknown, type: string): string | null {
     return `${seconds}.${String((ms - seconds * 1000) * 1_000_000).padStart(9, '0')}`;
   }
   if (type === 'boolean') return value ? '1' : '0';
-  if (type === 'variant') return JSON.stringify(value);
+  if (type === 'variant') return variantText(value);
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
+}
+
+/**
+ * A VARIANT as Snowflake sends it. The backing adapter reads integers above 2^53 as decimal text; Snowflake
+ * sends them as JSON numbers (a 19-digit transaction id in BLOCKER_QUERIES), so they go back out as numbers
+ * and the driver's VARIANT parser meets the same text as on a real account.
+ */
+function variantText(value: unknown): string {
+  return JSON.stringify(value).replace(/"(-?\d{16,})"/g, (token, digits: string) => (Number.isSafeInteger(Number(digits)) ? token : digits));
 }
 
 /** DuckDB failures in Snowflake's words: missing objects → 002003/42S02, parse errors → 001003/42000. */

@@ -1,13 +1,14 @@
 // HYBRID_CREDITS (hybrid tables): SNOWFLAKE.ACCOUNT_USAGE.HYBRID_TABLE_USAGE_HISTORY → HYBRID_TABLE_CREDITS and
 // TEST_RESULTS.HYBRID_CREDITS_*. The view is account-level, so credits are attributed by time overlap (see
 // credits-transform.ts); REQUESTS_COUNT is the test's own request count in each window, from its
-// AGGREGATE_QUERY_HISTORY rows (every phase: warm-up requests are billed too), else its QUERY_EXECUTIONS rows.
+// AGGREGATE_QUERY_HISTORY rows (every phase: warm-up requests are billed too), else its QUERY_EXECUTIONS rows,
+// by minute bucket (the first, partial minute of the test included). BILLED is stored per window (migration 0008).
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
 import { FENCE_SQL } from '../../processor/job-writes.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
-import { transformCredits, CREDIT_ATTRIBUTION_METHOD, type CreditRow, type TestInterval, type UsageWindow } from '../credits-transform.js';
+import { transformCredits, CREDIT_ATTRIBUTION_METHOD, type CreditRow, type RequestBucket, type TestInterval, type UsageWindow } from '../credits-transform.js';
 import { NotApplicableError } from '../not-applicable.js';
 import { tagPredicate } from '../query-tags.js';
 import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
@@ -72,13 +73,15 @@ const insertCredits = fencedInsert('HYBRID_TABLE_CREDITS', [
   { name: 'OVERLAP_FRACTION' },
   { name: 'OVERLAPPING_TESTS' },
   { name: 'WINDOW_CREDITS_USED' },
+  { name: 'BILLED' },
+  { name: 'REQUESTS_METHOD' },
 ]);
 
 export interface CreditsSource {
   test: TestInterval;
   windows: UsageWindow[];
   others: TestInterval[];
-  requestsByMinute: Array<{ minute: number; requests: number }>;
+  requestsByMinute: RequestBucket[];
   readAt: Date;
 }
 export interface CreditsOutput {
@@ -129,11 +132,7 @@ export const hybridCreditsModule: EnrichmentModule<CreditsSource, CreditsOutput>
   },
 
   transform(source: CreditsSource): CreditsOutput {
-    const requestsIn = (start: Date, end: Date) =>
-      source.requestsByMinute
-        .filter((entry) => entry.minute >= start.getTime() && entry.minute < end.getTime())
-        .reduce((acc, entry) => acc + entry.requests, 0);
-    const outcome = transformCredits(source.test, source.windows, source.others, requestsIn);
+    const outcome = transformCredits(source.test, source.windows, source.others, source.requestsByMinute);
     if (outcome.kind === 'not_applicable') throw new NotApplicableError(outcome.reason);
     return { ...outcome, readAt: source.readAt };
   },
@@ -159,6 +158,8 @@ export const hybridCreditsModule: EnrichmentModule<CreditsSource, CreditsOutput>
       Math.round(row.overlapFraction * 1e6) / 1e6,
       row.overlappingTests,
       row.windowCreditsUsed,
+      row.billed,
+      row.requestsMethod,
     ]);
     const hasRows = output.rows.length > 0;
     return [

@@ -3,14 +3,15 @@
 //
 // A wait belongs to the test when the waiting QUERY_ID is one of the test's queries (its QUERY_EXECUTIONS
 // rows, or QUERY_HISTORY rows whose tag matches) and REQUESTED_AT is in the test window. OBJECT_NAME is the
-// literal 'ROW' for hybrid row locks, so the seed's `OBJECT_NAME = <table>` filter would never match.
+// literal 'ROW' for hybrid row locks, so the seed's `OBJECT_NAME = <table>` filter would never match; the
+// event row names the test's target table instead. One event row per wait (lock-transform.ts).
 // Waits of warm-up queries are left out: by the waiter's tag phase, or by its QUERY_EXECUTIONS.WARMUP flag.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
 import { FENCE_SQL } from '../../processor/job-writes.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
-import { transformLocks, type LockEvent, type LockSourceRow, type LockSummary } from '../lock-transform.js';
+import { transformLocks, type LockEvent, type LockSourceRow, type LockSummary, type LockTarget } from '../lock-transform.js';
 import { isLeftOut, tagPredicate } from '../query-tags.js';
 import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
 import { sparseViewReady } from './readiness.js';
@@ -63,6 +64,9 @@ const insertEvents = fencedInsert('LOCK_CONTENTION_EVENTS', [
   { name: 'BLOCKING_QUERY_ID' },
   { name: 'RAW_EVENT', kind: 'variant' },
   { name: 'CREATED_AT', kind: 'timestamp' },
+  { name: 'BLOCKER_COUNT' },
+  { name: 'UNIDENTIFIED_BLOCKERS' },
+  { name: 'FIRST_SEEN_BLOCKERS' },
 ]);
 
 type LockReadRow = LockSourceRow & { TRANSACTION_BLOCKED_TIME: number | null; QUERY_TAG: string | null; WARMUP_FLAG: number | null };
@@ -70,6 +74,7 @@ type LockReadRow = LockSourceRow & { TRANSACTION_BLOCKED_TIME: number | null; QU
 export interface LockSource {
   rows: LockSourceRow[];
   blockedTimeByQuery: Map<string, number>;
+  target: LockTarget;
   readAt: Date;
 }
 export interface LockOutput {
@@ -103,10 +108,12 @@ export const lockContentionModule: EnrichmentModule<LockSource, LockOutput> = {
       if (row.TRANSACTION_BLOCKED_TIME !== null) blockedTimeByQuery.set(row.QUERY_ID, Number(row.TRANSACTION_BLOCKED_TIME));
     }
     const sourceRows: LockSourceRow[] = kept.map(({ TRANSACTION_BLOCKED_TIME: _blocked, QUERY_TAG: _tag, WARMUP_FLAG: _warmup, ...row }) => row);
-    return { rows: sourceRows, blockedTimeByQuery, readAt: context.now };
+    const { job } = context;
+    const target = { tableName: job.targetTable, schemaName: job.targetSchema, databaseName: job.targetDatabase };
+    return { rows: sourceRows, blockedTimeByQuery, target, readAt: context.now };
   },
 
-  transform: (source) => ({ ...transformLocks(source.rows, source.blockedTimeByQuery), readAt: source.readAt }),
+  transform: (source) => ({ ...transformLocks(source.rows, source.blockedTimeByQuery, source.target), readAt: source.readAt }),
 
   rowCount: (output) => output.events.length,
 
@@ -130,6 +137,9 @@ export const lockContentionModule: EnrichmentModule<LockSource, LockOutput> = {
       event.blockingQueryId,
       event.rawEvent as unknown as BindValue,
       output.readAt,
+      event.blockers.length,
+      event.unidentifiedBlockers,
+      event.firstSeenBlockers,
     ]);
     return [
       { sql: DELETE_EVENTS, binds: key },
