@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EMBEDDED_DATABASE_FILE } from '../../src/engine.js';
-import { report, scratchDir } from './backlog.js';
+import { report, scratchDir, withDatabase } from './backlog.js';
 
 const { values } = parseArgs({
   options: {
@@ -64,6 +64,16 @@ try {
   child.kill('SIGTERM');
   const code = await exited;
   if (code !== 0 && problems.length === 0) problems.push(`the demo exited ${code} on SIGTERM: ${stderr.slice(-300)}`);
+  // What the file holds at the end: rows per table, and DuckDB's used vs free blocks (freed space is reused).
+  if (existsSync(file)) {
+    await withDatabase(file, async (warehouse) => {
+      const [size] = await warehouse.query('SELECT total_blocks, used_blocks, free_blocks, block_size FROM pragma_database_size()');
+      const tables = await warehouse.query(
+        "SELECT schema_name || '.' || table_name AS T, estimated_size AS N FROM duckdb_tables() WHERE estimated_size > 0 ORDER BY estimated_size DESC LIMIT 12",
+      );
+      console.log(`end of run: ${JSON.stringify(size)}; rows: ${tables.map((t) => `${String(t.T)} ${String(t.N)}`).join(', ')}`);
+    });
+  }
   dir.remove();
 }
 
