@@ -2,7 +2,7 @@
 // statistics per query pattern and per test. Pure functions, no I/O.
 //
 // What combines exactly: count (ΣCALLS), sum, min, max, avg (Σsum / ΣCALLS) and stddev through the pooled
-// variance. What does not: percentiles. Each row only publishes min, median, p90, p99, p99.9 and max of its own
+// sample variance. What does not: percentiles. Each row only publishes min, median, p90, p99, p99.9 and max of its own
 // executions; the combined percentile is estimated from the mixture of the rows' distributions: every row's
 // known points define a monotone piecewise-linear CDF, rows are weighted by CALLS, and the mixture CDF is
 // inverted. p95 does not exist in the view and only ever comes from that mixture, never from (p90 + p99) / 2.
@@ -208,23 +208,27 @@ export function combineStats(rows: readonly WeightedStats[]): CombinedStats {
 }
 
 /**
- * Pooled standard deviation: Σ n·(s² + m²) / N − M². Rows publish the population form for their executions
- * (PERCENTILE_CONT-style statistics over the interval); a row without stddev contributes s = 0 only when it
- * has a single call, otherwise the result is unknown (null) rather than understated.
+ * Pooled sample standard deviation. Each row's `stddev` is Snowflake's STDDEV over the row's executions, the
+ * *sample* standard deviation, NULL for a single call (AGGREGATE_QUERY_HISTORY links the key to STDDEV:
+ * https://docs.snowflake.com/en/sql-reference/account-usage/aggregate_query_history,
+ * https://docs.snowflake.com/en/sql-reference/functions/stddev). With n calls, mean m and sample stddev s per
+ * row, the executions' sum of squares is Σ ((n−1)·s² + n·m²), so the pooled sample variance is
+ * (Σ ((n−1)·s² + n·m²) − N·M²) / (N − 1). A 1-call row adds nothing to the first term; a multi-call row
+ * without stddev makes the result unknown (null) rather than understated; one call in all is NULL, as STDDEV.
  */
 function pooledStddev(rows: readonly WeightedStats[], mean: number | null): number | null {
   if (mean === null) return null;
-  let acc = 0;
+  let squares = 0;
   let total = 0;
   for (const row of rows) {
     const rowMean = num(row.stats.avg) ?? (num(row.stats.sum) !== undefined ? (num(row.stats.sum) as number) / row.calls : undefined);
-    let rowStd = num(row.stats.stddev);
-    if (rowStd === undefined && row.calls === 1) rowStd = 0;
+    const rowStd = row.calls === 1 ? 0 : num(row.stats.stddev);
     if (rowMean === undefined || rowStd === undefined) return null;
-    acc += row.calls * (rowStd * rowStd + rowMean * rowMean);
+    squares += (row.calls - 1) * rowStd * rowStd + row.calls * rowMean * rowMean;
     total += row.calls;
   }
-  const variance = acc / total - mean * mean;
+  if (total < 2) return null;
+  const variance = (squares - total * mean * mean) / (total - 1);
   return Math.sqrt(Math.max(0, variance));
 }
 
