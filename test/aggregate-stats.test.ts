@@ -56,7 +56,7 @@ describe('combineStats', () => {
     expect(combined.min).toBe(truth.min);
     expect(combined.max).toBe(truth.max);
     expect(combined.stddev).toBeCloseTo(truth.stddev as number, 6);
-    expect(combined.method).toBe('MIXTURE_CDF');
+    expect(combined.method).toBe('ORDER_STATISTICS_EM');
   });
 
   it('estimates percentiles close to the true ones, and closer than the seed design does', () => {
