@@ -190,7 +190,7 @@ const SERVER_METRICS_EXAMPLE = {
   expected_at: null,
   minutes_remaining: null,
   reason: null,
-  percentile_method: 'MIXTURE_CDF',
+  percentile_method: 'ORDER_STATISTICS_EM',
   aggregate_metrics: {
     unique_query_patterns: 2,
     total_queries: 48120,
@@ -218,7 +218,7 @@ const SERVER_METRICS_EXAMPLE = {
     interval_end: '2026-02-10T14:41:00.000Z',
     patterns_truncated: false,
     patterns: [
-      { hash: '9f2c1b7a0d3e4f56a7b8c9d0e1f2a3b4', query_count: 40100, errors_count: 1, exec_avg_ms: 3.6, exec_min_ms: 0.9, exec_median_ms: 2.9, exec_p90_ms: 6.8, exec_p95_ms: 8.9, exec_p99_ms: 16.0, exec_max_ms: 80.2, compile_avg_ms: 1.1, compile_max_ms: 6.0, queued_overload_avg_ms: 0.1, queued_overload_max_ms: 12.0, queued_provisioning_avg_ms: 0, queued_provisioning_max_ms: 0, throttled_requests: 15, percentile_method: 'MIXTURE_CDF' },
+      { hash: '9f2c1b7a0d3e4f56a7b8c9d0e1f2a3b4', query_count: 40100, errors_count: 1, exec_avg_ms: 3.6, exec_min_ms: 0.9, exec_median_ms: 2.9, exec_p90_ms: 6.8, exec_p95_ms: 8.9, exec_p99_ms: 16.0, exec_max_ms: 80.2, compile_avg_ms: 1.1, compile_max_ms: 6.0, queued_overload_avg_ms: 0.1, queued_overload_max_ms: 12.0, queued_provisioning_avg_ms: 0, queued_provisioning_max_ms: 0, throttled_requests: 15, percentile_method: 'ORDER_STATISTICS_EM' },
     ],
   },
   availability: { type: 'AGGREGATE', status: 'COMPLETED', expected_at: null, minutes_remaining: null, reason: null, attempts: 1, due_at: '2026-02-10T17:15:00.000Z', rows: 2, last_error: null, completed_at: '2026-02-10T17:16:10.000Z' },

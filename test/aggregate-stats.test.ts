@@ -56,7 +56,7 @@ describe('combineStats', () => {
     expect(combined.min).toBe(truth.min);
     expect(combined.max).toBe(truth.max);
     expect(combined.stddev).toBeCloseTo(truth.stddev as number, 6);
-    expect(combined.method).toBe('MIXTURE_CDF');
+    expect(combined.method).toBe('ORDER_STATISTICS_EM');
   });
 
   it('estimates percentiles close to the true ones, and closer than the seed design does', () => {
@@ -121,6 +121,34 @@ describe('combineStats', () => {
     expect(combined.median).toBe(4);
     expect(combined.p99).toBe(4);
     expect(combined.stddev).toBe(0);
+  });
+
+  it('pools the rows\' sample standard deviations (STDDEV) into the sample standard deviation of all calls', () => {
+    // Rows [1, 3], [5] and [2, 4, 9], hand-computed: means 2, 5, 5; sample variances 2, NULL (one call), 13.
+    // All six calls: mean 4, squared deviations 9 + 1 + 1 + 4 + 0 + 25 = 40 over 5 → variance 8.
+    // (The population formula on these rows would give 151 / 6 − 16 ≈ 9.17.)
+    const combined = combineStats([
+      { calls: 2, stats: { sum: 4, avg: 2, stddev: Math.SQRT2, min: 1, max: 3 } },
+      { calls: 1, stats: { sum: 5, avg: 5, stddev: null, min: 5, max: 5 } },
+      { calls: 3, stats: { sum: 15, avg: 5, stddev: Math.sqrt(13), min: 2, max: 9 } },
+    ]);
+    expect(combined.avg).toBe(4);
+    expect(combined.stddev).toBeCloseTo(Math.sqrt(8), 9);
+  });
+
+  it('says NULL for the stddev of a single call, as STDDEV does, and 0 for two equal calls', () => {
+    expect(combineStats([{ calls: 1, stats: { sum: 7, avg: 7, stddev: null, min: 7, max: 7 } }]).stddev).toBeNull();
+    const twoRows = combineStats([
+      { calls: 1, stats: { sum: 7, avg: 7, stddev: null, min: 7, max: 7 } },
+      { calls: 1, stats: { sum: 7, avg: 7, stddev: null, min: 7, max: 7 } },
+    ]);
+    expect(twoRows.stddev).toBe(0);
+    // Two 1-call rows 1 and 3: the sample stddev of [1, 3] is √2.
+    const spread = combineStats([
+      { calls: 1, stats: { sum: 1, avg: 1, stddev: null, min: 1, max: 1 } },
+      { calls: 1, stats: { sum: 3, avg: 3, stddev: null, min: 3, max: 3 } },
+    ]);
+    expect(spread.stddev).toBeCloseTo(Math.SQRT2, 9);
   });
 
   it('leaves stddev unknown rather than understated when a multi-call row lacks it', () => {

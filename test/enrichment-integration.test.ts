@@ -99,7 +99,7 @@ describe('real enrichment types against simulated ACCOUNT_USAGE', () => {
       expect(row.ERRORS_COUNT, expected.hash).toBe(expected.errors_count);
       expect(row.HYBRID_REQUESTS_THROTTLED_COUNT, expected.hash).toBe(expected.throttled_count);
       expect(row.EXEC_MAX_MS, expected.hash).toBe(expected.max_ms);
-      expect(row.PERCENTILE_METHOD).toBe('MIXTURE_CDF');
+      expect(row.PERCENTILE_METHOD).toBe('ORDER_STATISTICS_EM');
     });
 
     // One event row per wait (the seed), every blocker counted: the truth's waits and blocker rows.

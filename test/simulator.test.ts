@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGGREGATE_STAT_KEYS, HYBRID_METERING_ENDED_AT, INSIGHT_TYPES } from '../src/sources/account-usage.js';
 import { planSimulation, simulate, type SimulationResult } from '../src/simulator/simulate.js';
+import { statisticsObject } from '../src/simulator/statistics.js';
 import { truthOf } from '../src/simulator/truth.js';
 import type { BindValue } from '../src/db/warehouse.js';
 import { FLAKEBENCH_QUERY_EXECUTIONS_COLUMNS, FLAKEBENCH_TEST_RESULTS_COLUMNS } from '../src/sources/flakebench-tables.js';
@@ -18,6 +19,19 @@ function expectedPercentile(values: number[], p: number): number {
   const above = sorted[Math.ceil(rank)] as number;
   return below + (above - below) * (rank - Math.floor(rank));
 }
+
+describe('statistics objects', () => {
+  it('publish STDDEV as the sample standard deviation (NULL for one call) and PERCENTILE_CONT percentiles', () => {
+    // [1, 3]: mean 2, squared deviations 1 + 1 over n − 1 = 1 → √2 (the population form would give 1).
+    expect(statisticsObject([1, 3]).stddev).toBeCloseTo(Math.SQRT2, 6);
+    // [2, 4, 9]: mean 5, squared deviations 9 + 1 + 16 = 26 over 2 → √13.
+    expect(statisticsObject([2, 4, 9]).stddev).toBeCloseTo(Math.sqrt(13), 6);
+    expect(statisticsObject([5]).stddev).toBeNull();
+    expect(statisticsObject([4, 4]).stddev).toBe(0);
+    // PERCENTILE_CONT(0.9) of [2, 4, 9]: position 0.9 · 2 = 1.8 → 4 + 0.8 · (9 − 4) = 8.
+    expect(statisticsObject([2, 4, 9]).p90).toBeCloseTo(8, 6);
+  });
+});
 
 describe('ground truth', () => {
   it('matches percentiles, counts, waits and insights recomputed from the raw executions', () => {
@@ -94,6 +108,8 @@ describe('simulated view rows in the database', () => {
       expect(row.PERCENTAGE_SCANNED_FROM_CACHE).not.toHaveProperty('sum');
       for (const error of row.ERRORS) expect(Object.keys(error).sort()).toEqual(['code', 'count', 'message']);
       if (row.CALLS === 1) expect(row.EXECUTION_TIME.p99).toBe(row.EXECUTION_TIME.max);
+      // STDDEV is the sample standard deviation: NULL for a single call.
+      if (row.CALLS === 1) expect(row.EXECUTION_TIME.stddev).toBeNull();
     }
     // Several rows per hash and minute (one per session).
     const perMinute = await q<{ N: number }>(

@@ -125,7 +125,7 @@ describe('per-test routes', () => {
       expect(done.types.find((t: { type: string }) => t.type === 'AGGREGATE')).toMatchObject({ status: 'COMPLETED', rows: truth.patterns.length });
 
       const metrics = (await get(`/api/tests/${id}/server-metrics`)).json();
-      expect(metrics).toMatchObject({ status: 'COMPLETED', expected_at: null, minutes_remaining: null, percentile_method: 'MIXTURE_CDF' });
+      expect(metrics).toMatchObject({ status: 'COMPLETED', expected_at: null, minutes_remaining: null, percentile_method: 'ORDER_STATISTICS_EM' });
       const m = metrics.aggregate_metrics;
       expect(m.total_queries).toBe(truth.overall.query_count);
       expect(m.total_errors).toBe(truth.overall.errors_count);
@@ -460,13 +460,13 @@ describe('per-test routes', () => {
         INTERVAL_COUNT, QUERY_COUNT, ERRORS_COUNT, EXEC_SUM_MS, EXEC_AVG_MS, EXEC_P95_MS, EXEC_P99_MS, EXEC_MAX_MS, COMPILE_SUM_MS, COMPILE_AVG_MS,
         COMPILE_MIN_MS, COMPILE_MAX_MS, QUEUED_OVERLOAD_SUM_MS, QUEUED_OVERLOAD_MAX_MS, QUEUED_PROVISIONING_SUM_MS, QUEUED_PROVISIONING_MAX_MS,
         HYBRID_REQUESTS_THROTTLED_COUNT, PERCENTILE_METHOD)
-        VALUES (?, ?, 'r', ?, TIMESTAMP '2025-11-20 11:00:00', TIMESTAMP '2025-11-20 11:10:00', 10, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'MIXTURE_CDF')`;
+        VALUES (?, ?, 'r', ?, TIMESTAMP '2025-11-20 11:00:00', TIMESTAMP '2025-11-20 11:10:00', 10, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ORDER_STATISTICS_EM')`;
       await w.execute(insert, ['m1', id, 'slow', 1, 1, 1000, 1000, 1000, 1000, 1000, 50, 50, 50, 50, 10, 10, 0, 0, 2]);
       await w.execute(insert, ['m2', id, 'fast', 99, 0, 990, 10, 20, 30, 40, 99, 1, 0.5, 3, 0, 0, 99, 7, 1]);
       await w.execute('DELETE FROM AGGREGATE_TEST_METRICS WHERE TEST_ID = ?', [id]);
       await w.execute(
         `INSERT INTO AGGREGATE_TEST_METRICS (TEST_ID, RUN_ID, QUERY_COUNT, EXEC_AVG_MS, EXEC_MEDIAN_MS, EXEC_P90_MS, EXEC_P95_MS, EXEC_P99_MS, EXEC_MAX_MS, PERCENTILE_METHOD)
-         VALUES (?, 'r', 100, 19.9, 9.5, 18.5, 21.25, 987.5, 1000, 'MIXTURE_CDF')`,
+         VALUES (?, 'r', 100, 19.9, 9.5, 18.5, 21.25, 987.5, 1000, 'ORDER_STATISTICS_EM')`,
         [id],
       );
       const m = (await get(`/api/tests/${id}/server-metrics`)).json().aggregate_metrics;

@@ -50,15 +50,16 @@ export interface PatternMetrics {
 
 export interface AggregateResult {
   patterns: PatternMetrics[];
-  /** Execution-time statistics across every pattern of the test (same mixture method). */
+  /** Execution-time statistics across every pattern of the test (same estimate, each pattern's rows kept apart). */
   test: CombinedStats & { intervalStart: Date | null; intervalEnd: Date | null };
   throttledTotal: number;
   errorsTotal: number;
   sourceRows: number;
 }
 
-const weighted = (rows: readonly AggregateSourceRow[], pick: (row: AggregateSourceRow) => RowStats | null): WeightedStats[] =>
-  rows.map((row) => ({ calls: row.CALLS, stats: pick(row) ?? {} }));
+/** Rows as weighted statistics; `byPattern` keeps each hash's distribution apart in a test-level estimate. */
+const weighted = (rows: readonly AggregateSourceRow[], pick: (row: AggregateSourceRow) => RowStats | null, byPattern = false): WeightedStats[] =>
+  rows.map((row) => ({ calls: row.CALLS, stats: pick(row) ?? {}, ...(byPattern ? { group: row.QUERY_PARAMETERIZED_HASH } : {}) }));
 
 /** Errors merged by code, counts summed; the first message seen for a code is kept. */
 export function mergeErrors(rows: readonly AggregateSourceRow[]): ErrorBreakdownEntry[] {
@@ -91,6 +92,9 @@ function mostCommon(values: ReadonlyArray<string | null>): string | null {
 
 const minuteKey = (date: Date) => Math.floor(date.getTime() / 60_000);
 
+/** AGGREGATE_QUERY_METRICS keeps only SUM, AVG and MAX of these statistics (modules/aggregate.ts FAMILIES). */
+const SUMS_ONLY = { percentiles: false } as const;
+
 export function transformAggregate(rows: readonly AggregateSourceRow[]): AggregateResult {
   const byHash = new Map<string, AggregateSourceRow[]>();
   for (const row of rows) {
@@ -113,16 +117,16 @@ export function transformAggregate(rows: readonly AggregateSourceRow[]): Aggrega
       exec: combineStats(weighted(ordered, (row) => row.EXECUTION_TIME)),
       compile: combineStats(weighted(ordered, (row) => row.COMPILATION_TIME)),
       elapsed: combineStats(weighted(ordered, (row) => row.TOTAL_ELAPSED_TIME)),
-      queuedOverload: combineStats(weighted(ordered, (row) => row.QUEUED_OVERLOAD_TIME)),
-      queuedProvisioning: combineStats(weighted(ordered, (row) => row.QUEUED_PROVISIONING_TIME)),
-      bytesScanned: combineStats(weighted(ordered, (row) => row.BYTES_SCANNED)),
-      rowsProduced: combineStats(weighted(ordered, (row) => row.ROWS_PRODUCED)),
+      queuedOverload: combineStats(weighted(ordered, (row) => row.QUEUED_OVERLOAD_TIME), SUMS_ONLY),
+      queuedProvisioning: combineStats(weighted(ordered, (row) => row.QUEUED_PROVISIONING_TIME), SUMS_ONLY),
+      bytesScanned: combineStats(weighted(ordered, (row) => row.BYTES_SCANNED), SUMS_ONLY),
+      rowsProduced: combineStats(weighted(ordered, (row) => row.ROWS_PRODUCED), SUMS_ONLY),
       throttledCount: ordered.reduce((acc, row) => acc + (row.HYBRID_TABLE_REQUESTS_THROTTLED_COUNT ?? 0), 0),
       errorsBreakdown,
       rawSample: ordered[0]!,
     });
   }
-  const test = combineStats(weighted(rows, (row) => row.EXECUTION_TIME));
+  const test = combineStats(weighted(rows, (row) => row.EXECUTION_TIME, true));
   return {
     patterns,
     test: {

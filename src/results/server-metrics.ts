@@ -121,7 +121,7 @@ export interface ServerMetrics {
   expected_at: string | null;
   minutes_remaining: number | null;
   reason: string | null;
-  /** How the test-level percentiles were estimated (e.g. MIXTURE_CDF); null until the data is there. */
+  /** How the test-level percentiles were estimated (EXACT_SINGLE_ROW, ORDER_STATISTICS_EM); null until the data is there. */
   percentile_method: string | null;
   /** FlakeBench's shape; null until the AGGREGATE enrichment completed. */
   aggregate_metrics: AggregateMetrics | null;

@@ -1,6 +1,8 @@
-// Exact statistics over simulated executions, with Snowflake's definitions: percentiles are PERCENTILE_CONT
-// (linear interpolation between closest ranks), the stddev of an AGGREGATE_QUERY_HISTORY object is the
-// population stddev (what the pooled-variance combination in spec/sources.md assumes).
+// Exact statistics over simulated executions, with Snowflake's definitions. AGGREGATE_QUERY_HISTORY links its
+// keys to the functions that compute them (https://docs.snowflake.com/en/sql-reference/account-usage/aggregate_query_history):
+// percentiles are PERCENTILE_CONT (linear interpolation between closest ranks,
+// https://docs.snowflake.com/en/sql-reference/functions/percentile_cont), stddev is STDDEV, the *sample*
+// standard deviation, NULL for a single value (https://docs.snowflake.com/en/sql-reference/functions/stddev).
 
 /** PERCENTILE_CONT(fraction) over values sorted ascending. */
 export function percentileCont(sorted: ArrayLike<number>, fraction: number): number {
@@ -20,7 +22,8 @@ export function sortedCopy(values: readonly number[]): Float64Array {
 export interface StatisticsObject {
   sum?: number;
   avg: number;
-  stddev: number;
+  /** STDDEV (sample); null for a single execution. */
+  stddev: number | null;
   min: number;
   median: number;
   p90: number;
@@ -40,7 +43,7 @@ export function statisticsObject(values: readonly number[], withSum = true): Sta
   }
   // Most objects of a row are constant (zero waits, zero spill): no sort needed.
   if (low === high) {
-    return { ...(withSum ? { sum: round(low * n) } : {}), avg: low, stddev: 0, min: low, median: low, p90: low, p99: low, 'p99.9': low, max: low };
+    return { ...(withSum ? { sum: round(low * n) } : {}), avg: low, stddev: n > 1 ? 0 : null, min: low, median: low, p90: low, p99: low, 'p99.9': low, max: low };
   }
   const sorted = sortedCopy(values);
   let sum = 0;
@@ -51,7 +54,7 @@ export function statisticsObject(values: readonly number[], withSum = true): Sta
   const object: StatisticsObject = {
     ...(withSum ? { sum: round(sum) } : {}),
     avg: round(avg),
-    stddev: round(Math.sqrt(squares / n)),
+    stddev: round(Math.sqrt(squares / (n - 1))),
     min: sorted[0] as number,
     median: round(percentileCont(sorted, 0.5)),
     p90: round(percentileCont(sorted, 0.9)),

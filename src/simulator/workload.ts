@@ -9,7 +9,12 @@ import type { TableType } from '../queue/plan.js';
 import { familyOf, patternsFor, targetTableOf, type QueryPattern } from './patterns.js';
 import { Random } from './random.js';
 
-export const SHAPES = ['lognormal', 'bimodal', 'heavy_tail', 'drift', 'many_sessions'] as const;
+/**
+ * Latency shapes. `multimodal`: a small slow mode far above the rest (a few percent of calls at 8× and 40× the
+ * median, such as cache misses and remote reads), with empty gaps between the modes. `heavier_tail`: one call in
+ * ten multiplied by a Pareto factor of shape 1.05 (infinite variance), against `heavy_tail`'s one in twenty at 1.3.
+ */
+export const SHAPES = ['lognormal', 'bimodal', 'heavy_tail', 'heavier_tail', 'multimodal', 'drift', 'many_sessions'] as const;
 export type Shape = (typeof SHAPES)[number];
 
 export interface WorkloadParams {
@@ -273,6 +278,14 @@ function drawLatency(random: Random, shape: Shape, median: number, progress: num
       return random.chance(0.25) ? random.lognormal(median * 6, 0.25) : random.lognormal(median, 0.25);
     case 'heavy_tail':
       return random.lognormal(median, 0.35) * (random.chance(0.05) ? Math.min(200, random.pareto(1.3)) : 1);
+    case 'heavier_tail':
+      return random.lognormal(median, 0.35) * (random.chance(0.1) ? Math.min(1000, random.pareto(1.05)) : 1);
+    case 'multimodal': {
+      const mode = random.next();
+      if (mode < 0.03) return random.lognormal(median * 40, 0.15);
+      if (mode < 0.07) return random.lognormal(median * 8, 0.15);
+      return random.lognormal(median, 0.25);
+    }
     case 'drift':
       return random.lognormal(median * (1 + 2 * progress), 0.35);
   }

@@ -1,5 +1,5 @@
-// The statistics object AGGREGATE_QUERY_HISTORY would publish for a sample of executions (population
-// stddev, PERCENTILE_CONT percentiles), unrounded, for tests of the estimator.
+// The statistics object AGGREGATE_QUERY_HISTORY would publish for a sample of executions (STDDEV, the sample
+// standard deviation, NULL for one value; PERCENTILE_CONT percentiles), unrounded, for tests of the estimator.
 import type { RowStats } from '../../src/enrichment/aggregate-stats.js';
 import { percentileCont, sortedCopy } from '../../src/simulator/statistics.js';
 
@@ -10,12 +10,12 @@ export function statsOfSample(values: ArrayLike<number>): RowStats & { count: nu
   const n = sorted.length;
   const sum = sorted.reduce((a, b) => a + b, 0);
   const avg = sum / n;
-  const variance = sorted.reduce((acc, v) => acc + (v - avg) * (v - avg), 0) / n;
+  const variance = sorted.reduce((acc, v) => acc + (v - avg) * (v - avg), 0) / (n - 1);
   return {
     count: n,
     sum,
     avg,
-    stddev: Math.sqrt(variance),
+    stddev: n > 1 ? Math.sqrt(variance) : null,
     min: sorted[0] as number,
     median: percentileCont(sorted, 0.5),
     p90: percentileCont(sorted, 0.9),
