@@ -5,9 +5,9 @@
 // uninterrupted run.
 // Run: npx tsx test/reliability/shutdown.ts [--trials 10] [--jobs 10] [--seed 2] [--quick]
 import { parseArgs } from 'node:util';
-import { Random } from '../../src/simulator/random.js';
-import { copyBacklog, queueProblems, queueRows, report, rowCountProblems, seedBacklog, targetRowCounts, withDatabase, type QueueRow } from './backlog.js';
-import { claimedJobs, completedJobs, killChildren, startChild, stop, terminate, untilAllComplete } from './children.js';
+import { queueRows, report, seedBacklog, withDatabase, type QueueRow } from './backlog.js';
+import { claimedJobs, completedJobs, terminate } from './children.js';
+import { runInterruptedTrials } from './trials.js';
 
 const { values } = parseArgs({
   options: { trials: { type: 'string' }, jobs: { type: 'string' }, seed: { type: 'string', default: '2' }, quick: { type: 'boolean', default: false } },
@@ -35,57 +35,27 @@ function releaseProblems(rows: readonly QueueRow[]): string[] {
   });
 }
 
-const template = await seedBacklog(JOBS, SEED);
-const problems: string[] = [];
 let inFlight = 0;
 let slowestExitMs = 0;
-try {
-  const clean = copyBacklog(template);
-  const first = await startChild(clean.dir, CHILD_ENV);
-  const started = performance.now();
-  await untilAllComplete(first, new Set(), clean);
-  const cleanMs = performance.now() - started;
-  await stop(first);
-  const reference = await withDatabase(clean.file, targetRowCounts);
-  clean.remove();
-
-  const random = new Random(SEED);
-  for (let trial = 1; trial <= TRIALS; trial += 1) {
-    const backlog = copyBacklog(template);
-    try {
-      const termAfterMs = Math.round(random.next() * cleanMs);
-      const child = await startChild(backlog.dir, CHILD_ENV);
-      await new Promise((resolve) => setTimeout(resolve, termAfterMs));
-      const unfinished = new Set(claimedJobs(child.events));
-      for (const job of completedJobs(child.events)) unfinished.delete(job);
-      inFlight += unfinished.size;
-      const { code, ms } = await terminate(child);
-      slowestExitMs = Math.max(slowestExitMs, ms);
-      const label = `trial ${trial} (SIGTERM at ${termAfterMs} ms, ${unfinished.size} jobs in flight)`;
-      if (code !== 0) problems.push(`${label}: exit ${code}: ${child.stderr().slice(-300)}`);
-      if (ms > GRACE_SECONDS * 1000 + EXIT_MARGIN_MS) problems.push(`${label}: exit took ${Math.round(ms)} ms, grace ${GRACE_SECONDS} s`);
-      problems.push(...(await withDatabase(backlog.file, async (warehouse) => releaseProblems(await queueRows(warehouse)))).map((p) => `${label}: ${p}`));
-
-      const done = new Set(completedJobs(child.events));
-      const survivor = await startChild(backlog.dir, CHILD_ENV);
-      await untilAllComplete(survivor, done, backlog);
-      await stop(survivor);
-      const after = await withDatabase(backlog.file, async (warehouse) => [
-        ...queueProblems(backlog, await queueRows(warehouse), { expected: 'COMPLETED', maxAttempts: MAX_ATTEMPTS }),
-        ...rowCountProblems(reference, await targetRowCounts(warehouse)),
-      ]);
-      problems.push(...after.map((p) => `${label}, after restart: ${p}`));
-    } catch (error) {
-      problems.push(`trial ${trial}: ${(error as Error).message}`);
-    } finally {
-      await killChildren();
-      backlog.remove();
-    }
-  }
-} finally {
-  await killChildren();
-  template.remove();
-}
+const problems = await runInterruptedTrials({
+  template: await seedBacklog(JOBS, SEED),
+  trials: TRIALS,
+  seed: SEED,
+  env: CHILD_ENV,
+  maxAttempts: MAX_ATTEMPTS,
+  async interrupt(child, backlog, trial, atMs) {
+    const unfinished = new Set(claimedJobs(child.events));
+    for (const job of completedJobs(child.events)) unfinished.delete(job);
+    inFlight += unfinished.size;
+    const { code, ms } = await terminate(child);
+    slowestExitMs = Math.max(slowestExitMs, ms);
+    const found: string[] = [];
+    if (code !== 0) found.push(`exit ${code}: ${child.stderr().slice(-300)}`);
+    if (ms > GRACE_SECONDS * 1000 + EXIT_MARGIN_MS) found.push(`exit took ${Math.round(ms)} ms, grace ${GRACE_SECONDS} s`);
+    found.push(...(await withDatabase(backlog.file, async (warehouse) => releaseProblems(await queueRows(warehouse)))));
+    return { label: `trial ${trial} (SIGTERM at ${atMs} ms, ${unfinished.size} jobs in flight)`, problems: found };
+  },
+});
 report(
   'shutdown',
   `${TRIALS} trials × ${JOBS} jobs, ${inFlight} jobs in flight at a SIGTERM, slowest exit ${Math.round(slowestExitMs)} ms (grace ${GRACE_SECONDS} s)`,
