@@ -4,6 +4,7 @@ import closeWithGrace from 'close-with-grace';
 import { isEntryPoint } from './cli/entry.js';
 import { ConfigError, loadConfig, readEnvironment, type Config, type Environment } from './config.js';
 import { createLogger } from './logger.js';
+import { onStopSignals, STOP_SIGNALS } from './stop-signals.js';
 import { startService, type RunningService, type StartOptions } from './service.js';
 
 /** The environment merged with the settings file, or exit 2 with the problem (an unreadable ENV_FILE). */
@@ -49,10 +50,21 @@ export async function main(
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
-  closeWithGrace({ delay: config.shutdownGraceMs + 5000, logger: log }, async ({ signal, err }) => {
+  // Signals are taken by onStopSignals (it tells npm's echo of a Ctrl-C from a second one); close-with-grace
+  // runs the stop with its deadline, and handles uncaught errors.
+  const graceful = closeWithGrace({ delay: config.shutdownGraceMs + 5000, logger: log, skip: [...STOP_SIGNALS] }, async ({ err }) => {
     if (err) log.error({ err }, 'stopping after an uncaught error');
-    else log.info({ signal }, 'stopping');
     await service.stop();
+  });
+  onStopSignals({
+    stop(signal) {
+      log.info({ signal }, 'stopping');
+      graceful.close();
+    },
+    exit(signal) {
+      log.error({ signal }, `second ${signal}, exiting`);
+      process.exit(1);
+    },
   });
   const address = await service.app.listen({ host: config.host, port: config.port });
   log.info({ address, engine: service.services.engine.engine, data: service.services.engine.location }, 'listening');

@@ -123,14 +123,18 @@ async function exitWithin(started: Started, ms: number) {
   }
 }
 
-/** Sends `signal` to the npm process only and checks the clean stop. */
-async function stopsCleanly(started: Started, signal: NodeJS.Signals): Promise<void> {
+/**
+ * Sends `signal` to the npm process only, or to its whole process group as a terminal's Ctrl-C does (npm's
+ * child then gets it twice: from the terminal and forwarded by npm), and checks the clean stop.
+ */
+async function stopsCleanly(started: Started, signal: NodeJS.Signals, to: 'npm' | 'group' = 'npm'): Promise<void> {
   const group = started.child.pid as number;
-  process.kill(group, signal);
+  process.kill(to === 'group' ? -group : group, signal);
   const { code, signal: killedBy } = await exitWithin(started, EXIT_DEADLINE_MS);
   expect({ code, signal: killedBy }, started.output()).toEqual({ code: 0, signal: null });
   // The service itself got the signal and went through its shutdown (not killed from outside).
   expect(started.lines.some((line) => line.msg === 'stopping' && line.signal === signal), started.output()).toBe(true);
+  expect(started.lines.filter((line) => /^second /.test(String(line.msg))), started.output()).toEqual([]);
   expect(await portIsFree(started.port)).toBe(true);
   // A child that ends with its parent (esbuild's service, which watches its stdin) may take a moment.
   for (let waited = 0; processesOf(group).length > 0 && waited < 5_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -199,6 +203,13 @@ describe('npm run demo', () => {
       );
     }, 300_000);
   }
+
+  it('stops on Ctrl-C (SIGINT to the whole process group, so the service gets it twice): exit 0, no forced exit', async () => {
+    await withStarted(
+      (dataDir) => startNpm(['run', 'demo'], dataDir, { DEMO_SIMULATE_EVERY_SECONDS: '3600' }),
+      (started) => stopsCleanly(started, 'SIGINT', 'group'),
+    );
+  }, 300_000);
 });
 
 describe('the CLI from the same build', () => {
