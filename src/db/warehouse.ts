@@ -101,6 +101,17 @@ export function isWarehouseError(error: unknown): error is WarehouseError {
   return error instanceof WarehouseError;
 }
 
+/** The same warehouse with `query` replaced; everything else stays the warehouse's own (bound to it). */
+export function withQuery(warehouse: Warehouse, query: Warehouse['query']): Warehouse {
+  return new Proxy(warehouse, {
+    get(target, property) {
+      if (property === 'query') return query;
+      const value = Reflect.get(target, property) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /**
  * What `transaction(statements)` does on an engine that sends one statement per request: execute them in
  * order inside the transaction scope, collecting the row counts.

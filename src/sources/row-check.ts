@@ -3,7 +3,7 @@
 // reason that names the view, the column and the value, never turn into NaN statistics or string-concatenated
 // sums in published results. Only columns that carry a view column's name are checked (a statement's own
 // aliases, COUNT(*) AS N and the like, are the statement's business).
-import type { BindValue, Row, StatementOptions, Warehouse } from '../db/warehouse.js';
+import { withQuery, type BindValue, type Row, type StatementOptions, type Warehouse } from '../db/warehouse.js';
 import { AGGREGATE_STAT_COLUMNS, SOURCE_VIEWS, type SourceColumnType, type SourceViewName } from './account-usage.js';
 
 /** Not retryable: the same row comes back on every attempt. */
@@ -67,17 +67,9 @@ export function checkSourceRows(view: SourceViewName, rows: readonly Row[]): voi
 
 /** The warehouse a type reads its view through: every row set it returns is checked against the view. */
 export function checkedSourceWarehouse(warehouse: Warehouse, view: SourceViewName): Warehouse {
-  const query = async <T extends Row = Row>(sql: string, binds?: readonly BindValue[], options?: StatementOptions): Promise<T[]> => {
+  return withQuery(warehouse, async <T extends Row = Row>(sql: string, binds?: readonly BindValue[], options?: StatementOptions): Promise<T[]> => {
     const rows = await warehouse.query<T>(sql, binds, options);
     checkSourceRows(view, rows);
     return rows;
-  };
-  // Everything else is the warehouse's own (bound to it: adapters may keep private state).
-  return new Proxy(warehouse, {
-    get(target, property) {
-      if (property === 'query') return query;
-      const value = Reflect.get(target, property) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
   });
 }

@@ -11,7 +11,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { parseArgs } from 'node:util';
 import { ManualClock } from '../../src/clock.js';
 import { DuckDbDatabase } from '../../src/db/duckdb.js';
-import { WarehouseError, type BindValue, type Row, type StatementOptions, type Warehouse } from '../../src/db/warehouse.js';
+import { WarehouseError, withQuery, type BindValue, type Row, type StatementOptions, type Warehouse } from '../../src/db/warehouse.js';
 import { realModules } from '../../src/enrichment/modules/index.js';
 import { EnrichmentRegistry } from '../../src/enrichment/registry.js';
 import type { EnrichmentModule } from '../../src/enrichment/types.js';
@@ -62,26 +62,20 @@ const malformNextRead = new AsyncLocalStorage<{ view: SourceViewName; corrupted:
  * the first row's numeric view columns come back as text. Below the service's own checks, as a view would be.
  */
 function malformingWarehouse(warehouse: Warehouse): Warehouse {
-  return new Proxy(warehouse, {
-    get(target, property) {
-      const value = Reflect.get(target, property) as unknown;
-      if (property !== 'query') return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      return async (sql: string, binds?: readonly BindValue[], options?: StatementOptions) => {
-        const rows = await target.query(sql, binds, options);
-        const mark = malformNextRead.getStore();
-        const [first, ...rest] = rows;
-        if (!mark || !first) return rows;
-        const numeric = new Set(SOURCE_VIEWS.find((view) => view.name === mark.view)!.columns.filter((c) => c.type === 'NUMBER' || c.type === 'FLOAT').map((c) => c.name));
-        const broken: Row = { ...first };
-        for (const [key, cell] of Object.entries(first)) {
-          if (numeric.has(key) && cell !== null) {
-            broken[key] = 'n/a';
-            mark.corrupted += 1;
-          }
-        }
-        return [broken, ...rest];
-      };
-    },
+  return withQuery(warehouse, async <T extends Row = Row>(sql: string, binds?: readonly BindValue[], options?: StatementOptions): Promise<T[]> => {
+    const rows = await warehouse.query<T>(sql, binds, options);
+    const mark = malformNextRead.getStore();
+    const [first, ...rest] = rows;
+    if (!mark || !first) return rows;
+    const numeric = new Set(SOURCE_VIEWS.find((view) => view.name === mark.view)!.columns.filter((c) => c.type === 'NUMBER' || c.type === 'FLOAT').map((c) => c.name));
+    const broken: Row = { ...first };
+    for (const [key, cell] of Object.entries(first)) {
+      if (numeric.has(key) && cell !== null) {
+        broken[key] = 'n/a';
+        mark.corrupted += 1;
+      }
+    }
+    return [broken as T, ...rest];
   });
 }
 
