@@ -121,6 +121,8 @@ export class FakeSnowflake {
   readonly deletedSessions: number[] = [];
   /** Paths the fake has no answer for (a driver upgrade may add requests). */
   readonly unknownRequests: string[] = [];
+  /** Every HTTP request received, in order (`METHOD /path`): what the driver cost in round trips. */
+  readonly requests: string[] = [];
 
   private readonly sessions = new Map<string, FakeSession>();
   private readonly faults: Fault[] = [];
@@ -209,6 +211,7 @@ export class FakeSnowflake {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
+    this.requests.push(`${req.method ?? 'GET'} ${url.pathname}`);
     const text = await readBody(req);
     const body = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
     const reply = (payload: unknown) => {

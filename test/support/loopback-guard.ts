@@ -4,13 +4,13 @@
 // tls, the snowflake-sdk's axios), so that one method is wrapped, plus tls.connect, DNS look-ups and UDP
 // sends. A target outside 127.0.0.0/8, ::1 and `localhost` throws a LoopbackViolation before the original
 // method runs, so no packet (not even a DNS query) is sent; every attempt is recorded. A test file that
-// made an attempt and did not take it with takeBlockedAttempts() fails in afterAll.
+// made an attempt and did not take it with takeBlockedAttempts() fails in afterAll. Outside vitest (a bench
+// script importing this module for the same guard) there is no afterAll: attempts still throw.
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { syncBuiltinESMExports } from 'node:module';
 import net from 'node:net';
 import tls from 'node:tls';
-import { afterAll } from 'vitest';
 
 export interface BlockedAttempt {
   api: string;
@@ -123,7 +123,9 @@ function install(): void {
 
 if (!state.installed) install();
 
-afterAll(() => {
+// vitest sets VITEST in its workers; importing vitest anywhere else throws.
+const { afterAll } = process.env.VITEST ? await import('vitest') : { afterAll: undefined };
+afterAll?.(() => {
   const leaked = takeBlockedAttempts();
   if (leaked.length > 0) {
     throw new Error(`this test file tried to leave loopback: ${leaked.map((a) => `${a.api} → ${a.target}`).join(', ')}`);
