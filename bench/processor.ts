@@ -3,11 +3,8 @@
 // BEGIN/COMMIT — which is what today's Snowflake adapter sends as round trips (it runs a transaction as
 // BEGIN, each statement, COMMIT, because Snowflake drops binds in multi-statement requests); jobs/s, peak RSS.
 // Baseline, in the same run on a fresh copy of the same backlog: the seed design's processor (section 5)
-// replayed statement by statement with autocommit, as the seed describes it:
-//   per poll  : SELECT * FROM queue WHERE STATUS='PENDING' AND EARLIEST_ENRICHMENT_TIME <= now
-//   per job   : UPDATE ... claim (D7), then per type: SELECT from the view, INSERT the rows,
-//               UPDATE TEST_RESULTS summary; then UPDATE TEST_RESULTS status, UPDATE queue COMPLETED
-//   → 3 + 3·T requests per job (+ one poll per 3 jobs), every statement its own round trip.
+// replayed statement by statement with autocommit (bench/seed-design.ts): 3 + 3·T requests per job (+ one
+// poll per 3 jobs), every statement its own round trip.
 // Both sides read the "view" with the same two cheap queries per type in ours (readiness + read) and one
 // in the seed's (the seed has no readiness check), so the comparison is of the queue's own traffic.
 // Run: npx tsx bench/processor.ts [--jobs 300] [--hybrid-share 0.5] [--concurrency 3]
@@ -21,6 +18,7 @@ import { enqueueJob } from '../src/queue/enqueue.js';
 import { ENRICHMENT_TYPES, SOURCE_VIEW_OF_TYPE, type EnrichmentType } from '../src/queue/plan.js';
 import { openTestDatabase, type TestDatabase } from '../test/support/embedded.js';
 import { insertTests, servicesFor } from '../test/support/processor-fixtures.js';
+import { replaySeedDesign, SEED_ROWS_TABLE_DDL } from './seed-design.js';
 
 const { values } = parseArgs({
   options: {
@@ -100,7 +98,7 @@ function benchModule(type: EnrichmentType): EnrichmentModule<number[], number[]>
 
 async function backlog(clock: ManualClock): Promise<{ db: TestDatabase; types: number }> {
   const db = await openTestDatabase(clock);
-  await db.warehouse.execute('CREATE TABLE BENCH_ROWS (TEST_ID VARCHAR, T VARCHAR, N INTEGER)');
+  await db.warehouse.execute(SEED_ROWS_TABLE_DDL);
   const hybrid = Math.round(JOBS * HYBRID_SHARE);
   const tests = Array.from({ length: JOBS }, (_, i) => ({ testId: `bench-${i}`, runId: 'r', tableType: i < hybrid ? 'HYBRID' : 'STANDARD' }));
   await insertTests(db.warehouse, tests);
@@ -137,39 +135,8 @@ async function runSeed() {
   const clock = new ManualClock('2026-01-15T12:00:00.000Z');
   const { db, types } = await backlog(clock);
   const counting = new CountingWarehouse(await db.database.connect());
-  const now = clock.now();
   const started = performance.now();
-  for (;;) {
-    const due = await counting.query(
-      `SELECT JOB_ID, TEST_ID, ENRICHMENT_TYPES FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS = 'PENDING' AND EARLIEST_ENRICHMENT_TIME <= CAST(? AS TIMESTAMP_NTZ) LIMIT 3`,
-      [now],
-    );
-    if (due.length === 0) break;
-    for (const job of due) {
-      const claimed = await counting.execute(
-        `UPDATE DELAYED_ENRICHMENT_QUEUE SET STATUS = 'IN_PROGRESS', CLAIMED_BY = 'seed', CLAIMED_AT = CAST(? AS TIMESTAMP_NTZ)
-         WHERE JOB_ID IN (SELECT JOB_ID FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND STATUS = 'PENDING')`,
-        [now, String(job.JOB_ID)],
-      );
-      if (claimed.rowsAffected !== 1) continue;
-      for (const type of job.ENRICHMENT_TYPES as string[]) {
-        await counting.query('SELECT TEST_ID FROM TEST_RESULTS WHERE TEST_ID = ?', [String(job.TEST_ID)]);
-        await counting.execute(
-          `INSERT INTO BENCH_ROWS (TEST_ID, T, N) SELECT ?, ?, v.N FROM (VALUES ${Array(ROWS).fill('(?)').join(', ')}) AS v(N)`,
-          [String(job.TEST_ID), type, ...Array.from({ length: ROWS }, (_, i) => i)],
-        );
-        await counting.execute('UPDATE TEST_RESULTS SET QUERY_INSIGHTS_COUNT = ? WHERE TEST_ID = ?', [ROWS, String(job.TEST_ID)]);
-      }
-      await counting.execute(
-        `UPDATE TEST_RESULTS SET DELAYED_ENRICHMENT_STATUS = 'COMPLETED', DELAYED_ENRICHMENT_COMPLETED_AT = CAST(? AS TIMESTAMP_NTZ) WHERE TEST_ID = ?`,
-        [now, String(job.TEST_ID)],
-      );
-      await counting.execute(`UPDATE DELAYED_ENRICHMENT_QUEUE SET STATUS = 'COMPLETED', COMPLETED_AT = CAST(? AS TIMESTAMP_NTZ) WHERE JOB_ID = ?`, [
-        now,
-        String(job.JOB_ID),
-      ]);
-    }
-  }
+  await replaySeedDesign(counting, clock.now(), ROWS);
   const seconds = (performance.now() - started) / 1000;
   const result = { requests: counting.requests, statements: counting.statements, engine: counting.counters.statements, seconds, types };
   await db.close();
