@@ -9,7 +9,7 @@ import { cpus, totalmem, release, platform } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /** In the order `all` runs them: quick and self-contained first, the long backfill last. */
-export const BENCHMARKS = ['fidelity', 'simulate', 'processor', 'idle', 'api-load', 'ws-delivery', 'backfill'] as const;
+export const BENCHMARKS = ['fidelity', 'simulate', 'processor', 'round-trips', 'idle', 'api-load', 'ws-delivery', 'backfill'] as const;
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const [name, ...passThrough] = process.argv.slice(2);
