@@ -166,14 +166,20 @@ function nameOf(text: string, names: ReturnType<typeof statementNames>): string 
   return best?.name;
 }
 
-const TRANSACTION_START = /^\s*(BEGIN|START)\b/i;
-const TRANSACTION_END = /^\s*(COMMIT|ROLLBACK)\b/i;
+// The bare statements only: a Snowflake Scripting block also starts with BEGIN.
+const TRANSACTION_START = /^\s*(BEGIN|START)(\s+(TRANSACTION|WORK))?\s*;?\s*$/i;
+const TRANSACTION_END = /^\s*(COMMIT|ROLLBACK)(\s+WORK)?\s*;?\s*$/i;
+
+// A request that carries several statements at once (a stored or inline procedure, a Snowflake Scripting
+// block): a write, whatever its registered name (issue 10's one-request transactions).
+const CARRIER = /^\s*(CALL\b|EXECUTE\s+IMMEDIATE\b|BEGIN\b[\s\S]*\bEND\b|WITH\b[\s\S]*\bAS\s+PROCEDURE\b)/i;
 
 /** Category of a statement outside a transaction, for our processor (by its registered name). */
 function ourCategory(name: string | undefined, text: string): Category {
-  if (name === undefined) return 'other';
-  if (name.startsWith('queue.claim.')) return 'claim';
+  if (name?.startsWith('queue.claim.')) return 'claim';
   if (name === 'processor.job.renew_lease') return 'lease';
+  if (CARRIER.test(text)) return 'writes';
+  if (name === undefined) return 'other';
   if (name.startsWith('enrichment.') && /^\s*(SELECT|WITH)\b/i.test(text)) return 'reads';
   if (/^\s*(INSERT|UPDATE|DELETE|MERGE)\b/i.test(text) && !name.startsWith('queue.')) return 'writes';
   return 'other';
@@ -234,29 +240,32 @@ function classify(statements: readonly ReceivedStatement[], side: Measurement['s
 
 /**
  * Single job: query requests per type in run order. The job's reads and writes are sequential, and each type
- * ends with its write transaction (the one holding processor.job.save_state), so the reads and writes between
- * those commits are the type's; the first such transaction is the job's start batch. The claim and the
- * requests that belong to no type (wake-up query, a new session's setup) have rows of their own: they arrive
- * concurrently with the job's, at no fixed place.
+ * ends with its write (a transaction, BEGIN to COMMIT, or one request that writes), so the reads and writes up
+ * to and including each write are the type's; with one write more than types, the first is the job's start
+ * batch. The claim and the requests that belong to no type (wake-up query, a new session's setup) have rows of
+ * their own: they arrive concurrently with the job's, at no fixed place. Undefined when the writes do not line
+ * up with the types (the processor's shape changed: the totals still stand, and --trace shows the sequence).
  */
-function perTypeSegments(classified: readonly Classified[], types: readonly string[]): NonNullable<Measurement['perType']> {
-  const writeTransactions = [
-    ...new Set(classified.filter((entry) => entry.name === 'processor.job.save_state').map((entry) => entry.transaction)),
-  ];
-  if (writeTransactions.length !== types.length + 1) {
-    throw new Error(`expected ${types.length + 1} write transactions (start + one per type), saw ${writeTransactions.length}`);
-  }
+function perTypeSegments(classified: readonly Classified[], types: readonly string[]): Measurement['perType'] {
+  const unitOf = (entry: Classified, index: number) => (entry.transaction !== undefined ? `t${entry.transaction}` : `r${index}`);
+  const lastOfUnit = new Map<string, number>();
+  classified.forEach((entry, index) => {
+    if (entry.category === 'writes') lastOfUnit.set(unitOf(entry, index), index);
+  });
+  const writes = lastOfUnit.size;
+  if (writes !== types.length && writes !== types.length + 1) return undefined;
   const row = (segment: string) => ({ segment, byCategory: emptyCounts(), total: 0 });
   const claim = row('claim');
   const other = row('not per type (lease renewals, wake-up, session setup)');
-  const positional = ['job start batch', ...types, 'after the last type'].map(row);
+  const positional = [...(writes > types.length ? ['job start batch'] : []), ...types, 'after the last type'].map(row);
+  const ends = new Set(lastOfUnit.values());
   let segment = 0;
-  for (const entry of classified) {
+  classified.forEach((entry, index) => {
     const target = entry.category === 'claim' ? claim : entry.category === 'other' || entry.category === 'lease' ? other : positional[segment]!;
     target.byCategory[entry.category] += 1;
     target.total += 1;
-    if (TRANSACTION_END.test(entry.statement.sqlText) && entry.transaction === writeTransactions[segment]) segment += 1;
-  }
+    if (ends.has(index)) segment += 1;
+  });
   return [claim, ...positional.filter((r) => r.segment !== 'after the last type' || r.total > 0), other];
 }
 

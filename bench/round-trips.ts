@@ -81,6 +81,9 @@ console.log('\nSingle due job, this processor, query requests by type in run ord
 console.log('| job | segment | claim | reads | writes | lease | other | total |');
 console.log('|---|---|---|---|---|---|---|---|');
 for (const { scenario, ours } of results) {
+  if (scenario.tableTypes.length === 1 && ours.perType === undefined) {
+    console.log(`| ${scenario.tableTypes[0]} | not available: the writes do not line up with the types (see --trace) | | | | | | |`);
+  }
   for (const row of ours.perType ?? []) {
     const c = row.byCategory;
     console.log(`| ${scenario.tableTypes[0]} | ${row.segment} | ${c.claim} | ${c.reads} | ${c.writes} | ${c.lease} | ${c.other} | ${row.total} |`);
@@ -120,6 +123,8 @@ const summary = {
           per_type: Number((m.requests / m.types).toFixed(3)),
           by_category: m.byCategory,
           transaction_control: m.transactionControl,
+          query_requests: m.queryRequests,
+          adapter_round_trips: m.adapterRoundTrips,
           other: m.otherDetail,
           ...(m.perType ? { per_type_in_run_order: m.perType } : {}),
           seconds: Number(m.seconds.toFixed(2)),
