@@ -91,6 +91,10 @@ export class JobRun {
   /** Per type: when its current run started (monotonic), and how long after its due time (service clock). */
   private readonly typeStartedAt = new Map<EnrichmentType, number>();
   private readonly typeWaitMs = new Map<EnrichmentType, number>();
+  /** Until when (service clock, ms) the lease is known to hold: set by the claim, moved by every commit. */
+  private leaseUntil: number;
+  /** The lease the batch being sent extends to (its saveState), taken over once it commits. */
+  private batchLeaseUntil: number | undefined;
 
   constructor(
     private readonly deps: RunnerDeps,
@@ -100,6 +104,7 @@ export class JobRun {
   ) {
     this.lastError = job.lastError;
     this.errorHistory = [...job.errorHistory];
+    this.leaseUntil = job.leaseExpiresAt?.getTime() ?? deps.services.clock.now().getTime() + deps.services.config.leaseMs;
   }
 
   /** Stops the run: 'shutdown' releases the claim (attempts given back); the others write nothing more. */
@@ -120,7 +125,8 @@ export class JobRun {
 
   async run(): Promise<RunResult> {
     const { services } = this.deps;
-    const renewEvery = Math.max(1000, Math.floor(services.config.leaseMs / 3));
+    // Looking is free (no statement): renew() sends one only when less than half the lease is left.
+    const renewEvery = Math.max(1000, Math.floor(services.config.leaseMs / 6));
     const renewal = setInterval(() => void this.renew(), renewEvery);
     renewal.unref();
     try {
@@ -130,13 +136,21 @@ export class JobRun {
     }
   }
 
+  /**
+   * Extends the lease only when it is at risk: every committed batch already extends it (saveState), so a
+   * job whose batches come often enough never sends a renewal (on Snowflake each one is a round trip).
+   */
   private async renew(): Promise<void> {
     if (this.aborted) return;
-    const until = new Date(this.deps.services.clock.now().getTime() + this.deps.services.config.leaseMs);
+    const { clock, config } = this.deps.services;
+    const now = clock.now().getTime();
+    if (this.leaseUntil - now > config.leaseMs / 2) return;
+    const until = new Date(now + config.leaseMs);
     try {
       const statement = renewLease(this.job.jobId, this.claimId, until);
       const result = await this.deps.warehouse.execute(statement.sql, statement.binds);
       if (result.rowsAffected === 0) this.abort('lease_lost');
+      else this.leaseUntil = Math.max(this.leaseUntil, until.getTime());
     } catch (error) {
       this.deps.services.log.warn({ job: this.job.jobId, err: classifyError(error).message }, 'lease renewal failed');
     }
@@ -487,6 +501,7 @@ export class JobRun {
           this.abort('lease_lost');
           return undefined;
         }
+        if (this.batchLeaseUntil !== undefined) this.leaseUntil = Math.max(this.leaseUntil, this.batchLeaseUntil);
         eventBusOf(this.deps.services).publish([...events, ...this.trailing]);
         // Every batch changes the test's state, even one without an event (a release back to PENDING).
         this.deps.services.testReads.invalidate(this.job.testId);
@@ -607,6 +622,7 @@ export class JobRun {
   }
 
   private save(now: Date): Statement {
+    this.batchLeaseUntil = now.getTime() + this.deps.services.config.leaseMs;
     return saveState(this.job, this.claimId, {
       now,
       leaseMs: this.deps.services.config.leaseMs,
