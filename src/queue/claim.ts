@@ -83,6 +83,7 @@ export function claimedJobs(rows: readonly Row[]): QueueJob[] {
       });
     }
   }
+  for (const job of jobs.values()) job.testStored = job.runTags!.some((row) => row.testId === job.testId);
   return [...jobs.values()];
 }
 

@@ -65,6 +65,8 @@ export interface QueueJob {
    * without them (the enrichment modules then read them themselves).
    */
   runTags?: RunTestTag[];
+  /** Whether the test's own TEST_RESULTS row existed when the claim read it (undefined: not read with it). */
+  testStored?: boolean;
 }
 
 export const JOB_COLUMNS = `JOB_ID, TEST_ID, RUN_ID, TABLE_TYPE, STATUS, TEST_END_TIME, TEST_START_TIME, ENRICHMENT_TYPES,
