@@ -1,6 +1,7 @@
-// Runs one claimed job: decides which of its types are due, counts their attempts (fenced, before any
-// work, so a crash mid-type still spends the attempt), runs them one after another (readiness → read →
-// pure transform → one fenced write batch per type), and ends the claim. Every state change goes out
+// Runs one claimed job: decides which of its types are due, counts their attempts (saved with the first
+// type's write; a claim that dies before it still spends them, counted by the claim that rescues the job),
+// runs them one after another (readiness → read → pure transform → one fenced write batch per type), and
+// ends the claim. Every state change goes out
 // with its event in the same batch. A batch whose fenced queue UPDATE touches no row means the claim
 // was lost (cancelled, or reclaimed after the lease ran out): the run stops and writes nothing more.
 import { performance } from 'node:perf_hooks';
