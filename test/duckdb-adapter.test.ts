@@ -31,6 +31,26 @@ describe('DuckDB adapter results and errors', () => {
     });
   });
 
+  it('keeps prepared statements per text, and answers right after the table they read changed shape or failed', async () => {
+    await warehouse.execute('CREATE TABLE P (A INTEGER, B VARCHAR)');
+    await warehouse.execute('INSERT INTO P VALUES (?, ?), (?, ?)', [1, 'one', 2, 'two']);
+    const read = 'SELECT B FROM P WHERE A = ?';
+    expect(await warehouse.query(read, [1])).toEqual([{ B: 'one' }]);
+    expect(await warehouse.query(read, [2])).toEqual([{ B: 'two' }]);
+    // Same text, the table replaced by one with other types: the cached statement must not answer from the old one.
+    await warehouse.execute('DROP TABLE P');
+    await warehouse.execute('CREATE TABLE P (A VARCHAR, B INTEGER)');
+    await warehouse.execute('INSERT INTO P VALUES (?, ?)', ['1', 10]);
+    expect(await warehouse.query(read, ['1'])).toEqual([{ B: 10 }]);
+    // A failing execution (constraint) does not poison the next one with the same text.
+    await warehouse.execute('CREATE TABLE K (ID INTEGER PRIMARY KEY)');
+    const insert = 'INSERT INTO K VALUES (?)';
+    expect((await warehouse.execute(insert, [1])).rowsAffected).toBe(1);
+    await expect(warehouse.execute(insert, [1])).rejects.toMatchObject({ kind: 'constraint' });
+    expect((await warehouse.execute(insert, [2])).rowsAffected).toBe(1);
+    expect(await warehouse.query('SELECT ID FROM K ORDER BY ID')).toEqual([{ ID: 1 }, { ID: 2 }]);
+  });
+
   it('reports rows affected and classifies errors', async () => {
     await warehouse.execute('CREATE TABLE T (A INTEGER PRIMARY KEY)');
     expect((await warehouse.execute('INSERT INTO T SELECT * FROM (VALUES (?), (?)) AS v(a)', [1, 2])).rowsAffected).toBe(2);

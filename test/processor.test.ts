@@ -7,6 +7,7 @@ import { cancelJob, retryJob } from '../src/queue/operations.js';
 import type { Services } from '../src/services.js';
 import { openTestDatabase, type TestDatabase } from './support/embedded.js';
 import { controlledRegistry, createControlledTables, ROWS_PER_TYPE, succeedAll, type Behaviour, type Script } from './support/controlled-types.js';
+import { HookedWarehouse } from './support/hooked-warehouse.js';
 import { insertTests, servicesFor } from './support/processor-fixtures.js';
 
 const END = new Date('2026-01-15T11:00:00.000Z');
@@ -69,6 +70,21 @@ describe('processor', () => {
     const seqs = events.map((event) => Number(event.SEQ));
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
     expect(new Set(seqs).size).toBe(seqs.length);
+  });
+
+  it('sends one write batch per type: the claim\'s opening (attempts, IN_PROGRESS, job_claimed) travels with the first', async () => {
+    await enqueue('t1b', 'STANDARD');
+    clock.advance(200 * MINUTE);
+    const hooked = new HookedWarehouse(db.warehouse);
+    const processor = new Processor(servicesFor(db, clock, {}, hooked), { registry: controlledRegistry(succeedAll), warehouse: hooked });
+    await runUntilIdle(processor);
+    // A STANDARD job runs three types; each batch starts with the fenced queue UPDATE.
+    const batches = hooked.transactions.filter((statements) => /^UPDATE DELAYED_ENRICHMENT_QUEUE\s+SET TYPE_STATE/.test(statements[0] ?? ''));
+    expect(batches).toHaveLength(3);
+    const first = batches[0]!;
+    expect(first.filter((text) => /^UPDATE TEST_RESULTS\s+SET DELAYED_ENRICHMENT_STATUS/.test(text))).toHaveLength(1);
+    expect(first.some((text) => text.startsWith('INSERT INTO TEST_TYPE_WRITES'))).toBe(true);
+    expect((await test('t1b')).DELAYED_ENRICHMENT_STATUS).toBe('COMPLETED');
   });
 
   it('runs each type at its own due time: QUERY_HISTORY after 50 minutes, the rest later', async () => {
@@ -254,7 +270,8 @@ describe('processor', () => {
     expect((await test('t8')).DELAYED_ENRICHMENT_STATUS).toBe('SKIPPED');
     expect(await db.warehouse.query('SELECT * FROM TEST_TYPE_WRITES')).toHaveLength(0);
     const events = await db.warehouse.query('SELECT EVENT_TYPE FROM ENRICHMENT_EVENTS WHERE JOB_ID = ? ORDER BY SEQ', [jobId]);
-    expect(events.map((event) => event.EVENT_TYPE)).toEqual(['job_enqueued', 'job_claimed', 'job_cancelled']);
+    // job_claimed travels with the claim's first write (runner.ts, the opening): cancelled before it, none.
+    expect(events.map((event) => event.EVENT_TYPE)).toEqual(['job_enqueued', 'job_cancelled']);
   });
 
   it('retry puts failed types back with fresh attempts; they then complete', async () => {
@@ -311,14 +328,13 @@ describe('processor', () => {
 
   it('a type interrupted by a dead claim keeps its attempt; the job is reclaimed after the lease', async () => {
     const jobId = await enqueue('t12', 'STANDARD');
-    // Simulate a process that claimed and counted attempts, then died: claim with a processor whose
-    // work never ends, and forget it.
+    // Simulate a process that claimed, then died before its first write (which carries the attempts it
+    // counted): claim with a processor whose work never ends, and forget it.
     const dead = new Processor(services, { registry: controlledRegistry(() => ({ kind: 'hang' })), warehouse: await db.database.connect(), claimedBy: 'dead:1' });
     clock.advance(200 * MINUTE);
     await dead.poll();
-    const s = await state(jobId);
-    expect(s.QUERY_HISTORY!.status).toBe('IN_PROGRESS');
-    expect(s.QUERY_HISTORY!.attempts).toBe(1);
+    expect((await job(jobId)).CLAIMED_BY).toBe('dead:1');
+    expect((await state(jobId)).QUERY_HISTORY!.attempts).toBe(0);
     clock.advance(services.config.leaseMs + 1);
     const other = servicesFor(db, clock, {}, await db.database.connect());
     const alive = new Processor(other, { registry: controlledRegistry(succeedAll), claimedBy: 'alive:2' });
@@ -326,7 +342,11 @@ describe('processor', () => {
     await alive.idle();
     const after = await state(jobId);
     expect(after.QUERY_HISTORY!.status).toBe('COMPLETED');
+    // The dead claim's attempt is spent all the same, and the error history says it was interrupted.
     expect(after.QUERY_HISTORY!.attempts).toBe(2);
+    expect(((await job(jobId)).ERROR_HISTORY as Array<{ type: string; error: string }>).filter((entry) => entry.type === 'QUERY_HISTORY')).toEqual([
+      expect.objectContaining({ error: expect.stringMatching(/interrupted/) }),
+    ]);
     expect((await job(jobId)).STATUS).toBe('COMPLETED');
     dead.abortJob(jobId);
     await dead.idle();

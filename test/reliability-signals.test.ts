@@ -77,7 +77,7 @@ describe('processor processes under signals', () => {
   it('SIGTERM mid-work: exit 0, claims released with attempts given back, and the work completes later', async () => {
     const jobs = await prepare(3);
     const slow = await startChild(db.dir, { CHILD_TYPE_MS: '20000', SHUTDOWN_GRACE_SECONDS: '0.5', MAX_CONCURRENT_JOBS: '3' });
-    await slow.waitFor((events) => events.filter((event) => event.type === 'job_claimed').length === jobs.length);
+    await slow.waitFor((events) => events.filter((event) => event.type === 'work_started').length === jobs.length);
     slow.process.kill('SIGTERM');
     expect(await slow.exited).toEqual({ code: 0, signal: null });
 
@@ -100,7 +100,7 @@ describe('processor processes under signals', () => {
 
     // With a grace longer than a type, the running type finishes and the job's other types are released.
     const graceful = await startChild(db.dir, { CHILD_TYPE_MS: '1500', SHUTDOWN_GRACE_SECONDS: '10', MAX_CONCURRENT_JOBS: '3' });
-    await graceful.waitFor((events) => events.filter((event) => event.type === 'job_claimed').length === jobs.length);
+    await graceful.waitFor((events) => events.filter((event) => event.type === 'work_started').length === jobs.length);
     graceful.process.kill('SIGTERM');
     expect((await graceful.exited).code).toBe(0);
     expect(graceful.events.filter((event) => event.type === 'enrichment_progress')).toHaveLength(jobs.length);

@@ -12,6 +12,7 @@ import {
   DuckDBDecimalValue,
   DuckDBInstance,
   type DuckDBConnection,
+  type DuckDBPreparedStatement,
   type DuckDBResultReader,
 } from '@duckdb/node-api';
 import { toWireBinds } from './binds.js';
@@ -100,12 +101,17 @@ export class DuckDbDatabase {
   }
 }
 
+/** Prepared statements kept per connection (the service's distinct statement texts fit with room to spare). */
+const PREPARED_STATEMENTS_KEPT = 64;
+
 /** One connection, one statement at a time. */
 export class DuckDbWarehouse implements Warehouse {
   readonly engine = 'duckdb' as const;
   readonly counters: StatementCounters = { statements: 0, roundTrips: 0 };
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Prepared statements by text, least recently used first (see preparedFor). */
+  private readonly prepared = new Map<string, DuckDBPreparedStatement>();
 
   constructor(
     private readonly connection: DuckDBConnection,
@@ -154,6 +160,8 @@ export class DuckDbWarehouse implements Warehouse {
     if (this.closed) return;
     this.closed = true;
     await this.tail.catch(() => undefined);
+    for (const statement of this.prepared.values()) statement.destroySync();
+    this.prepared.clear();
     this.connection.closeSync();
     this.onClose();
   }
@@ -188,7 +196,10 @@ export class DuckDbWarehouse implements Warehouse {
     binds: readonly BindValue[] | undefined,
     options?: StatementOptions,
   ): Promise<T[]> {
-    const result = await this.guarded(() => this.connection.runAndReadAll(sql, toWireBinds(binds)), options);
+    const result = await this.guarded(async () => {
+      const prepared = await this.preparedFor(sql, binds);
+      return prepared ? this.forgetOnError(sql, prepared.runAndReadAll()) : this.connection.runAndReadAll(sql);
+    }, options);
     return normalizeResult(result) as T[];
   }
 
@@ -197,8 +208,48 @@ export class DuckDbWarehouse implements Warehouse {
     binds: readonly BindValue[] | undefined,
     options?: StatementOptions,
   ): Promise<ExecuteResult> {
-    const result = await this.guarded(() => this.connection.run(sql, toWireBinds(binds)), options);
+    const result = await this.guarded(async () => {
+      const prepared = await this.preparedFor(sql, binds);
+      return prepared ? this.forgetOnError(sql, prepared.run()) : this.connection.run(sql);
+    }, options);
     return { rowsAffected: result.rowsChanged };
+  }
+
+  /** A statement that failed is prepared afresh next time (whatever state the failure left it in). */
+  private async forgetOnError<T>(sql: string, running: Promise<T>): Promise<T> {
+    try {
+      return await running;
+    } catch (error) {
+      const statement = this.prepared.get(sql);
+      this.prepared.delete(sql);
+      statement?.destroySync();
+      throw error;
+    }
+  }
+
+  /**
+   * The statement prepared once per connection and text, its binds set (undefined: run the text as it is,
+   * for statements without binds, which may hold several statements). The service sends a few dozen
+   * distinct texts again and again; preparing each anew cost more than running it.
+   */
+  private async preparedFor(sql: string, binds: readonly BindValue[] | undefined): Promise<DuckDBPreparedStatement | undefined> {
+    if (binds === undefined || binds.length === 0) return undefined;
+    let prepared = this.prepared.get(sql);
+    if (prepared) {
+      // Most recently used last: Map keeps insertion order.
+      this.prepared.delete(sql);
+    } else {
+      prepared = await this.connection.prepare(sql);
+      if (this.prepared.size >= PREPARED_STATEMENTS_KEPT) {
+        const [oldest, statement] = this.prepared.entries().next().value as [string, DuckDBPreparedStatement];
+        this.prepared.delete(oldest);
+        statement.destroySync();
+      }
+    }
+    this.prepared.set(sql, prepared);
+    prepared.clearBindings();
+    prepared.bind(toWireBinds(binds));
+    return prepared;
   }
 
   /** Counts the statement, applies timeout and abort (both interrupt the connection), maps errors. */

@@ -1,6 +1,7 @@
-// Runs one claimed job: decides which of its types are due, counts their attempts (fenced, before any
-// work, so a crash mid-type still spends the attempt), runs them one after another (readiness → read →
-// pure transform → one fenced write batch per type), and ends the claim. Every state change goes out
+// Runs one claimed job: decides which of its types are due, counts their attempts (saved with the first
+// type's write; a claim that dies before it still spends them, counted by the claim that rescues the job),
+// runs them one after another (readiness → read → pure transform → one fenced write batch per type), and
+// ends the claim. Every state change goes out
 // with its event in the same batch. A batch whose fenced queue UPDATE touches no row means the claim
 // was lost (cancelled, or reclaimed after the lease ran out): the run stops and writes nothing more.
 import { performance } from 'node:perf_hooks';
@@ -64,6 +65,7 @@ const WRITE_CONFLICT_RETRIES = 5;
 /** Error history entries kept per job (the newest). */
 export const ERROR_HISTORY_LIMIT = 50;
 const EVENTS_OR_QUEUE = new Set(['ENRICHMENT_EVENTS', 'DELAYED_ENRICHMENT_QUEUE']);
+const OPENING_BEFORE = new Set(['TEST_RESULTS', ...EVENTS_OR_QUEUE]);
 
 export class JobRun {
   private readonly controller = new AbortController();
@@ -91,6 +93,13 @@ export class JobRun {
   /** Per type: when its current run started (monotonic), and how long after its due time (service clock). */
   private readonly typeStartedAt = new Map<EnrichmentType, number>();
   private readonly typeWaitMs = new Map<EnrichmentType, number>();
+  /** Until when (service clock, ms) the lease is known to hold: set by the claim, moved by every commit. */
+  private leaseUntil: number;
+  /** Statements and events of the claim's opening, sent with the next batch (see runClaimed). */
+  private readonly opening: Statement[] = [];
+  private readonly openingEvents: EnrichmentEvent[] = [];
+  /** The lease the batch being sent extends to (its saveState), taken over once it commits. */
+  private batchLeaseUntil: number | undefined;
 
   constructor(
     private readonly deps: RunnerDeps,
@@ -100,6 +109,7 @@ export class JobRun {
   ) {
     this.lastError = job.lastError;
     this.errorHistory = [...job.errorHistory];
+    this.leaseUntil = job.leaseExpiresAt?.getTime() ?? deps.services.clock.now().getTime() + deps.services.config.leaseMs;
   }
 
   /** Stops the run: 'shutdown' releases the claim (attempts given back); the others write nothing more. */
@@ -120,7 +130,8 @@ export class JobRun {
 
   async run(): Promise<RunResult> {
     const { services } = this.deps;
-    const renewEvery = Math.max(1000, Math.floor(services.config.leaseMs / 3));
+    // Looking is free (no statement): renew() sends one only when less than half the lease is left.
+    const renewEvery = Math.max(1000, Math.floor(services.config.leaseMs / 6));
     const renewal = setInterval(() => void this.renew(), renewEvery);
     renewal.unref();
     try {
@@ -130,13 +141,21 @@ export class JobRun {
     }
   }
 
+  /**
+   * Extends the lease only when it is at risk: every committed batch already extends it (saveState), so a
+   * job whose batches come often enough never sends a renewal (on Snowflake each one is a round trip).
+   */
   private async renew(): Promise<void> {
     if (this.aborted) return;
-    const until = new Date(this.deps.services.clock.now().getTime() + this.deps.services.config.leaseMs);
+    const { clock, config } = this.deps.services;
+    const now = clock.now().getTime();
+    if (this.leaseUntil - now > config.leaseMs / 2) return;
+    const until = new Date(now + config.leaseMs);
     try {
       const statement = renewLease(this.job.jobId, this.claimId, until);
       const result = await this.deps.warehouse.execute(statement.sql, statement.binds);
       if (result.rowsAffected === 0) this.abort('lease_lost');
+      else this.leaseUntil = Math.max(this.leaseUntil, until.getTime());
     } catch (error) {
       this.deps.services.log.warn({ job: this.job.jobId, err: classifyError(error).message }, 'lease renewal failed');
     }
@@ -150,9 +169,18 @@ export class JobRun {
     const runnable: Array<{ type: EnrichmentType; module: EnrichmentModule }> = [];
     const deadline = job.deadlineAt ?? new Date(job.testEndTime.getTime() + services.config.deadlineMs);
 
+    // A rescued claim whose holder never wrote (no type IN_PROGRESS): it died before its first batch, which
+    // carries the opening. The types that were already due when it claimed (due a lease or more ago: a lease
+    // runs out no sooner) count the attempt it could not save, as if it had been written.
+    const unsaved = this.claim.rescued === true && !job.types.some((type) => job.typeState[type]?.status === 'IN_PROGRESS');
+    const dueBeforeDeadClaim = now.getTime() - services.config.leaseMs;
     for (const type of job.types) {
       const state = this.stateOf(type);
       if (isTerminal(state.status)) continue;
+      if (unsaved && state.status === 'PENDING' && Date.parse(state.due_at) <= dueBeforeDeadClaim) {
+        state.attempts += 1;
+        state.status = 'IN_PROGRESS';
+      }
       if (state.status === 'IN_PROGRESS') {
         // The claim that counted this attempt ended without an outcome (process killed, lease expired).
         this.recordError(type, state.attempts, now, 'attempt interrupted: the claim ended before the type finished', true);
@@ -181,35 +209,30 @@ export class JobRun {
     }
 
     this.reportClaimed(now, runnable.map((entry) => entry.type));
-    // Start batch: attempts counted, test marked IN_PROGRESS, job_claimed, plus any immediate outcomes.
-    const start: Statement[] = [this.save(now)];
-    if (runnable.length > 0) {
-      start.push(testStatus(job, this.claimId, 'IN_PROGRESS', null, null));
-      if (runnable.some((entry) => entry.type === 'AGGREGATE')) start.push(aggregateStatus(job, this.claimId, 'IN_PROGRESS'));
-      events.unshift(
-        this.event('job_claimed', now, null, {
-          claimed_by: job.claimedBy ?? '',
-          types: runnable.map((entry) => entry.type),
-          attempts: Object.fromEntries(runnable.map((entry) => [entry.type, this.stateOf(entry.type).attempts])),
-        }),
-      );
-      const results = await this.commit(start, events);
-      if (!results) return this.lostResult();
-      if (results[1]?.rowsAffected === 0) {
-        // The test is gone from TEST_RESULTS: nothing to enrich, retrying cannot help.
-        const ended: EnrichmentEvent[] = [];
-        for (const { type } of runnable) {
-          this.open.delete(type);
-          this.endType(type, 'FAILED', `test ${job.testId} run ${job.runId} is not in TEST_RESULTS`, now, ended, true);
-        }
-        const tail = this.finish(now, ended);
-        const done = await this.commit([this.save(now), ...tail], ended);
-        return done ? this.releasedResult() : this.lostResult();
-      }
-    } else {
+    if (runnable.length === 0) {
       const tail = this.finish(now, events);
       const done = await this.commit([this.save(now), ...tail], events);
       return done ? this.releasedResult() : this.lostResult();
+    }
+    if (job.testStored === false) return this.endMissingTest(runnable, now);
+    // The opening: attempts counted (in the state the next batch saves), test marked IN_PROGRESS, job_claimed,
+    // plus any immediate outcomes. It travels with the first type's write (one request less per job); a claim
+    // that dies before that write is found by the next claim (see interruptedUnsaved above).
+    this.opening.push(testStatus(job, this.claimId, 'IN_PROGRESS', null, null));
+    if (runnable.some((entry) => entry.type === 'AGGREGATE')) this.opening.push(aggregateStatus(job, this.claimId, 'IN_PROGRESS'));
+    events.unshift(
+      this.event('job_claimed', now, null, {
+        claimed_by: job.claimedBy ?? '',
+        types: runnable.map((entry) => entry.type),
+        attempts: Object.fromEntries(runnable.map((entry) => [entry.type, this.stateOf(entry.type).attempts])),
+      }),
+    );
+    this.openingEvents.push(...events);
+    if (job.testStored === undefined) {
+      // Read without the claim's TEST_RESULTS join: send the opening alone, its row count says whether the test exists.
+      const results = await this.commit([this.save(now)], []);
+      if (!results) return this.lostResult();
+      if (results[1]?.rowsAffected === 0) return this.endMissingTest(runnable, now);
     }
 
     for (let index = 0; index < runnable.length; index += 1) {
@@ -223,6 +246,19 @@ export class JobRun {
     if (this.stopReason === 'shutdown' || this.draining) return this.releaseForShutdown();
     if (this.aborted) return this.lostResult();
     return this.releasedResult();
+  }
+
+  /** The test is gone from TEST_RESULTS: nothing to enrich, retrying cannot help. */
+  private async endMissingTest(runnable: ReadonlyArray<{ type: EnrichmentType }>, now: Date): Promise<RunResult> {
+    const job = this.job;
+    const ended: EnrichmentEvent[] = [];
+    for (const { type } of runnable) {
+      this.open.delete(type);
+      this.endType(type, 'FAILED', `test ${job.testId} run ${job.runId} is not in TEST_RESULTS`, now, ended, true);
+    }
+    const tail = this.finish(now, ended);
+    const done = await this.commit([this.save(now), ...tail], ended);
+    return done ? this.releasedResult() : this.lostResult();
   }
 
   /** One type: run it under its timeout, then write its outcome in one fenced batch. False: stop the run. */
@@ -466,12 +502,17 @@ export class JobRun {
    * Sends one batch; the first statement is the fenced queue UPDATE. Returns undefined when the claim
    * was lost (nothing was written). DuckDB conflicts are retried (the batch is idempotent).
    */
-  private async commit(statements: Statement[], events: EnrichmentEvent[], ignoreAbort = false): Promise<Array<{ rowsAffected: number }> | undefined> {
+  private async commit(batch: Statement[], batchEvents: EnrichmentEvent[], ignoreAbort = false): Promise<Array<{ rowsAffected: number }> | undefined> {
     if (this.lost || (this.aborted && !ignoreAbort && this.stopReason !== 'shutdown')) {
       this.trailing = [];
       this.reports = [];
       return undefined;
     }
+    // The claim's opening (if not sent yet) goes in with the first TEST_RESULTS write, after the type's own
+    // tables (lock order); its events first.
+    const openAt = batch.findIndex((statement, index) => index > 0 && OPENING_BEFORE.has(writtenTable(statement.sql) ?? ''));
+    const statements = [...batch.slice(0, openAt < 0 ? batch.length : openAt), ...this.opening, ...batch.slice(openAt < 0 ? batch.length : openAt)];
+    const events = [...this.openingEvents, ...batchEvents];
     // The events go after the type tables and TEST_RESULTS (db/lock-order.ts) but before the job-level
     // summary event and the release, which ends the claim their fence checks.
     const closing = statements.findIndex((statement, index) => index > 0 && EVENTS_OR_QUEUE.has(writtenTable(statement.sql) ?? ''));
@@ -487,12 +528,15 @@ export class JobRun {
           this.abort('lease_lost');
           return undefined;
         }
+        this.opening.length = 0;
+        this.openingEvents.length = 0;
+        if (this.batchLeaseUntil !== undefined) this.leaseUntil = Math.max(this.leaseUntil, this.batchLeaseUntil);
         eventBusOf(this.deps.services).publish([...events, ...this.trailing]);
         // Every batch changes the test's state, even one without an event (a release back to PENDING).
         this.deps.services.testReads.invalidate(this.job.testId);
         this.trailing = [];
         this.flushReports();
-        // Callers index the results of `statements` (without the event inserts).
+        // The results of the batch with its opening, in order (without the event inserts).
         return [...results.slice(0, at), ...results.slice(at + events.length)];
       } catch (error) {
         if (isWarehouseError(error) && error.kind === 'conflict' && attempt < WRITE_CONFLICT_RETRIES) {
@@ -607,6 +651,7 @@ export class JobRun {
   }
 
   private save(now: Date): Statement {
+    this.batchLeaseUntil = now.getTime() + this.deps.services.config.leaseMs;
     return saveState(this.job, this.claimId, {
       now,
       leaseMs: this.deps.services.config.leaseMs,

@@ -45,7 +45,47 @@ WHERE JOB_ID IN (
 }
 sqlSample('queue.claim.batch', claimBatchText(8));
 
-const READ_CLAIMED = sql('queue.claim.read', `SELECT ${JOB_COLUMNS} FROM DELAYED_ENRICHMENT_QUEUE WHERE CLAIM_ID IN (?, ?)`);
+/**
+ * The claimed rows, each with the TEST_RESULTS rows of its run that its QUERY_TAG prefixes need: the test's
+ * own rows, and for a run's parent row (TEST_ID = RUN_ID) every row of the run (query-tags.ts). One row per
+ * (job, tag row); a job whose test has no row comes once, with NULL tag columns. Binds: [claimId, rescueId].
+ */
+const READ_CLAIMED = sql(
+  'queue.claim.read',
+  `SELECT ${qualified('q', JOB_COLUMNS)}, t.TEST_ID AS RUN_TAG_TEST_ID, t.QUERY_TAG AS RUN_TAG_QUERY_TAG,
+  IFF(t.RUN_ID IS NULL, 0, 1) AS RUN_TAG_FOUND
+FROM DELAYED_ENRICHMENT_QUEUE q
+LEFT JOIN TEST_RESULTS t ON t.RUN_ID = q.RUN_ID AND (t.TEST_ID = q.TEST_ID OR q.TEST_ID = q.RUN_ID)
+WHERE q.CLAIM_ID IN (?, ?)`,
+);
+
+function qualified(alias: string, columns: string): string {
+  return columns
+    .split(',')
+    .map((column) => `${alias}.${column.trim()}`)
+    .join(', ');
+}
+
+/** One job per JOB_ID from READ_CLAIMED's rows, its run's tag rows gathered (claim order kept). */
+export function claimedJobs(rows: readonly Row[]): QueueJob[] {
+  const jobs = new Map<string, QueueJob>();
+  for (const row of rows) {
+    const id = String(row.JOB_ID);
+    let job = jobs.get(id);
+    if (!job) {
+      job = { ...toQueueJob(row), runTags: [] };
+      jobs.set(id, job);
+    }
+    if (row.RUN_TAG_FOUND === 1) {
+      job.runTags!.push({
+        testId: typeof row.RUN_TAG_TEST_ID === 'string' ? row.RUN_TAG_TEST_ID : null,
+        queryTag: typeof row.RUN_TAG_QUERY_TAG === 'string' ? row.RUN_TAG_QUERY_TAG : null,
+      });
+    }
+  }
+  for (const job of jobs.values()) job.testStored = job.runTags!.some((row) => row.testId === job.testId);
+  return [...jobs.values()];
+}
 
 export interface ClaimResult {
   /** The token of the jobs that were pending; each job carries its own token in `claimId`. */
@@ -93,7 +133,7 @@ export async function claimBatch(
   }
   if (updated === 0) return { claimId, jobs: [], rescued: [], lostRace: false };
   const rows = await warehouse.query(READ_CLAIMED, [claimId, rescueId]);
-  const jobs = rows.map(toQueueJob);
+  const jobs = claimedJobs(rows);
   const rescued = jobs.filter((job) => job.claimId === rescueId).map((job) => job.jobId);
   // Fewer rows carry our token than the UPDATE reported: a concurrent claim overwrote them.
   return { claimId, jobs, rescued, lostRace: jobs.length < updated };

@@ -1,5 +1,6 @@
 // The queue row as the processor sees it, and the per-type state kept in its TYPE_STATE column.
 import type { JsonObject, JsonValue, Row } from '../db/warehouse.js';
+import type { RunTestTag } from '../enrichment/query-tags.js';
 import type { EnrichmentType } from './plan.js';
 
 export const JOB_STATUSES = ['PENDING', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'SKIPPED', 'NOT_APPLICABLE'] as const;
@@ -58,6 +59,14 @@ export interface QueueJob {
   targetSchema: string | null;
   createdAt: Date | null;
   completedAt: Date | null;
+  /**
+   * The TEST_RESULTS rows of the job's run that decide its QUERY_TAG prefixes (enrichment/query-tags.ts):
+   * read together with the claim, so no type asks for them again. Undefined where the job was read
+   * without them (the enrichment modules then read them themselves).
+   */
+  runTags?: RunTestTag[];
+  /** Whether the test's own TEST_RESULTS row existed when the claim read it (undefined: not read with it). */
+  testStored?: boolean;
 }
 
 export const JOB_COLUMNS = `JOB_ID, TEST_ID, RUN_ID, TABLE_TYPE, STATUS, TEST_END_TIME, TEST_START_TIME, ENRICHMENT_TYPES,

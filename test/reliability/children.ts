@@ -28,8 +28,9 @@ export const COMPLETION_TIMEOUT_MS = 120_000;
 export const completedJobs = (events: readonly ChildEvent[]): string[] =>
   events.filter((event) => event.type === 'enrichment_complete' && event.enrichment_type === null).map((event) => event.job_id!);
 
+/** Jobs whose work began (the child's `work_started` line; job_claimed commits only with a claim's first write). */
 export const claimedJobs = (events: readonly ChildEvent[]): string[] =>
-  events.filter((event) => event.type === 'job_claimed').map((event) => event.job_id!);
+  events.filter((event) => event.type === 'work_started' || event.type === 'job_claimed').map((event) => event.job_id!);
 
 /** Resolves when every job of the backlog has completed, counting `done` (completed by earlier processes). */
 export async function untilAllComplete(child: RunningChild, done: ReadonlySet<string>, backlog: Backlog): Promise<void> {

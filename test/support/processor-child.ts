@@ -1,15 +1,26 @@
 // A real service process for the reliability tests: src/server.ts's main() (so SIGTERM goes through
 // close-with-grace exactly as in production) with controlled enrichment types that take
 // CHILD_TYPE_MS each, or with CHILD_TYPES=real the real ones over the simulated views. Prints "ready" and
-// then every committed event as one JSON line on stdout.
+// then every committed event as one JSON line on stdout (and a `work_started` line per job, below).
 // Usage: node --import tsx test/support/processor-child.ts <dataDir>
 import { eventBusOf } from '../../src/events/bus.js';
 import { main } from '../../src/server.js';
-import { controlledRegistry } from './controlled-types.js';
+import { controlledRegistry, type Script } from './controlled-types.js';
 
 const dataDir = process.argv[2];
 if (!dataDir) throw new Error('usage: processor-child.ts <dataDir>');
 const typeMs = Number(process.env.CHILD_TYPE_MS ?? '200');
+
+// Jobs whose work began here: the first time a controlled type of a job runs, a `work_started` line says so
+// (a claim's first event, job_claimed, commits only with its first type's write).
+const started = new Set<string>();
+const slowWork: Script = (job) => {
+  if (!started.has(job.jobId)) {
+    started.add(job.jobId);
+    process.stdout.write(`${JSON.stringify({ type: 'work_started', job_id: job.jobId, enrichment_type: null })}\n`);
+  }
+  return { kind: 'slow', ms: typeMs };
+};
 
 const service = await main(
   {
@@ -20,7 +31,7 @@ const service = await main(
     POLL_CRON: '* * * * * *',
     DISCOVERY_POLL_CRON: '* * * * * *',
   },
-  process.env.CHILD_TYPES === 'real' ? {} : { registry: controlledRegistry(() => ({ kind: 'slow', ms: typeMs })) },
+  process.env.CHILD_TYPES === 'real' ? {} : { registry: controlledRegistry(slowWork) },
 );
 eventBusOf(service.services).subscribe((event) => {
   process.stdout.write(`${JSON.stringify({ type: event.type, job_id: event.job_id, enrichment_type: event.enrichment_type ?? null })}\n`);

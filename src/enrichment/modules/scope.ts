@@ -58,6 +58,8 @@ const prefixesByJob = new WeakMap<QueueJob, string[]>();
 
 async function readTagPrefixes(context: EnrichmentContext): Promise<string[]> {
   const { job } = context;
+  // The claim read them with the job (queue/claim.ts): no statement needed.
+  if (job.runTags) return testTagPrefixes(job.testId, job.runId, job.runTags, job.tagPrefixes ?? []);
   const rows = await context.warehouse.query<{ TEST_ID: string | null; QUERY_TAG: string | null }>(RUN_TAGS, [job.runId], {
     signal: context.signal,
     timeoutMs: context.timeoutMs,
