@@ -64,6 +64,34 @@ describe('run tags read with the claim', () => {
   });
 });
 
+describe('the claim read-back also brings the next wake-up', () => {
+  it('a poll that claims fewer jobs than it has slots sends two statements and knows when to look again', async () => {
+    const clock = new ManualClock('2026-01-15T16:00:00.000Z');
+    const db = await openTestDatabase(clock);
+    try {
+      await insertTests(db.warehouse, [{ testId: 'now-due', runId: 'r' }, { testId: 'later', runId: 'r' }]);
+      const services = servicesFor(db, clock);
+      await enqueueJob(services, { test_id: 'now-due', run_id: 'r', table_type: 'STANDARD', test_end_time: END });
+      // Ended an hour before 16:00: its first type falls due later than now.
+      const later = await enqueueJob(services, { test_id: 'later', run_id: 'r', table_type: 'STANDARD', test_end_time: new Date('2026-01-15T15:30:00.000Z') });
+      const [pending] = await db.warehouse.query<{ NEXT_DUE_AT: Date }>('SELECT NEXT_DUE_AT FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ?', [later.job_id!]);
+      expect(pending!.NEXT_DUE_AT.getTime()).toBeGreaterThan(clock.now().getTime());
+
+      const hooked = new HookedWarehouse(db.warehouse);
+      const sent: string[] = [];
+      hooked.afterStatement = (sqlText) => {
+        sent.push(sqlText.trim());
+      };
+      const claim = await claimBatch(hooked, { now: clock.now(), leaseMs: 60_000, limit: 3, claimedBy: 'me' });
+      expect(claim.jobs.map((job) => job.testId)).toEqual(['now-due']);
+      expect(sent).toHaveLength(2);
+      expect(claim.wake?.getTime()).toBe(pending!.NEXT_DUE_AT.getTime());
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe('a claimed hybrid job with the real types', () => {
   it('never reads the run tags again, and matches its queries by them', async () => {
     const clock = new ManualClock('2025-11-20T12:00:00Z');

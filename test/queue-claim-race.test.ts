@@ -112,8 +112,9 @@ describe('claim races on DuckDB', () => {
     let taken: string | undefined;
     // The other claim's token lands just after our read-back saw ours.
     mine.afterStatement = async (sql, binds) => {
-      if (taken !== undefined || !sql.startsWith('SELECT q.JOB_ID, q.TEST_ID') || !sql.includes('WHERE q.CLAIM_ID IN')) return;
-      const [row] = await other.query('SELECT JOB_ID FROM DELAYED_ENRICHMENT_QUEUE WHERE CLAIM_ID IN (?, ?)', [binds[0]!, binds[1]!]);
+      // The claim's read-back (queue/claim.ts): binds [self, claim token, rescue token].
+      if (taken !== undefined || !sql.includes('WHERE q.CLAIM_ID IN (?, ?)')) return;
+      const [row] = await other.query('SELECT JOB_ID FROM DELAYED_ENRICHMENT_QUEUE WHERE CLAIM_ID IN (?, ?)', [binds[1]!, binds[2]!]);
       taken = String(row!.JOB_ID);
       await takeOver(other, taken);
     };

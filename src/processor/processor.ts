@@ -201,8 +201,9 @@ export class Processor {
     this.services.metrics.jobsClaimed.inc(claim.jobs.length);
     if (rescued.size > 0) this.services.metrics.claimsRescued.inc(rescued.size);
     if (!claim.lostRace && claim.jobs.length < free && !this.stopping) {
-      // Fewer due than slots: nothing else is due now; learn when the next one is.
-      this.setNextDue(await nextWakeTime(this.warehouse, this.claimedBy));
+      // Fewer due than slots: nothing else is due now; learn when the next one is (the claim's read-back
+      // brought it when it took any job).
+      this.setNextDue(claim.wake !== undefined ? claim.wake : await nextWakeTime(this.warehouse, this.claimedBy));
     }
     return claim.jobs.length;
   }

@@ -25,6 +25,13 @@ export function instanceName(): string {
   return `${hostname()}:${process.pid}`.slice(0, 100);
 }
 
+// What the instance needs to know to stay quiet until then: the next pending due time and the next
+// lease expiry of a job claimed elsewhere (continuous orphan recovery).
+// Binds: [self]. Also the `wake` part of the claim's read-back and of the discovery statement (queue/discovery.ts).
+export const NEXT_WAKE_SELECT = `SELECT MIN(IFF(STATUS = 'PENDING' AND CLAIM_ID IS NULL, NEXT_DUE_AT, NULL)) AS NEXT_DUE,
+  MIN(IFF(STATUS = 'IN_PROGRESS' AND CLAIMED_BY <> ?, LEASE_EXPIRES_AT, NULL)) AS NEXT_LEASE_EXPIRY
+FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS IN ('PENDING', 'IN_PROGRESS')`;
+
 /** A claim takes at most this many jobs at once (the processor asks for its free slots). */
 export const MAX_CLAIM_BATCH = 1000;
 
@@ -48,15 +55,23 @@ sqlSample('queue.claim.batch', claimBatchText(8));
 /**
  * The claimed rows, each with the TEST_RESULTS rows of its run that its QUERY_TAG prefixes need: the test's
  * own rows, and for a run's parent row (TEST_ID = RUN_ID) every row of the run (query-tags.ts). One row per
- * (job, tag row); a job whose test has no row comes once, with NULL tag columns. Binds: [claimId, rescueId].
+ * (job, tag row); a job whose test has no row comes once, with NULL tag columns. Every row also carries the
+ * queue's next wake-up (NEXT_WAKE_SELECT, read after the claim committed), so a claim that found fewer jobs
+ * than it asked for needs no second statement to learn when to look again. Binds: [self, claimId, rescueId].
  */
 const READ_CLAIMED = sql(
   'queue.claim.read',
-  `SELECT ${qualified('q', JOB_COLUMNS)}, t.TEST_ID AS RUN_TAG_TEST_ID, t.QUERY_TAG AS RUN_TAG_QUERY_TAG,
-  IFF(t.RUN_ID IS NULL, 0, 1) AS RUN_TAG_FOUND
-FROM DELAYED_ENRICHMENT_QUEUE q
-LEFT JOIN TEST_RESULTS t ON t.RUN_ID = q.RUN_ID AND (t.TEST_ID = q.TEST_ID OR q.TEST_ID = q.RUN_ID)
-WHERE q.CLAIM_ID IN (?, ?)`,
+  `WITH wake AS (
+${NEXT_WAKE_SELECT}
+),
+claimed AS (
+  SELECT ${qualified('q', JOB_COLUMNS)}, t.TEST_ID AS RUN_TAG_TEST_ID, t.QUERY_TAG AS RUN_TAG_QUERY_TAG,
+    IFF(t.RUN_ID IS NULL, 0, 1) AS RUN_TAG_FOUND
+  FROM DELAYED_ENRICHMENT_QUEUE q
+  LEFT JOIN TEST_RESULTS t ON t.RUN_ID = q.RUN_ID AND (t.TEST_ID = q.TEST_ID OR q.TEST_ID = q.RUN_ID)
+  WHERE q.CLAIM_ID IN (?, ?)
+)
+SELECT w.NEXT_DUE, w.NEXT_LEASE_EXPIRY, c.* FROM wake w LEFT JOIN claimed c ON 1 = 1`,
 );
 
 function qualified(alias: string, columns: string): string {
@@ -70,6 +85,7 @@ function qualified(alias: string, columns: string): string {
 export function claimedJobs(rows: readonly Row[]): QueueJob[] {
   const jobs = new Map<string, QueueJob>();
   for (const row of rows) {
+    if (row.JOB_ID === null || row.JOB_ID === undefined) continue;
     const id = String(row.JOB_ID);
     let job = jobs.get(id);
     if (!job) {
@@ -94,6 +110,11 @@ export interface ClaimResult {
   jobs: QueueJob[];
   /** Jobs taken over from a claim whose lease had expired (orphan recovery). */
   rescued: string[];
+  /**
+   * When something may next become claimable, read with the claimed rows (null: the queue has no other live
+   * job); undefined when the claim took nothing and read nothing back.
+   */
+  wake?: Date | null;
   /**
    * True when another instance won the race for some of the rows this claim picked: a conflict (DuckDB,
    * or Snowflake's lock and transaction aborts), or rows it updated that no longer carry its token.
@@ -132,19 +153,12 @@ export async function claimBatch(
     throw error;
   }
   if (updated === 0) return { claimId, jobs: [], rescued: [], lostRace: false };
-  const rows = await warehouse.query(READ_CLAIMED, [claimId, rescueId]);
+  const rows = await warehouse.query(READ_CLAIMED, [options.claimedBy, claimId, rescueId]);
   const jobs = claimedJobs(rows);
   const rescued = jobs.filter((job) => job.claimId === rescueId).map((job) => job.jobId);
   // Fewer rows carry our token than the UPDATE reported: a concurrent claim overwrote them.
-  return { claimId, jobs, rescued, lostRace: jobs.length < updated };
+  return { claimId, jobs, rescued, wake: wakeTimeOf(rows[0]), lostRace: jobs.length < updated };
 }
-
-// What the instance needs to know to stay quiet until then: the next pending due time and the next
-// lease expiry of a job claimed elsewhere (continuous orphan recovery).
-// Binds: [self]. Also the `wake` part of the discovery statement (queue/discovery.ts).
-export const NEXT_WAKE_SELECT = `SELECT MIN(IFF(STATUS = 'PENDING' AND CLAIM_ID IS NULL, NEXT_DUE_AT, NULL)) AS NEXT_DUE,
-  MIN(IFF(STATUS = 'IN_PROGRESS' AND CLAIMED_BY <> ?, LEASE_EXPIRES_AT, NULL)) AS NEXT_LEASE_EXPIRY
-FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS IN ('PENDING', 'IN_PROGRESS')`;
 
 const NEXT_WAKE = sql('queue.next_wake', NEXT_WAKE_SELECT);
 
