@@ -353,4 +353,16 @@ describe('migration file format', () => {
       { text: "SELECT '--not a comment'", engine: 'duckdb', optional: false },
     ]);
   });
+
+  it('keeps a $$ procedure body whole: its semicolons, -- and quotes are the body\'s own', () => {
+    const body = ["", "var n = 0; // it's one statement", "n--;", "", "-- @duckdb-only (inside the body: JavaScript, not a marker)", "return n;", ""].join('\n');
+    const parsed = parseMigration(
+      `-- @snowflake-only\nCREATE OR REPLACE PROCEDURE P(A VARCHAR) RETURNS VARIANT LANGUAGE JAVASCRIPT AS $$${body}$$;\nSELECT 1; -- after\n`,
+    );
+    expect(parsed.statements).toEqual([
+      { text: `CREATE OR REPLACE PROCEDURE P(A VARCHAR) RETURNS VARIANT LANGUAGE JAVASCRIPT AS $$${body}$$`, engine: 'snowflake', optional: false },
+      { text: 'SELECT 1', engine: 'both', optional: false },
+    ]);
+    expect(() => parseMigration('CREATE PROCEDURE P() RETURNS VARIANT LANGUAGE JAVASCRIPT AS $$\nreturn 1;\n')).toThrow(/inside a \$\$ body/);
+  });
 });
