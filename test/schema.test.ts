@@ -288,7 +288,8 @@ describe("FlakeBench's own tables as embedded stand-ins", () => {
       );
 
       const { applied } = await migrate(warehouse, { clock, log: quiet });
-      expect(applied).toEqual(loadMigrations().filter((m) => m.version > '0005').map((m) => `${m.version}_${m.name}`));
+      // Snowflake-only files (0009, the write carrier procedure) never apply to the embedded database.
+      expect(applied).toEqual(loadMigrations().filter((m) => m.version > '0005' && m.engine !== 'snowflake').map((m) => `${m.version}_${m.name}`));
       const tests = await warehouse.query(
         `SELECT TEST_ID, RUN_ID, TEST_NAME, SCENARIO_NAME, TABLE_NAME, TABLE_TYPE, WAREHOUSE, STATUS, START_TIME, END_TIME, CONCURRENT_CONNECTIONS,
           TEST_CONFIG, QUERY_TAG, ENRICHMENT_STATUS, DELAYED_ENRICHMENT_STATUS, LOCK_WAIT_COUNT, HYBRID_CREDITS_USED FROM TEST_RESULTS ORDER BY TEST_ID`,
