@@ -1,13 +1,13 @@
 // `writeGroups` and `transaction()` on Snowflake, through the REAL snowflake-sdk against the fake endpoint on
 // 127.0.0.1, once per carrier (SNOWFLAKE_WRITE_CARRIER): the fake runs the carrier's JavaScript body as Snowflake
 // would (test/support/fake-procedures.ts), so these tests send the real request texts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { SnowflakeSettings } from '../src/config.js';
 import { loadMigrations, statementsFor } from '../src/db/migrations.js';
 import { openSnowflakeWarehouse } from '../src/db/snowflake.js';
 import { WarehouseError, type Warehouse } from '../src/db/warehouse.js';
 import { CALL_WRITE_CARRIER, INLINE_WRITE_CARRIER, MAX_CARRIER_PAYLOAD_BYTES, type WriteCarrier } from '../src/db/write-carrier.js';
-import { silentLog, tempDir } from './support/embedded.js';
+import { fakeSnowflakeConfig, silentLog, tempDir } from './support/embedded.js';
 import { FakeSnowflake, SNOWFLAKE_CONFLICTS } from './support/fake-snowflake.js';
 import { fence, insert, ledger, writeGroupContract, writes } from './support/write-group-contract.js';
 
@@ -16,22 +16,9 @@ const dir = tempDir('fbde-carrier-');
 const originalCwd = process.cwd();
 let fake: FakeSnowflake;
 
+/** The Snowflake settings as SNOWFLAKE_WRITE_CARRIER and the other variables give them (src/config.ts). */
 function settings(writeCarrier: WriteCarrier, accessUrl = fake.url): SnowflakeSettings {
-  return {
-    account: 'FAKEACCOUNT',
-    user: 'SERVICE_USER',
-    password: PASSWORD,
-    privateKeyPath: undefined,
-    privateKeyPassphrase: undefined,
-    role: undefined,
-    warehouse: undefined,
-    database: 'FLAKEBENCH',
-    schema: 'TEST_RESULTS',
-    accessUrl,
-    poolSize: 2,
-    statementTimeoutMs: 30_000,
-    writeCarrier,
-  };
+  return fakeSnowflakeConfig(accessUrl, dir.path, PASSWORD, { SNOWFLAKE_WRITE_CARRIER: writeCarrier, SNOWFLAKE_POOL_SIZE: '2' }).snowflake!;
 }
 
 /** The texts of the requests sent while `work` ran (a carrier call is one of them). */
@@ -98,6 +85,33 @@ describe.each(['procedure', 'inline', 'statements'] as const)('write carrier %s'
       const sent = await requestsDuring(() => warehouse.transaction(statements));
       expect(sent, `k = ${k}`).toHaveLength(REQUESTS_PER_CALL[carrier](k));
     }
+  });
+
+  it("Snowflake's rules and the fake's faults apply inside the carrier: a bound LIMIT fails its group", async () => {
+    const bound = { sql: 'DELETE FROM WG_LEDGER WHERE ID IN (SELECT ID FROM WG_LEDGER ORDER BY ID LIMIT ?)', binds: [1] };
+    const error = (await warehouse.writeGroups([{ statements: [insert(11, 'eleven')], fenced: false }, { statements: [bound], fenced: false }]).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    )) as WarehouseError;
+    expect(error).toBeInstanceOf(WarehouseError);
+    expect(error.code).toBe('001003');
+    expect(error.kind).toBe('syntax');
+    expect(error.group).toBe(1);
+    expect((await ledger(warehouse)).map((row) => row.ID)).toEqual([100]);
+  });
+
+  it('a statement hanging inside the call is cancelled by the timeout, rolled back, and the session stays usable', async () => {
+    fake.hangNext(/^INSERT INTO WG_LEDGER/);
+    const before = fake.aborts.length;
+    const error = (await warehouse.writeGroups([{ statements: [fence('job-a', 'claim-a'), insert(12, 'twelve')], fenced: true }], { timeoutMs: 300 }).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    )) as WarehouseError;
+    expect(error).toBeInstanceOf(WarehouseError);
+    expect(error.kind).toBe('timeout');
+    await vi.waitFor(() => expect(fake.aborts.length).toBeGreaterThan(before));
+    await vi.waitFor(async () => expect(await writes(warehouse)).toEqual({ 'job-a': 0, 'job-b': 0 }));
+    expect((await ledger(warehouse)).map((row) => row.ID)).toEqual([100]);
   });
 
   it('a lost fence sends no statement after the fenced UPDATE', async () => {

@@ -20,7 +20,6 @@ import { toWireBinds, type WireBind } from './binds.js';
 import { WarehouseError, type GroupResult, type WriteGroup } from './warehouse.js';
 
 export type WriteCarrier = 'procedure' | 'inline' | 'statements';
-export const WRITE_CARRIERS: readonly WriteCarrier[] = ['procedure', 'inline', 'statements'];
 
 export const WRITE_CARRIER_PROCEDURE = 'DELAYED_ENRICHMENT_WRITE_GROUPS';
 
