@@ -10,7 +10,7 @@
 // Run: npx tsx bench/processor.ts [--jobs 300] [--hybrid-share 0.5] [--concurrency 3]
 import { parseArgs } from 'node:util';
 import { ManualClock } from '../src/clock.js';
-import type { BindValue, Row, Statement, StatementOptions, TransactionScope, Warehouse } from '../src/db/warehouse.js';
+import type { BindValue, Row, Statement, StatementOptions, TransactionScope, Warehouse, WriteGroup } from '../src/db/warehouse.js';
 import { EnrichmentRegistry } from '../src/enrichment/registry.js';
 import type { EnrichmentModule } from '../src/enrichment/types.js';
 import { Processor } from '../src/processor/processor.js';
@@ -58,6 +58,11 @@ class CountingWarehouse implements Warehouse {
     this.requests += 1;
     this.statements += statements.length;
     return this.inner.transaction(statements, options);
+  }
+  writeGroups(groups: readonly WriteGroup[], options?: StatementOptions) {
+    this.requests += 1;
+    this.statements += groups.reduce((sum, group) => sum + group.statements.length, 0);
+    return this.inner.writeGroups(groups, options);
   }
   withTransaction<T>(work: (scope: TransactionScope) => Promise<T>, options?: StatementOptions): Promise<T> {
     this.requests += 1;

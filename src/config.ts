@@ -15,6 +15,7 @@ import { parseEnv } from 'node:util';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { validate as validateCron } from 'node-cron';
+import type { WriteCarrier } from './db/write-carrier.js';
 
 const Identifier = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_$]*$', description: 'a Snowflake identifier' });
 const HostName = Type.String({
@@ -156,6 +157,12 @@ export const VARIABLES = {
   }),
   SNOWFLAKE_POOL_SIZE: variable({ schema: PositiveInt(32), default: 4, description: 'Connections in the Snowflake pool.' }),
   SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS: variable({ schema: PositiveInt(86_400), default: 120, description: 'Timeout for each statement (ACCOUNT_USAGE reads included).' }),
+  SNOWFLAKE_WRITE_CARRIER: variable({
+    schema: Type.Union([Type.Literal('procedure'), Type.Literal('inline'), Type.Literal('statements')]),
+    default: 'procedure' as const,
+    description:
+      "How a transaction travels to Snowflake (src/db/write-carrier.ts): 'procedure' one CALL of the stored procedure migration 0009 creates; 'inline' the same body as an anonymous procedure (no CREATE PROCEDURE privilege; binds in it unverified); 'statements' BEGIN, each statement, COMMIT (n + 2 requests).",
+  }),
 } as const;
 
 type Variables = typeof VARIABLES;
@@ -179,6 +186,8 @@ export interface SnowflakeSettings {
   accessUrl: string | undefined;
   poolSize: number;
   statementTimeoutMs: number;
+  /** SNOWFLAKE_WRITE_CARRIER; unset: 'procedure' (optional so that settings built by hand may leave it out). */
+  writeCarrier?: WriteCarrier;
 }
 
 export interface Config {
@@ -340,6 +349,7 @@ function snowflakeSettings(settings: RawSettings, problems: string[]): Snowflake
     accessUrl: settings.SNOWFLAKE_ACCESS_URL,
     poolSize: settings.SNOWFLAKE_POOL_SIZE,
     statementTimeoutMs: settings.SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS * 1000,
+    writeCarrier: settings.SNOWFLAKE_WRITE_CARRIER,
   };
 }
 

@@ -73,6 +73,16 @@ describe('loadConfig', () => {
     expect(config.snowflake?.host).toBeUndefined();
   });
 
+  it("reads SNOWFLAKE_WRITE_CARRIER ('procedure' unless set) and names a value it does not know", () => {
+    const account = { SNOWFLAKE_ACCOUNT: 'myorg-myaccount', SNOWFLAKE_USER: 'svc', SNOWFLAKE_PASSWORD: 'pw' };
+    expect(loadConfig(account).snowflake?.writeCarrier).toBe('procedure');
+    expect(loadConfig({ ...account, SNOWFLAKE_WRITE_CARRIER: 'inline' }).snowflake?.writeCarrier).toBe('inline');
+    expect(loadConfig({ ...account, SNOWFLAKE_WRITE_CARRIER: 'statements' }).snowflake?.writeCarrier).toBe('statements');
+    const problems = problemsOf({ ...account, SNOWFLAKE_WRITE_CARRIER: 'multi-statement' });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^SNOWFLAKE_WRITE_CARRIER: .*"multi-statement"/);
+  });
+
   it('reports every bad value at once, one line each, naming the variable', () => {
     const problems = problemsOf({ PORT: 'abc', LATENCY_SCALE: '5', POLL_CRON: 'every five minutes', SNOWFLAKE_ACCOUNT: 'myorg-myaccount' });
     const about = (name: string) => problems.filter((problem) => problem.startsWith(`${name}:`) || problem.startsWith(`${name} `));

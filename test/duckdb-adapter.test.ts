@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbDatabase } from '../src/db/duckdb.js';
 import type { Warehouse } from '../src/db/warehouse.js';
+import { writeGroupContract } from './support/write-group-contract.js';
 
 describe('DuckDB adapter results and errors', () => {
   let database: DuckDbDatabase;
@@ -69,5 +70,42 @@ describe('DuckDB adapter results and errors', () => {
     ).rejects.toMatchObject({ kind: 'timeout' });
     // The connection is usable afterwards.
     expect(await warehouse.query('SELECT 1 AS ONE')).toEqual([{ ONE: 1 }]);
+  });
+});
+
+describe('DuckDB adapter writeGroups: an ordinary transaction on the connection, same statement texts', () => {
+  let database: DuckDbDatabase;
+  let warehouse: Warehouse;
+  beforeAll(async () => {
+    database = await DuckDbDatabase.open(':memory:');
+    warehouse = await database.connect();
+  });
+  afterAll(async () => database.close());
+
+  writeGroupContract({
+    warehouse: () => warehouse,
+    // A real conflict: another connection holds an uncommitted update of the row the statement updates.
+    conflictOn: async (sqlText) => {
+      expect(sqlText).toMatch(/^UPDATE WG_LEDGER SET NOTE = \? WHERE ID = \?$/);
+      const holder = await database.connect();
+      await holder.execute('BEGIN TRANSACTION');
+      await holder.execute("UPDATE WG_LEDGER SET NOTE = 'held' WHERE ID = 100");
+      return async () => {
+        await holder.execute('ROLLBACK');
+        await holder.close();
+      };
+    },
+    conflictCode: undefined,
+  });
+
+  it('counts each statement of a transaction with k statements as k + 2 (BEGIN and COMMIT included)', async () => {
+    const before = { ...warehouse.counters };
+    await warehouse.transaction([
+      { sql: 'INSERT INTO WG_LEDGER (ID, NOTE) SELECT ?, ?', binds: [500, 'a'] },
+      { sql: 'INSERT INTO WG_LEDGER (ID, NOTE) SELECT ?, ?', binds: [501, 'b'] },
+      { sql: 'INSERT INTO WG_LEDGER (ID, NOTE) SELECT ?, ?', binds: [502, 'c'] },
+    ]);
+    expect(warehouse.counters.statements - before.statements).toBe(5);
+    expect(warehouse.counters.roundTrips - before.roundTrips).toBe(5);
   });
 });

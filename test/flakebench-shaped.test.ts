@@ -279,8 +279,9 @@ describe('FlakeBench-shaped rows through the Snowflake driver (fake endpoint wit
     } finally {
       await service.stop();
     }
-    // The statements reached the endpoint as Snowflake text: the target read by path from TEST_CONFIG.
-    const sent = fake.statements.map((s) => s.sqlText);
+    // The statements reached the endpoint as Snowflake text (as requests, or inside the write carrier's CALL):
+    // the target read by path from TEST_CONFIG.
+    const sent = [...fake.statements, ...fake.procedureStatements].map((s) => s.sqlText);
     expect(sent.some((text) => text.includes("AS_VARCHAR(GET_PATH(tr.TEST_CONFIG, 'target.database'))"))).toBe(true);
     expect(sent.some((text) => /\bDATABASE_NAME\b/.test(text) && /\bTEST_RESULTS\b/.test(text) && /tr\.DATABASE_NAME/.test(text))).toBe(false);
     await expectHybridTruth(query, sim, testId, target);

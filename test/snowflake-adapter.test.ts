@@ -312,28 +312,33 @@ describe('timeout and abort', () => {
 });
 
 describe('transactions', () => {
+  // The `statements` carrier (SNOWFLAKE_WRITE_CARRIER): BEGIN, each statement, COMMIT. The one-request carriers
+  // are tested in snowflake-write-carrier.test.ts.
+  let statementsCarrier: Warehouse;
   beforeAll(async () => {
     await warehouse.execute('CREATE TABLE IF NOT EXISTS LEDGER (ID INTEGER, NOTE VARCHAR)');
+    statementsCarrier = await openSnowflakeWarehouse(settings({ writeCarrier: 'statements' }), silentLog);
   });
+  afterAll(async () => statementsCarrier?.close());
 
-  it('commits all statements on one session in n + 2 round trips', async () => {
-    const before = { ...warehouse.counters };
-    const results = await warehouse.transaction([
+  it('with the statements carrier, commits all statements on one session in n + 2 round trips', async () => {
+    const before = { ...statementsCarrier.counters };
+    const results = await statementsCarrier.transaction([
       { sql: 'INSERT INTO LEDGER (ID, NOTE) SELECT ?, ?', binds: [1, 'one'] },
       { sql: 'INSERT INTO LEDGER (ID, NOTE) SELECT ?, ?', binds: [2, 'two'] },
     ]);
     expect(results).toEqual([{ rowsAffected: 1 }, { rowsAffected: 1 }]);
-    expect(warehouse.counters.roundTrips - before.roundTrips).toBe(4);
-    expect(warehouse.counters.statements - before.statements).toBe(4);
+    expect(statementsCarrier.counters.roundTrips - before.roundTrips).toBe(4);
+    expect(statementsCarrier.counters.statements - before.statements).toBe(4);
     const sent = fake.statements.slice(-4);
     expect(sent.map((statement) => statement.sqlText.split(' ')[0])).toEqual(['BEGIN', 'INSERT', 'INSERT', 'COMMIT']);
     expect(new Set(sent.map((statement) => statement.sessionId)).size).toBe(1);
     expect(await warehouse.query('SELECT COUNT(*) AS N FROM LEDGER')).toEqual([{ N: 2 }]);
   });
 
-  it('rolls back and rejects when a statement fails', async () => {
+  it('with the statements carrier, rolls back and rejects when a statement fails', async () => {
     const error = await failure(
-      warehouse.transaction([
+      statementsCarrier.transaction([
         { sql: 'INSERT INTO LEDGER (ID, NOTE) SELECT ?, ?', binds: [3, 'three'] },
         { sql: 'INSERT INTO NO_SUCH_TABLE (ID) SELECT ?', binds: [4] },
       ]),

@@ -140,6 +140,24 @@ describe('offline Snowflake check', () => {
     expect(checkStatement("SELECT SEQ FROM ENRICHMENT_EVENTS WHERE EVENT_TYPE <> 'LIMIT ?' ORDER BY SEQ LIMIT 5", known)).toEqual([]);
   });
 
+  it('checks the write carrier: its JavaScript body compiles, reads its argument, and the inline CALL calls it', () => {
+    expect(statements.map((statement) => statement.name)).toEqual(
+      expect.arrayContaining(['write_carrier.create_procedure', 'write_carrier.call', 'write_carrier.inline']),
+    );
+    const create = (body: string, argument = 'GROUPS_JSON') =>
+      `CREATE OR REPLACE PROCEDURE P(${argument} VARCHAR) RETURNS VARIANT LANGUAGE JAVASCRIPT EXECUTE AS CALLER AS $$${body}$$`;
+    expect(checkStatement(create('return JSON.parse(GROUPS_JSON);'))).toEqual([]);
+    expect(checkStatement(create('return JSON.parse(GROUPS_JSON;')).map((p) => p.message).join()).toMatch(/JavaScript body of P does not compile/);
+    // JavaScript sees an unquoted argument only by its upper-case name.
+    expect(checkStatement(create('return JSON.parse(groups_json);')).map((p) => p.message).join()).toMatch(/never reads argument GROUPS_JSON/);
+    // SQL rules do not read the JavaScript: a `LIMIT ?` in the body is no bound row count.
+    expect(checkStatement(create('var sqlText = "SELECT 1 LIMIT ?"; return GROUPS_JSON;'))).toEqual([]);
+    const inline = (called: string) =>
+      `WITH P AS PROCEDURE (GROUPS_JSON VARCHAR) RETURNS VARIANT LANGUAGE JAVASCRIPT AS $$return GROUPS_JSON;$$ CALL ${called}(?)`;
+    expect(checkStatement(inline('P'))).toEqual([]);
+    expect(checkStatement(inline('Q')).map((p) => p.message).join()).toMatch(/does not call the anonymous procedure P/);
+  });
+
   it("rejects a column FlakeBench's TEST_RESULTS does not have (the guessed DATABASE_NAME), and only that", () => {
     const { schema } = checkMigrations(migrations);
     const known = schema.toSchema();

@@ -20,10 +20,12 @@ import { parseJsonExact } from './exact-json.js';
 import { PRELUDE_MACROS, PRELUDE_SETTINGS, PRELUDE_TYPES } from './prelude.js';
 import {
   WarehouseError,
-  executeInOrder,
+  onlyGroupResults,
+  runWriteGroups,
   throwIfAborted,
   type BindValue,
   type ExecuteResult,
+  type GroupResult,
   type JsonValue,
   type Row,
   type Statement,
@@ -32,6 +34,7 @@ import {
   type TransactionScope,
   type Warehouse,
   type WarehouseErrorKind,
+  type WriteGroup,
 } from './warehouse.js';
 
 /**
@@ -126,8 +129,13 @@ export class DuckDbWarehouse implements Warehouse {
     return this.exclusive(() => this.runExecute(sql, binds, options), options);
   }
 
-  transaction(statements: readonly Statement[], options?: StatementOptions): Promise<ExecuteResult[]> {
-    return this.withTransaction((scope) => executeInOrder(scope, statements, options), options);
+  async transaction(statements: readonly Statement[], options?: StatementOptions): Promise<ExecuteResult[]> {
+    return onlyGroupResults(await this.writeGroups([{ statements, fenced: false }], options));
+  }
+
+  /** An ordinary BEGIN … COMMIT on this connection, with the same statement texts Snowflake's carrier runs. */
+  writeGroups(groups: readonly WriteGroup[], options?: StatementOptions): Promise<GroupResult[]> {
+    return this.withTransaction((scope) => runWriteGroups(scope, groups, options), options);
   }
 
   withTransaction<T>(work: (scope: TransactionScope) => Promise<T>, options?: StatementOptions): Promise<T> {

@@ -1,6 +1,7 @@
 // Ordered SQL migrations in sql/, a ledger with checksums, and rollback scripts in sql/rollback/.
 //
-// File format: `NNNN_name.sql`, statements separated by `;` at the end of a line. Markers in comments:
+// File format: `NNNN_name.sql`, statements separated by `;` at the end of a line (not inside a `$$ … $$`
+// procedure body). Markers in comments:
 //   `-- @engine duckdb`            (file header) the whole file applies to that engine only
 //   `-- @snowflake-only` / `-- @duckdb-only` (line before a statement) that statement only
 //   `-- @optional`                 a failure is logged and the migration goes on (e.g. Enterprise-only DDL)
@@ -75,15 +76,20 @@ export function checksumOf(text: string): string {
   return createHash('sha256').update(text.replace(/\r\n/g, '\n')).digest('hex');
 }
 
-/** Splits a migration into statements, reading the markers; comments are dropped from the statement text. */
+/**
+ * Splits a migration into statements, reading the markers; comments are dropped from the statement text.
+ * A `$$ … $$` body (a stored procedure's JavaScript) is kept verbatim: its semicolons, `--` and quotes are
+ * the body's own, not statement ends or comments.
+ */
 export function parseMigration(text: string): { engine: Engine | 'both'; statements: MigrationStatement[] } {
   let fileEngine: Engine | 'both' = 'both';
   const statements: MigrationStatement[] = [];
   let pending: { engine: Engine | 'both'; optional: boolean } = { engine: 'both', optional: false };
   let buffer: string[] = [];
+  let inBody = false;
   for (const rawLine of text.split(/\r?\n/)) {
     const trimmed = rawLine.trim();
-    const marker = /^--\s*@(.*)$/.exec(trimmed);
+    const marker = inBody ? null : /^--\s*@(.*)$/.exec(trimmed);
     if (marker) {
       const words = (marker[1] ?? '').trim().split(/\s+/).map((word) => word.replace(/^@/, ''));
       if (words[0] === 'engine') fileEngine = words[1] === 'snowflake' ? 'snowflake' : 'duckdb';
@@ -92,8 +98,15 @@ export function parseMigration(text: string): { engine: Engine | 'both'; stateme
       if (words.includes('optional')) pending.optional = true;
       continue;
     }
-    const code = stripComment(rawLine).trimEnd();
-    if (code.trim() === '') continue;
+    const startedInBody = inBody;
+    const scanned = scanLine(rawLine, inBody);
+    inBody = scanned.inBody;
+    if (inBody) {
+      buffer.push(scanned.code);
+      continue;
+    }
+    const code = scanned.code.trimEnd();
+    if (code.trim() === '' && !startedInBody) continue;
     buffer.push(code);
     if (code.endsWith(';')) {
       const statement = buffer.join('\n').replace(/;\s*$/, '').trim();
@@ -102,19 +115,34 @@ export function parseMigration(text: string): { engine: Engine | 'both'; stateme
       pending = { engine: 'both', optional: false };
     }
   }
+  if (inBody) throw new MigrationError('migration ends inside a $$ body');
   if (buffer.join('').trim() !== '') throw new MigrationError('migration ends without a closing semicolon');
   return { engine: fileEngine, statements };
 }
 
-/** Removes a `--` comment outside string literals. */
-function stripComment(line: string): string {
+/**
+ * One line's code: a `--` comment outside string literals and `$$` bodies removed. `inBody` says whether the
+ * line starts inside a `$$` body, and the result whether it ends inside one.
+ */
+function scanLine(line: string, inBody: boolean): { code: string; inBody: boolean } {
   let inString = false;
+  let body = inBody;
   for (let i = 0; i < line.length; i += 1) {
+    if (body) {
+      if (line.startsWith('$$', i)) {
+        body = false;
+        i += 1;
+      }
+      continue;
+    }
     const char = line[i];
     if (char === "'") inString = !inString;
-    if (!inString && char === '-' && line[i + 1] === '-') return line.slice(0, i);
+    else if (!inString && line.startsWith('$$', i)) {
+      body = true;
+      i += 1;
+    } else if (!inString && char === '-' && line[i + 1] === '-') return { code: line.slice(0, i), inBody: body };
   }
-  return line;
+  return { code: line, inBody: body };
 }
 
 export function statementsFor(migration: Migration, engine: Engine): string[] {

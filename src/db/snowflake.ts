@@ -8,13 +8,11 @@
 // with SERVICE_QUERY_TAG (the `queryTag` option: the driver sends QUERY_TAG among the login's session
 // parameters; TIMEZONE is set with one ALTER SESSION right after login, because no option sends it).
 //
-// Transactions: Snowflake can run several statements in one request (MULTI_STATEMENT_COUNT; the driver then
-// fetches each child result with GET /queries/<id>/result, walked with stmt.hasNext()/NextResult()). Binds
-// are the problem: the SQL API documentation says "Snowflake does not currently support variable binding in
-// multi-statement SQL requests", the Node.js report of dropped binds was closed as wontfix
-// (snowflake-connector-nodejs#704), and `?` binds work in some child statements and not others (#1063).
-// Every statement we send carries binds, so `transaction()` runs BEGIN, the statements and COMMIT on one
-// session (n + 2 round trips) and ROLLBACK on failure.
+// Transactions: `transaction()` and `writeGroups()` travel as ONE request by default, a CALL of the write
+// carrier procedure with every statement and bind in one JSON text bind (src/db/write-carrier.ts: why a
+// multi-statement request cannot carry binds, and the `inline` and `statements` fallbacks, chosen by
+// SNOWFLAKE_WRITE_CARRIER). `statements` runs BEGIN, the statements and COMMIT on one session (n + 2 round
+// trips) and ROLLBACK on failure; `withTransaction` always works that way (its work is interactive).
 //
 // Why not snowflake.createPool: its factory replaces a login error by `new Error(message)` (the Snowflake
 // error code is lost) and offers no hook to initialise a session after login. The pool below is small.
@@ -25,12 +23,15 @@ import { SERVICE_QUERY_TAG } from '../version.js';
 import { toWireBinds, type WireBind } from './binds.js';
 import { parseJsonExact } from './exact-json.js';
 import { sqlSample } from './sql-registry.js';
+import { carrierPayload, carrierText, fitsOneRequest, readCarrierAnswer, type CarrierFailure } from './write-carrier.js';
 import {
   WarehouseError,
-  executeInOrder,
+  onlyGroupResults,
+  runWriteGroups,
   throwIfAborted,
   type BindValue,
   type ExecuteResult,
+  type GroupResult,
   type Row,
   type Statement,
   type StatementCounters,
@@ -38,6 +39,7 @@ import {
   type TransactionScope,
   type Warehouse,
   type WarehouseErrorKind,
+  type WriteGroup,
 } from './warehouse.js';
 
 type SnowflakeSdk = typeof import('snowflake-sdk');
@@ -131,8 +133,35 @@ export class SnowflakeWarehouse implements Warehouse {
     return this.withSession(async (session) => ({ rowsAffected: (await this.run(session, sql, binds, options)).rowsAffected }), options);
   }
 
-  transaction(statements: readonly Statement[], options?: StatementOptions): Promise<ExecuteResult[]> {
-    return this.withTransaction((scope) => executeInOrder(scope, statements, options), options);
+  async transaction(statements: readonly Statement[], options?: StatementOptions): Promise<ExecuteResult[]> {
+    return onlyGroupResults(await this.writeGroups([{ statements, fenced: false }], options));
+  }
+
+  async writeGroups(groups: readonly WriteGroup[], options?: StatementOptions): Promise<GroupResult[]> {
+    const count = groups.reduce((sum, group) => sum + group.statements.length, 0);
+    if (count === 0) return groups.map(() => ({ held: true, results: [] }));
+    const carrier = this.settings.writeCarrier ?? 'procedure';
+    if (carrier !== 'statements') {
+      const text = carrierText(carrier);
+      const payload = carrierPayload(groups);
+      if (fitsOneRequest(text, payload)) return this.callCarrier(text, payload, groups, count, options);
+    }
+    return this.withTransaction((scope) => runWriteGroups(scope, groups, options), options);
+  }
+
+  /** One request: the carrier runs every statement server-side; counted as 1 round trip and `count` statements. */
+  private async callCarrier(
+    text: string,
+    payload: string,
+    groups: readonly WriteGroup[],
+    count: number,
+    options?: StatementOptions,
+  ): Promise<GroupResult[]> {
+    const { rows } = await this.withSession((session) => this.run(session, text, [payload], options), options);
+    this.counters.statements += count - 1;
+    const outcome = readCarrierAnswer(rows, groups);
+    if ('failure' in outcome) throw carrierError(outcome.failure, groups);
+    return outcome.groups;
   }
 
   withTransaction<T>(work: (scope: TransactionScope) => Promise<T>, options?: StatementOptions): Promise<T> {
@@ -404,6 +433,11 @@ const PERMISSION_CODES = new Set(['002003', '003001', '003003', '003007', '00301
 const SYNTAX_CODES = new Set(['001003', '001007', '000904', '002040']);
 const CANCELLED_CODES = new Set(['000604', '000605']);
 /**
+ * A CALL of a procedure that does not exist (the carrier before migration 0009 ran): "SQL compilation error:
+ * Unknown function …". The code is the one the notes give (002141); not confirmed on an account.
+ */
+const NOT_FOUND_CODES = new Set(['002141']);
+/**
  * Concurrent writers collided; retryable like DuckDB's transaction conflicts. Snowflake locks tables for
  * UPDATE/DELETE/MERGE until commit, waits LOCK_TIMEOUT for a lock and aborts a deadlock victim's statement
  * (docs.snowflake.com/en/sql-reference/transactions, "Resource locking" and "Deadlocks").
@@ -436,6 +470,18 @@ export function translateError(error: unknown, binds: readonly WireBind[], fallb
   });
 }
 
+/**
+ * A statement error the carrier caught, classified like the same error sent on its own (a conflict stays a
+ * retryable conflict), the failing statement's binds kept out of the message, and the group named.
+ */
+function carrierError(failure: CarrierFailure, groups: readonly WriteGroup[]): WarehouseError {
+  const binds = (failure.group === undefined ? groups : [groups[failure.group] as WriteGroup]).flatMap((group) =>
+    group.statements.flatMap((statement) => toWireBinds(statement.binds)),
+  );
+  const error = translateError(Object.assign(new Error(failure.message), { code: failure.code, sqlState: failure.sqlState }), binds);
+  return failure.group === undefined ? error : error.inGroup(failure.group);
+}
+
 function kindOf(
   code: string | undefined,
   sqlState: string | undefined,
@@ -444,6 +490,8 @@ function kindOf(
 ): WarehouseErrorKind {
   if ((code !== undefined && CONFLICT_CODES.has(code)) || CONFLICT_MESSAGES.some((pattern) => pattern.test(message))) return 'conflict';
   if (code !== undefined) {
+    // Before the SQL-state rules: the unknown-function error carries the syntax state 42601.
+    if (NOT_FOUND_CODES.has(code)) return 'not_found';
     if (PERMISSION_CODES.has(code) || sqlState === '42501') return 'permission';
     if (SYNTAX_CODES.has(code) || sqlState === '42601') return 'syntax';
     if (CANCELLED_CODES.has(code)) return 'aborted';

@@ -21,6 +21,26 @@ export interface Statement {
   readonly binds?: readonly BindValue[];
 }
 
+/**
+ * Statements that belong together in one write (issue 10): `writeGroups` runs several groups in ONE transaction
+ * (one request on Snowflake). A fenced group guards its writes with the claim's fence.
+ */
+export interface WriteGroup {
+  statements: readonly Statement[];
+  /** Statement 0 is a claim's fenced queue UPDATE: when it touches a number of rows other than 1, the group's
+   *  other statements are not run (they carry the fence too, so they would write nothing) and held=false. */
+  fenced: boolean;
+}
+
+/**
+ * One group's outcome. `results` has one entry per statement of the group, in order; statements not run
+ * because the fence was lost report 0 rows.
+ */
+export interface GroupResult {
+  held: boolean;
+  results: ExecuteResult[];
+}
+
 export interface StatementOptions {
   /** Per-statement timeout in milliseconds; the statement is cancelled when it passes. */
   timeoutMs?: number;
@@ -51,10 +71,16 @@ export interface Warehouse extends TransactionScope {
   readonly engine: Engine;
   readonly counters: StatementCounters;
   /**
-   * Run several statements as one transaction, in as few round trips as the engine allows
-   * (one multi-statement request on Snowflake). Any failure rolls everything back and rejects.
+   * Run several statements as one transaction: `writeGroups([{ statements, fenced: false }])`, one request on
+   * Snowflake. Any failure rolls everything back and rejects.
    */
   transaction(statements: readonly Statement[], options?: StatementOptions): Promise<ExecuteResult[]>;
+  /**
+   * Run every group in ONE transaction (one request on Snowflake, see src/db/write-carrier.ts), each fenced
+   * group only as far as its fence holds. Any statement error rolls everything back and rejects with a
+   * WarehouseError classified like the failing statement's own error, carrying the failing group's index.
+   */
+  writeGroups(groups: readonly WriteGroup[], options?: StatementOptions): Promise<GroupResult[]>;
   /** An interactive transaction on one session; rolls back when `work` throws. */
   withTransaction<T>(work: (scope: TransactionScope) => Promise<T>, options?: StatementOptions): Promise<T>;
   close(): Promise<void>;
@@ -77,11 +103,13 @@ export class WarehouseError extends Error {
   readonly code: string | undefined;
   readonly sqlState: string | undefined;
   readonly queryId: string | undefined;
+  /** In `writeGroups`: the index of the group whose statement failed (undefined: not a group's statement, e.g. COMMIT). */
+  readonly group: number | undefined;
 
   constructor(
     kind: WarehouseErrorKind,
     message: string,
-    details: { code?: string; sqlState?: string; queryId?: string; cause?: unknown } = {},
+    details: { code?: string; sqlState?: string; queryId?: string; group?: number; cause?: unknown } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'WarehouseError';
@@ -89,6 +117,18 @@ export class WarehouseError extends Error {
     this.code = details.code;
     this.sqlState = details.sqlState;
     this.queryId = details.queryId;
+    this.group = details.group;
+  }
+
+  /** The same error, naming the write group it happened in. */
+  inGroup(group: number): WarehouseError {
+    return new WarehouseError(this.kind, this.message, {
+      code: this.code,
+      sqlState: this.sqlState,
+      queryId: this.queryId,
+      group,
+      cause: this.cause ?? this,
+    });
   }
 
   /** Worth trying again later: conflicts, timeouts and connection trouble. Permission and syntax errors are not. */
@@ -113,17 +153,41 @@ export function withQuery(warehouse: Warehouse, query: Warehouse['query']): Ware
 }
 
 /**
- * What `transaction(statements)` does on an engine that sends one statement per request: execute them in
- * order inside the transaction scope, collecting the row counts.
+ * What `writeGroups` does inside an open transaction on an engine that sends one statement per request
+ * (DuckDB; Snowflake's `statements` carrier): each group's statements in order, the fence checked after
+ * statement 0. The carrier procedure's JavaScript body (sql/0009_write_carrier_procedure.sql) does the same.
  */
-export async function executeInOrder(
+export async function runWriteGroups(
   scope: TransactionScope,
-  statements: readonly Statement[],
+  groups: readonly WriteGroup[],
   options?: StatementOptions,
-): Promise<ExecuteResult[]> {
-  const results: ExecuteResult[] = [];
-  for (const statement of statements) results.push(await scope.execute(statement.sql, statement.binds, options));
-  return results;
+): Promise<GroupResult[]> {
+  const outcomes: GroupResult[] = [];
+  for (const [index, group] of groups.entries()) {
+    const results: ExecuteResult[] = [];
+    let held = true;
+    for (const [position, statement] of group.statements.entries()) {
+      if (!held) {
+        results.push({ rowsAffected: 0 });
+        continue;
+      }
+      let result: ExecuteResult;
+      try {
+        result = await scope.execute(statement.sql, statement.binds, options);
+      } catch (error) {
+        throw isWarehouseError(error) ? error.inGroup(index) : error;
+      }
+      results.push(result);
+      if (position === 0 && group.fenced && result.rowsAffected !== 1) held = false;
+    }
+    outcomes.push({ held, results });
+  }
+  return outcomes;
+}
+
+/** The row counts of `transaction(statements)`: the one unfenced group's results. */
+export function onlyGroupResults(outcomes: readonly GroupResult[]): ExecuteResult[] {
+  return outcomes[0]?.results ?? [];
 }
 
 /** Throws the port's 'aborted' error when the signal has fired; call before starting work. */

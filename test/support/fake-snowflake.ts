@@ -8,6 +8,11 @@
 // codes. Everything received is recorded for assertions, and a test can make the next matching statement
 // fail with a given code or hang until the client cancels it.
 //
+// JavaScript stored procedures (the write carrier, src/db/write-carrier.ts): `CREATE [OR REPLACE] PROCEDURE`
+// stores the body by name, `CALL name(?)` and the anonymous `WITH name AS PROCEDURE … CALL name(?)` run it
+// under Node (fake-procedures.ts); its statements take the same path as a request's statement (Snowflake's
+// rules, failNext/hangNext, the session's DuckDB connection and transaction).
+//
 // It is test infrastructure, not a second SQL engine: SQL that DuckDB cannot run with the prelude fails
 // here as it would in the embedded mode.
 import { createHash, createPublicKey, randomUUID, verify, type KeyObject } from 'node:crypto';
@@ -19,7 +24,8 @@ import { loadMigrations, statementsFor } from '../../src/db/migrations.js';
 import { isWarehouseError, type BindValue, type Row } from '../../src/db/warehouse.js';
 import { flakeBenchTableDdl } from '../../src/simulator/flakebench-stand-ins.js';
 import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
-import { INVALID_ROW_COUNT, boundRowCount } from './snowflake-rules.js';
+import { INVALID_ROW_COUNT, anonymousProcedureCall, boundRowCount, procedureCall, procedureDefinition, type ProcedureDefinition } from './snowflake-rules.js';
+import { runJavaScriptProcedure, type ProcedureStatementResult } from './fake-procedures.js';
 
 export interface FakeSnowflakeOptions {
   account?: string;
@@ -76,6 +82,19 @@ interface FakeSession {
   parameters: Record<string, unknown>;
 }
 
+/** What one statement did, before it is put into Snowflake's wire format. */
+type Outcome =
+  | { kind: 'status' }
+  | { kind: 'dml'; keyword: string; rows: number }
+  | { kind: 'rows'; rowtype: SnowflakeColumn[]; rows: Row[] };
+
+/** A statement failing with this Snowflake error (a rule, an injected fault, a missing procedure). */
+class SnowflakeFailure extends Error {
+  constructor(readonly error: InjectedError) {
+    super(error.message);
+  }
+}
+
 type Fault =
   | { pattern: RegExp; kind: 'fail'; error: InjectedError }
   | { pattern: RegExp; kind: 'hang' };
@@ -123,6 +142,11 @@ export class FakeSnowflake {
   readonly unknownRequests: string[] = [];
   /** Every HTTP request received, in order (`METHOD /path`): what the driver cost in round trips. */
   readonly requests: string[] = [];
+  /** Statements a procedure body executed (inside a CALL; `statements` holds only the requests). */
+  readonly procedureStatements: ReceivedStatement[] = [];
+
+  /** Stored procedures by upper-case name (CREATE PROCEDURE). */
+  private readonly procedures = new Map<string, ProcedureDefinition>();
 
   private readonly sessions = new Map<string, FakeSession>();
   private readonly faults: Fault[] = [];
@@ -325,61 +349,138 @@ export class FakeSnowflake {
     const binds = decodeBindings(body.bindings as Record<string, { type: string; value: unknown }> | undefined);
     this.statements.push({ sessionId: session.id, requestId, sqlText, binds, parameters: (body.parameters as Record<string, unknown>) ?? {} });
     const queryId = randomUUID();
-    // Snowflake compiles a bound row count as an error (the driver tests must see it, DuckDB would run it).
-    if (boundRowCount(sqlText) !== undefined) return failure(INVALID_ROW_COUNT, queryId);
-    const faultIndex = this.faults.findIndex((fault) => fault.pattern.test(sqlText));
-    if (faultIndex >= 0) {
-      const [fault] = this.faults.splice(faultIndex, 1);
-      if (fault?.kind === 'fail') return failure(fault.error, queryId);
-      await new Promise<void>((resolve) => this.hanging.set(requestId, resolve));
-      this.hanging.delete(requestId);
-      return failure(CANCELLED, queryId);
-    }
     try {
-      return { success: true, code: null, message: null, data: { ...(await this.execute(session, sqlText, binds)), queryId } };
+      return { success: true, code: null, message: null, data: { ...wireData(await this.runStatement(session, requestId, sqlText, binds)), queryId } };
     } catch (error) {
       return failure(snowflakeError(error), queryId);
     }
   }
 
-  private async execute(session: FakeSession, sqlText: string, binds: BindValue[]): Promise<Record<string, unknown>> {
+  /** The path of every statement, a request's or a procedure body's: Snowflake's rules, faults, execution. */
+  private async runStatement(session: FakeSession, requestId: string, sqlText: string, binds: BindValue[]): Promise<Outcome> {
+    // Snowflake compiles a bound row count as an error (the driver tests must see it, DuckDB would run it).
+    if (boundRowCount(sqlText) !== undefined) throw new SnowflakeFailure(INVALID_ROW_COUNT);
+    const faultIndex = this.faults.findIndex((fault) => fault.pattern.test(sqlText));
+    if (faultIndex >= 0) {
+      const [fault] = this.faults.splice(faultIndex, 1);
+      if (fault?.kind === 'fail') throw new SnowflakeFailure(fault.error);
+      await new Promise<void>((resolve) => this.hanging.set(requestId, resolve));
+      this.hanging.delete(requestId);
+      throw new SnowflakeFailure(CANCELLED);
+    }
+    return this.execute(session, requestId, sqlText, binds);
+  }
+
+  private async execute(session: FakeSession, requestId: string, sqlText: string, binds: BindValue[]): Promise<Outcome> {
     const sql = sqlText.trim().replace(/;\s*$/, '');
     const keyword = /^\s*([A-Za-z]+)(?:\s+([A-Za-z]+))?/.exec(sql);
     const first = keyword?.[1]?.toUpperCase() ?? '';
     const second = keyword?.[2]?.toUpperCase() ?? '';
     const db = session.connection;
+    if (CREATE_PROCEDURE.test(sql)) {
+      const procedure = procedureDefinition(sql);
+      if (procedure?.language !== 'JAVASCRIPT') throw new Error('the fake stores only LANGUAGE JAVASCRIPT procedures written CREATE PROCEDURE name(args) … AS $$ body $$');
+      this.procedures.set(procedure.name, procedure);
+      return { kind: 'status' };
+    }
+    const dropped = DROP_PROCEDURE.exec(sql);
+    if (dropped) {
+      this.procedures.delete((dropped[1] as string).toUpperCase());
+      return { kind: 'status' };
+    }
+    if (first === 'CALL') return this.call(session, requestId, sql, binds, undefined);
+    const inline = anonymousProcedureCall(sql);
+    if (inline) {
+      const procedure = procedureDefinition(inline.definition);
+      if (procedure === undefined) throw new SnowflakeFailure({ code: '001003', message: 'SQL compilation error:\nsyntax error in the anonymous procedure', sqlState: '42000' });
+      return this.call(session, requestId, inline.call, binds, procedure);
+    }
     if (first === 'ALTER' && second === 'SESSION') {
       for (const match of sql.matchAll(/([A-Za-z_]+)\s*=\s*('(?:[^']|'')*'|[^\s,]+)/g)) {
         const raw = match[2] as string;
         session.parameters[(match[1] as string).toUpperCase()] = raw.startsWith("'") ? raw.slice(1, -1).replaceAll("''", "'") : raw;
       }
       if (typeof session.parameters.TIMEZONE === 'string') await setTimeZone(db, session.parameters.TIMEZONE);
-      return statusResult();
+      return { kind: 'status' };
     }
     if (first === 'BEGIN' || first === 'START') {
       await db.execute('BEGIN TRANSACTION');
-      return statusResult();
+      return { kind: 'status' };
     }
     if (first === 'INSERT' || first === 'UPDATE' || first === 'DELETE' || first === 'MERGE') {
       const { rowsAffected } = await db.execute(sql, binds);
-      return dmlResult(first, rowsAffected);
+      return { kind: 'dml', keyword: first, rows: rowsAffected };
     }
     if (first === 'CREATE' || first === 'ALTER' || first === 'DROP') {
       const translated = snowflakeDdlForDuckDb(sql);
       if (translated !== undefined) await db.execute(translated, binds);
-      return statusResult();
+      return { kind: 'status' };
     }
     if (first === 'COMMIT' || first === 'ROLLBACK' || first === 'USE' || first === 'SET') {
       await db.execute(sql, binds);
-      return statusResult();
+      return { kind: 'status' };
     }
     // A query: DESCRIBE gives the column types that the normalised rows no longer carry.
     const described = await db.query<{ COLUMN_NAME: string; COLUMN_TYPE: string }>(`DESCRIBE ${sql}`, binds);
     const rows = await db.query(sql, binds);
-    const rowtype = described.map((column) => snowflakeColumn(column.COLUMN_NAME.toUpperCase(), column.COLUMN_TYPE));
-    const rowset = rows.map((row) => rowtype.map((column) => snowflakeCell(row[column.name], column.type)));
-    return { rowtype, rowset, total: rowset.length, returned: rowset.length, parameters: [] };
+    return { kind: 'rows', rowtype: described.map((column) => snowflakeColumn(column.COLUMN_NAME.toUpperCase(), column.COLUMN_TYPE)), rows };
   }
+
+  /**
+   * `CALL name(?, …)`: runs the stored procedure (or the anonymous one the statement defined) with the bind
+   * values as its arguments; the answer is one row, one VARIANT column named after the procedure.
+   */
+  private async call(
+    session: FakeSession,
+    requestId: string,
+    callText: string,
+    binds: BindValue[],
+    anonymous: ProcedureDefinition | undefined,
+  ): Promise<Outcome> {
+    const parsed = procedureCall(callText);
+    if (!parsed) throw new SnowflakeFailure({ code: '001003', message: `SQL compilation error:\nsyntax error in ${callText.slice(0, 80)}`, sqlState: '42000' });
+    const { name, args: placeholders } = parsed;
+    if (placeholders.some((arg) => arg !== '?')) throw new Error('the fake takes only ? placeholders as procedure arguments');
+    // An anonymous procedure's own CALL runs it, and nothing stored (so the inline carrier is tested on its own text).
+    const procedure = anonymous === undefined ? this.procedures.get(name) : anonymous.name === name ? anonymous : undefined;
+    if (procedure === undefined || procedure.language !== 'JAVASCRIPT' || procedure.argumentNames.length !== placeholders.length) {
+      // Unverified on an account: the code the notes give for a CALL of a procedure that does not exist.
+      throw new SnowflakeFailure({ code: '002141', message: `SQL compilation error:\nUnknown function ${name}`, sqlState: '42601' });
+    }
+    const outcome = await runJavaScriptProcedure(procedure, binds.slice(0, placeholders.length), async (text, innerBinds) => {
+      const values = innerBinds as BindValue[];
+      this.procedureStatements.push({ sessionId: session.id, requestId, sqlText: text, binds: values as ReceivedStatement['binds'], parameters: {} });
+      try {
+        return procedureResult(await this.runStatement(session, requestId, text, values));
+      } catch (error) {
+        throw snowflakeError(error);
+      }
+    });
+    if ('uncaught' in outcome) {
+      // A JavaScript error the body did not catch fails the CALL (believed to be 100132, not confirmed).
+      throw new SnowflakeFailure({ code: '100132', message: `JavaScript execution error: Uncaught ${outcome.uncaught.message}`, sqlState: 'P0000' });
+    }
+    return { kind: 'rows', rowtype: [{ name, type: 'variant', nullable: true }], rows: [{ [name]: outcome.value as Row[string] }] };
+  }
+}
+
+const CREATE_PROCEDURE = /^CREATE\s+(?:OR\s+REPLACE\s+)?PROCEDURE\b/i;
+const DROP_PROCEDURE = /^DROP\s+PROCEDURE\s+(?:IF\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_$]*)/i;
+
+/** What the body's Statement sees: rows affected for DML (the driver's getNumUpdatedRows), rows otherwise. */
+function procedureResult(outcome: Outcome): ProcedureStatementResult {
+  if (outcome.kind === 'dml') return { rowsAffected: outcome.rows, columns: [DML_STATEMENT_TYPES[outcome.keyword]!.column], rows: [[outcome.rows]] };
+  if (outcome.kind === 'status') return { rowsAffected: 0, columns: ['status'], rows: [['Statement executed successfully.']] };
+  const columns = outcome.rowtype.map((column) => column.name);
+  return { rowsAffected: 0, columns, rows: outcome.rows.map((row) => columns.map((name) => row[name] ?? null)) };
+}
+
+/** An outcome in Snowflake's JSON response format. */
+function wireData(outcome: Outcome): Record<string, unknown> {
+  if (outcome.kind === 'status') return statusResult();
+  if (outcome.kind === 'dml') return dmlResult(outcome.keyword, outcome.rows);
+  const rowset = outcome.rows.map((row) => outcome.rowtype.map((column) => snowflakeCell(row[column.name], column.type)));
+  return { rowtype: outcome.rowtype, rowset, total: rowset.length, returned: rowset.length, parameters: [] };
 }
 
 // ---- wire format helpers -------------------------------------------------------------------------
@@ -501,6 +602,7 @@ function variantText(value: unknown): string {
 
 /** DuckDB failures in Snowflake's words: missing objects → 002003/42S02, parse errors → 001003/42000. */
 function snowflakeError(error: unknown): InjectedError {
+  if (error instanceof SnowflakeFailure) return error.error;
   const message = error instanceof Error ? error.message : String(error);
   if (/Catalog Error/.test(message)) {
     return { code: '002003', message: `SQL compilation error:\n${message} (does not exist or not authorized)`, sqlState: '42S02' };

@@ -1,12 +1,22 @@
 // A real Warehouse seen through a thin layer that tests use to observe and to interleave: it records the
 // statements of every transaction in the order sent, and can run a hook after any statement (to do what a
 // concurrent instance would do at exactly that point). Everything is executed by the wrapped warehouse.
-import type { BindValue, ExecuteResult, Row, Statement, StatementOptions, TransactionScope, Warehouse } from '../../src/db/warehouse.js';
+import type {
+  BindValue,
+  ExecuteResult,
+  GroupResult,
+  Row,
+  Statement,
+  StatementOptions,
+  TransactionScope,
+  Warehouse,
+  WriteGroup,
+} from '../../src/db/warehouse.js';
 
 export type AfterStatement = (sql: string, binds: readonly BindValue[]) => Promise<void> | void;
 
 export class HookedWarehouse implements Warehouse {
-  /** Per transaction (transaction() or withTransaction()), the SQL of each statement in the order sent. */
+  /** Per transaction (transaction(), writeGroups() or withTransaction()), the SQL of each statement in the order sent. */
   readonly transactions: string[][] = [];
   /** Runs after each statement outside a transaction completed (set or replace at any time). */
   afterStatement: AfterStatement | undefined;
@@ -36,6 +46,11 @@ export class HookedWarehouse implements Warehouse {
   transaction(statements: readonly Statement[], options?: StatementOptions): Promise<ExecuteResult[]> {
     this.transactions.push(statements.map((statement) => statement.sql));
     return this.inner.transaction(statements, options);
+  }
+
+  writeGroups(groups: readonly WriteGroup[], options?: StatementOptions): Promise<GroupResult[]> {
+    this.transactions.push(groups.flatMap((group) => group.statements.map((statement) => statement.sql)));
+    return this.inner.writeGroups(groups, options);
   }
 
   withTransaction<T>(work: (scope: TransactionScope) => Promise<T>, options?: StatementOptions): Promise<T> {

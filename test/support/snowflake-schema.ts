@@ -18,6 +18,9 @@
 //   * any function name and DuckDB-only forms (RETURNING, ON CONFLICT, SKIP LOCKED, ->>) are accepted:
 //     checked by SNOWFLAKE_FUNCTIONS and NOT_SNOWFLAKE below;
 //   * the column list of a VALUES alias (`AS v(a, b)` then `v.q`) is not checked;
+//   * a procedure's `$$` body is an opaque string to it, and CALL with an anonymous procedure (WITH … AS
+//     PROCEDURE … CALL) does not parse: the JavaScript body is compiled and its argument names checked here,
+//     and the anonymous form is checked as its CREATE PROCEDURE and its CALL (procedureBodyProblems);
 //   * an ordered-set aggregate (`PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY x)`, valid Snowflake) is
 //     rejected with E230 whatever its column: the check reads it as `PERCENTILE_CONT(0.5, x)`, so x is
 //     still checked against the schema (withinGroupAsArgument).
@@ -25,7 +28,7 @@ import { Dialect, generate, outputColumnsWithSchema, parse, tokenize, validate, 
 import type { ColumnSchema, Schema, TableSchema, ValidationError } from '@polyglot-sql/sdk';
 import { SOURCE_VIEWS, sourceViewName } from '../../src/sources/account-usage.js';
 import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
-import { boundRowCount, withoutLiterals } from './snowflake-rules.js';
+import { anonymousProcedureCall, boundRowCount, procedureCall, procedureDefinition, withoutLiterals } from './snowflake-rules.js';
 
 /** The one dialect name polyglot's validators take for Snowflake. */
 export const SNOWFLAKE = 'snowflake';
@@ -303,8 +306,11 @@ export function withinGroupAsArgument(text: string): string {
 }
 
 export function checkStatement(original: string, schema?: Schema): Problem[] {
+  // polyglot cannot parse CALL with an anonymous procedure: checked as its CREATE PROCEDURE and its CALL.
+  const anonymous = anonymousProcedureCall(original);
+  if (anonymous !== undefined) return [...checkStatement(anonymous.definition, schema), ...checkStatement(anonymous.call, schema), ...anonymousCallProblems(anonymous)];
   const text = withinGroupAsArgument(original);
-  const problems: Problem[] = [];
+  const problems: Problem[] = [...procedureBodyProblems(text)];
   // Checked on the text, before parsing: polyglot rejects some placements (FETCH FIRST ?) and accepts others.
   const bound = boundRowCount(text);
   if (bound !== undefined) {
@@ -330,6 +336,46 @@ export function checkStatement(original: string, schema?: Schema): Problem[] {
   }
   // The syntax pass and the schema pass report the same grammar errors; keep each once.
   return problems.filter((p, i) => problems.findIndex((q) => q.message === p.message) === i);
+}
+
+/**
+ * A JavaScript procedure's `$$` body (polyglot keeps it as an opaque string): it must compile as a function of
+ * the declared arguments, and read each argument by its upper-case name, the only one JavaScript sees for an
+ * unquoted argument (docs.snowflake.com/en/developer-guide/stored-procedure/stored-procedures-javascript).
+ */
+function procedureBodyProblems(text: string): Problem[] {
+  const procedure = procedureDefinition(text);
+  if (procedure === undefined) {
+    return /^\s*CREATE\b[\s\S]*\bPROCEDURE\b/i.test(text)
+      ? [{ stage: 'snowflake', message: 'a procedure must be written CREATE [OR REPLACE] PROCEDURE name(args) … AS $$ body $$ for this check' }]
+      : [];
+  }
+  if (procedure.language !== 'JAVASCRIPT') return [];
+  const problems: Problem[] = [];
+  try {
+    // Compiled only, never called.
+    new Function('snowflake', ...procedure.argumentNames, procedure.body);
+  } catch (error) {
+    problems.push({ stage: 'parse', message: `the JavaScript body of ${procedure.name} does not compile: ${(error as Error).message}` });
+  }
+  for (const name of procedure.argumentNames) {
+    if (!new RegExp(`\\b${name}\\b`).test(procedure.body)) {
+      problems.push({ stage: 'snowflake', message: `${procedure.name}'s body never reads argument ${name} by its upper-case name (JavaScript sees no other)` });
+    }
+  }
+  return problems;
+}
+
+/** The CALL of an anonymous procedure must call the procedure the WITH clause defines, with as many arguments. */
+function anonymousCallProblems(anonymous: { definition: string; call: string }): Problem[] {
+  const defined = procedureDefinition(anonymous.definition);
+  const called = procedureCall(anonymous.call);
+  if (defined === undefined || called === undefined) return [{ stage: 'parse', message: 'the anonymous procedure or its CALL cannot be read' }];
+  if (called.name !== defined.name) return [{ stage: 'snowflake', message: `CALL ${called.name} does not call the anonymous procedure ${defined.name} the statement defines` }];
+  if (called.args.length !== defined.argumentNames.length) {
+    return [{ stage: 'snowflake', message: `CALL ${called.name} passes ${called.args.length} argument(s) to a procedure declaring ${defined.argumentNames.length}` }];
+  }
+  return [];
 }
 
 function errorsOf(errors: ValidationError[], stage: Problem['stage']): Problem[] {
