@@ -17,7 +17,12 @@ import { JOB_COLUMNS, toQueueJob, type QueueJob } from '../src/queue/job-state.j
 import type { EnrichmentType } from '../src/queue/plan.js';
 import { simulate, type SimulationResult } from '../src/simulator/simulate.js';
 import { VisibilityClock } from '../src/simulator/visibility.js';
-import { startTestService } from './support/embedded.js';
+import { migrate } from '../src/db/migrations.js';
+import { openEngine, type EngineHandle } from '../src/engine.js';
+import { createServices } from '../src/services.js';
+import { FakeSnowflake } from './support/fake-snowflake.js';
+import { silentLog, startTestService, tempDir, testConfig } from './support/embedded.js';
+import { insertTests } from './support/processor-fixtures.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -160,60 +165,71 @@ describe('statements per enrichment type', () => {
   });
 });
 
+const BASE_ID = 2n ** 62n;
+const WAIT_START = Date.parse('2025-11-20T11:50:00Z');
+
+/** LOCK_WAIT_HISTORY rows as the adapters return them (NUMBER(38,0) ids beyond 2^53 as decimal text), one blocker each. */
+function lockWaits(count: number): { rows: LockSourceRow[]; blockedTimeByQuery: Map<string, number> } {
+  const rows: LockSourceRow[] = Array.from({ length: count }, (_, i) => ({
+    QUERY_ID: `01b2c3d4-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    TRANSACTION_ID: String(BASE_ID + BigInt(i)),
+    REQUESTED_AT: new Date(WAIT_START + i * 37),
+    ACQUIRED_AT: new Date(WAIT_START + i * 37 + 5),
+    LOCK_TYPE: 'ROW',
+    OBJECT_ID: String(BASE_ID + 10_000n),
+    OBJECT_NAME: 'ROW',
+    SCHEMA_NAME: 'BENCH',
+    DATABASE_NAME: 'FLAKEBENCH',
+    BLOCKER_QUERIES: [{ query_id: `01b2c3d4-0000-4000-9000-${String(i).padStart(12, '0')}`, transaction_id: String(BASE_ID + 5_000n + BigInt(i)) }],
+  }));
+  return { rows, blockedTimeByQuery: new Map(rows.map((row, i) => [row.QUERY_ID, i + 0.125])) };
+}
+
+/**
+ * Writes 1,000 lock waits for `current` (claimed as `claimId`) on `warehouse` and checks the statements and what
+ * arrived: one INSERT, ids exact, timestamps to the millisecond, decimals, RAW_EVENT a VARIANT.
+ */
+async function writeThousandWaits(warehouse: Warehouse, current: QueueJob, claimId: string, readAt: Date) {
+  const { rows, blockedTimeByQuery } = lockWaits(1000);
+  const output = { ...transformLocks(rows, blockedTimeByQuery, { tableName: 'BENCH_TABLE', schemaName: 'BENCH', databaseName: 'FLAKEBENCH' }), readAt };
+  expect(output.events).toHaveLength(1000);
+  const statements = lockContentionModule.writeStatements(output, current, fenceOf(current.jobId, claimId));
+  const inserts = statements.filter((statement) => /^INSERT INTO LOCK_CONTENTION_EVENTS\b/.test(statement.sql));
+  expect(inserts).toHaveLength(1);
+  expect(statements).toHaveLength(3); // DELETE, INSERT, UPDATE TEST_RESULTS
+  const results = await warehouse.transaction(statements);
+  expect(results[1]!.rowsAffected).toBe(1000);
+
+  const stored = await warehouse.query<{ Q: string; T: string; B: string; O: string; R: Date; A: Date; W: number; RAW: Record<string, never> }>(
+    `SELECT QUERY_ID AS Q, CAST(LOCK_TRANSACTION_ID AS VARCHAR) AS T, CAST(BLOCKING_TRANSACTION_ID AS VARCHAR) AS B, CAST(OBJECT_ID AS VARCHAR) AS O,
+       REQUESTED_AT AS R, LOCK_ACQUIRED_AT AS A, WAIT_DURATION_MS AS W, RAW_EVENT AS RAW
+     FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ? ORDER BY QUERY_ID`,
+    [current.testId],
+  );
+  expect(stored).toHaveLength(1000);
+  stored.forEach((row, i) => {
+    const source = rows[i]!;
+    expect(row.Q).toBe(source.QUERY_ID);
+    expect(row.T).toBe(String(BASE_ID + BigInt(i)));
+    expect(row.B).toBe(String(BASE_ID + 5_000n + BigInt(i)));
+    expect(row.O).toBe(String(BASE_ID + 10_000n));
+    expect(row.R).toEqual(source.REQUESTED_AT);
+    expect(row.A).toEqual(source.ACQUIRED_AT);
+    expect(Number(row.W)).toBe(i + 0.125);
+    // A VARIANT stays a VARIANT: the wait's view row, the ids as the view gave them.
+    expect(row.RAW).toMatchObject({ QUERY_ID: source.QUERY_ID, TRANSACTION_ID: source.TRANSACTION_ID, BLOCKER_QUERIES: source.BLOCKER_QUERIES });
+  });
+  const [summary] = await warehouse.query<{ N: number }>('SELECT LOCK_WAIT_COUNT AS N FROM TEST_RESULTS WHERE TEST_ID = ?', [current.testId]);
+  expect(Number(summary!.N)).toBe(1000);
+  return output;
+}
+
 describe('statements per write', () => {
   it('1,000 lock waits go in one INSERT, transaction ids above 2^53 exact, doubles, timestamps and variants intact', async () => {
     const current = await job();
     const claimId = 'claim-statements';
     await service.services.warehouse.execute('UPDATE DELAYED_ENRICHMENT_QUEUE SET CLAIM_ID = ? WHERE JOB_ID = ?', [claimId, current.jobId]);
-    const base = 2n ** 62n;
-    const start = Date.parse('2025-11-20T11:50:00Z');
-    // View rows as the adapters return them: NUMBER(38,0) ids beyond 2^53 as decimal text.
-    const rows: LockSourceRow[] = Array.from({ length: 1000 }, (_, i) => ({
-      QUERY_ID: `01b2c3d4-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      TRANSACTION_ID: String(base + BigInt(i)),
-      REQUESTED_AT: new Date(start + i * 37),
-      ACQUIRED_AT: new Date(start + i * 37 + 5),
-      LOCK_TYPE: 'ROW',
-      OBJECT_ID: String(base + 10_000n),
-      OBJECT_NAME: 'ROW',
-      SCHEMA_NAME: 'BENCH',
-      DATABASE_NAME: 'FLAKEBENCH',
-      BLOCKER_QUERIES: [{ query_id: `01b2c3d4-0000-4000-9000-${String(i).padStart(12, '0')}`, transaction_id: String(base + 5_000n + BigInt(i)) }],
-    }));
-    const blockedTimeByQuery = new Map(rows.map((row, i) => [row.QUERY_ID, i + 0.125]));
-    const output = {
-      ...transformLocks(rows, blockedTimeByQuery, { tableName: 'BENCH_TABLE', schemaName: 'BENCH', databaseName: 'FLAKEBENCH' }),
-      readAt: clock.now(),
-    };
-    expect(output.events).toHaveLength(1000);
-    const statements = lockContentionModule.writeStatements(output, current, fenceOf(current.jobId, claimId));
-    const inserts = statements.filter((statement) => /^INSERT INTO LOCK_CONTENTION_EVENTS\b/.test(statement.sql));
-    expect(inserts).toHaveLength(1);
-    expect(statements).toHaveLength(3); // DELETE, INSERT, UPDATE TEST_RESULTS
-    const results = await service.services.warehouse.transaction(statements);
-    expect(results[1]!.rowsAffected).toBe(1000);
-
-    const stored = await service.services.warehouse.query<{ Q: string; T: string; B: string; O: string; R: Date; A: Date; W: number; RAW: Record<string, never> }>(
-      `SELECT QUERY_ID AS Q, CAST(LOCK_TRANSACTION_ID AS VARCHAR) AS T, CAST(BLOCKING_TRANSACTION_ID AS VARCHAR) AS B, CAST(OBJECT_ID AS VARCHAR) AS O,
-         REQUESTED_AT AS R, LOCK_ACQUIRED_AT AS A, WAIT_DURATION_MS AS W, RAW_EVENT AS RAW
-       FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ? ORDER BY QUERY_ID`,
-      [current.testId],
-    );
-    expect(stored).toHaveLength(1000);
-    stored.forEach((row, i) => {
-      const source = rows[i]!;
-      expect(row.Q).toBe(source.QUERY_ID);
-      expect(row.T).toBe(String(base + BigInt(i)));
-      expect(row.B).toBe(String(base + 5_000n + BigInt(i)));
-      expect(row.O).toBe(String(base + 10_000n));
-      expect(row.R).toEqual(source.REQUESTED_AT);
-      expect(row.A).toEqual(source.ACQUIRED_AT);
-      expect(row.W).toBe(i + 0.125);
-      // A VARIANT stays a VARIANT: the wait's view row, the ids as the view gave them.
-      expect(row.RAW).toMatchObject({ QUERY_ID: source.QUERY_ID, TRANSACTION_ID: source.TRANSACTION_ID, BLOCKER_QUERIES: source.BLOCKER_QUERIES });
-    });
-    const [summary] = await service.services.warehouse.query<{ N: number }>('SELECT LOCK_WAIT_COUNT AS N FROM TEST_RESULTS WHERE TEST_ID = ?', [current.testId]);
-    expect(summary!.N).toBe(1000);
+    const output = await writeThousandWaits(service.services.warehouse, current, claimId, clock.now());
 
     // Past MAX_STATEMENT_BYTES the payload is split by size, every statement under it, every row written once.
     const many = { ...output, events: Array.from({ length: 2500 }, (_, i) => ({ ...output.events[i % 1000]!, queryId: `wait-${i}` })) };
@@ -230,5 +246,47 @@ describe('statements per write', () => {
       [current.testId],
     );
     expect(written).toEqual({ N: 2500, Q: 2500 });
+  });
+});
+
+describe('statements per write, through the Snowflake driver', () => {
+  const PASSWORD = 'statements-password';
+  const dir = tempDir('fbde-sf-statements-');
+  let fake: FakeSnowflake;
+  let engine: EngineHandle;
+
+  beforeAll(async () => {
+    fake = await FakeSnowflake.start({ password: PASSWORD });
+    await fake.createFlakeBenchTables();
+    const config = testConfig({
+      DATA_DIR: dir.path,
+      SNOWFLAKE_ACCOUNT: 'FAKEACCOUNT',
+      SNOWFLAKE_USER: 'SERVICE_USER',
+      SNOWFLAKE_PASSWORD: PASSWORD,
+      SNOWFLAKE_ACCESS_URL: fake.url,
+      SNOWFLAKE_POOL_SIZE: '1',
+    });
+    engine = await openEngine(config, silentLog);
+    await migrate(engine.warehouse, { clock, log: { info: () => undefined, warn: () => undefined } });
+  });
+  afterAll(async () => {
+    await engine?.close();
+    await fake?.stop();
+    dir.remove();
+  });
+
+  it('1,000 lock waits are one INSERT request with one text bind, the ids exact after the round trip', async () => {
+    expect(engine.engine).toBe('snowflake');
+    const services = createServices({ config: testConfig(), clock, log: silentLog, engine });
+    await insertTests(engine.warehouse, [{ testId: 'sf-statements', tableType: 'HYBRID' }]);
+    const { job_id: jobId } = await enqueueJob(services, { test_id: 'sf-statements', run_id: 'run-sf-statements', table_type: 'HYBRID', test_end_time: new Date('2026-01-15T11:00:00Z') });
+    await engine.warehouse.execute('UPDATE DELAYED_ENRICHMENT_QUEUE SET CLAIM_ID = ? WHERE JOB_ID = ?', ['claim-sf', jobId!]);
+    const [row] = await engine.warehouse.query(`SELECT ${JOB_COLUMNS} FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ?`, [jobId!]);
+    const sentBefore = fake.statements.length;
+    await writeThousandWaits(engine.warehouse, toQueueJob(row!), 'claim-sf', clock.now());
+    const inserts = fake.statements.slice(sentBefore).filter((statement) => /^INSERT INTO LOCK_CONTENTION_EVENTS\b/.test(statement.sqlText));
+    expect(inserts).toHaveLength(1);
+    // The test's ids and the read time, the rows as one JSON text, the fence.
+    expect(inserts[0]!.binds).toHaveLength(6);
   });
 });
