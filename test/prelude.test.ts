@@ -176,6 +176,40 @@ describe('macros behave like their Snowflake namesakes', () => {
     expect(await one("SELECT PARSE_JSON('') AS E, PARSE_JSON('   ') AS W")).toEqual({ E: null, W: null });
     await expect(warehouse.query("SELECT PARSE_JSON('{\"a\": ') AS V")).rejects.toBeInstanceOf(WarehouseError);
   });
+
+  // docs.snowflake.com/en/sql-reference/functions/flatten: the examples over `[1, 77]` and `{"a":1, "b":[77,88]}`.
+  it('FLATTEN(INPUT => v) gives one row per array element (INDEX, PATH [i]) or object member (KEY, PATH key)', async () => {
+    const array = await warehouse.query(
+      "SELECT f.KEY, f.PATH, f.INDEX, f.VALUE, f.THIS FROM (SELECT PARSE_JSON('[1, 77]') AS J) p, LATERAL FLATTEN(INPUT => p.J) f ORDER BY f.INDEX",
+    );
+    expect(array).toEqual([
+      { KEY: null, PATH: '[0]', INDEX: 0, VALUE: 1, THIS: [1, 77] },
+      { KEY: null, PATH: '[1]', INDEX: 1, VALUE: 77, THIS: [1, 77] },
+    ]);
+    const object = await warehouse.query(
+      `SELECT f.KEY, f.PATH, f.INDEX, f.VALUE FROM (SELECT PARSE_JSON('{"a":1, "b":[77,88]}') AS J) p, LATERAL FLATTEN(INPUT => p.J) f ORDER BY f.KEY`,
+    );
+    expect(object).toEqual([
+      { KEY: 'a', PATH: 'a', INDEX: null, VALUE: 1 },
+      { KEY: 'b', PATH: 'b', INDEX: null, VALUE: [77, 88] },
+    ]);
+    // Nothing for NULL or an empty array.
+    for (const input of ['NULL', "PARSE_JSON('[]')"]) {
+      expect(await warehouse.query(`SELECT f.VALUE FROM (SELECT ${input} AS J) p, LATERAL FLATTEN(INPUT => p.J) f`), input).toEqual([]);
+    }
+  });
+
+  it('FLATTEN over a bound JSON array of objects: GET and AS_VARCHAR read each member, a missing key is SQL NULL', async () => {
+    const rows = await warehouse.query(
+      `SELECT r.INDEX, AS_VARCHAR(GET(r.VALUE, 'id')) AS ID, GET(r.VALUE, 'v') AS V, GET(r.VALUE, 'missing') IS NULL AS MISSING
+FROM (SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT => p.J) r ORDER BY r.INDEX`,
+      [[{ id: '9007199254740993', v: { nested: [1, 'two'] } }, { id: 'b' }]],
+    );
+    expect(rows).toEqual([
+      { INDEX: 0, ID: '9007199254740993', V: { nested: [1, 'two'] }, MISSING: true },
+      { INDEX: 1, ID: 'b', V: null, MISSING: true },
+    ]);
+  });
 });
 
 describe('transactions on DuckDB', () => {

@@ -107,6 +107,12 @@ describe('offline Snowflake check', () => {
         known,
       ),
     ).toEqual([]);
+    // Rows from one JSON bind: FLATTEN's output columns are known, nothing else is.
+    const flattened = (column: string) =>
+      `INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, PAYLOAD) SELECT AS_VARCHAR(GET(r.${column}, 'c0')), CAST(AS_VARCHAR(GET(r.VALUE, 'c1')) AS TIMESTAMP_NTZ), GET(r.VALUE, 'c2')
+FROM (SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT => p.J) r`;
+    expect(checkStatement(flattened('VALUE'), known)).toEqual([]);
+    expect(checkStatement(flattened('VALUES'), known).map((p) => p.message).join()).toMatch(/r\.VALUES: FLATTEN has only the columns/);
     expect(() => schema.apply('ALTER TABLE DELAYED_ENRICHMENT_QUEUE CLUSTER BY (NO_SUCH_COLUMN)')).toThrow(/unknown column/);
     expect(() => schema.apply('ALTER TABLE NO_SUCH_TABLE ADD COLUMN X INTEGER')).toThrow(/unknown table/);
     // DuckDB-only functions parse fine; the function list catches them.

@@ -38,6 +38,16 @@ export const PRELUDE_MACROS: readonly string[] = [
   // NULL for anything that is not an array, as in Snowflake (json_array_length gives 0 for an object).
   "CREATE OR REPLACE TEMP MACRO ARRAY_SIZE(arr) AS CASE WHEN json_type(arr) = 'ARRAY' THEN json_array_length(arr) END",
   'CREATE OR REPLACE TEMP MACRO TO_VARCHAR(x) AS CAST(x AS VARCHAR)',
+  // FLATTEN(INPUT => v), Snowflake's table function (docs.snowflake.com/en/sql-reference/functions/flatten):
+  // one row per element of an array (INDEX its position, PATH '[i]') or member of an object (KEY, PATH the
+  // key), VALUE the element, THIS the input; no rows for NULL. SEQ and the RECURSIVE/OUTER/MODE arguments
+  // are not covered. Use it as `LATERAL FLATTEN(INPUT => x) alias`: DuckDB rejects TABLE(FLATTEN(...)).
+  `CREATE OR REPLACE TEMP MACRO FLATTEN(INPUT) AS TABLE
+SELECT CASE WHEN json_type(INPUT) = 'OBJECT' THEN e.key END AS KEY,
+  CASE WHEN json_type(INPUT) = 'ARRAY' THEN '[' || e.key || ']' ELSE e.key END AS PATH,
+  CASE WHEN json_type(INPUT) = 'ARRAY' THEN CAST(e.key AS BIGINT) END AS INDEX,
+  e.value AS VALUE, INPUT AS THIS
+FROM json_each(INPUT) e`,
   // SYSDATE(): the current time in UTC as TIMESTAMP_NTZ, whatever the session's time zone
   // (docs.snowflake.com/en/sql-reference/functions/sysdate). Views compare it with our UTC NTZ columns.
   "CREATE OR REPLACE TEMP MACRO SYSDATE() AS timezone('UTC', current_timestamp)",

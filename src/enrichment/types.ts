@@ -23,6 +23,19 @@ export interface EnrichmentContext {
 export type Readiness = { ready: true } | { ready: false; reason: string; /** When to look again. */ retryAt?: Date };
 
 /**
+ * What `read` returns instead of rows when the view has not caught up with the test yet: the dense views
+ * answer "caught up?" in the same statement as the read (readiness.ts), so the processor learns it from the
+ * read. Not an error: the type waits without spending an attempt, as after a not-ready `checkReady`.
+ */
+export class ViewNotReady {
+  constructor(
+    readonly reason: string,
+    /** When to look again (default: the processor's recheck interval). */
+    readonly retryAt?: Date,
+  ) {}
+}
+
+/**
  * The fence every write must carry. Put `fence.sql` in each statement's WHERE (AND-ed) and append
  * `fence.binds` to its binds: the statement then writes nothing once the job's claim was lost,
  * even inside a one-request batch. The processor refuses write lists whose statements lack it.
@@ -36,8 +49,13 @@ export interface EnrichmentModule<Source = unknown, Output = unknown> {
   type: EnrichmentType;
   /** The ACCOUNT_USAGE view read (its start-up probe gates the type). */
   view: SourceViewName;
-  checkReady(context: EnrichmentContext): Promise<Readiness>;
-  read(context: EnrichmentContext): Promise<Source>;
+  /**
+   * "Is the view ready?" when it can be answered without I/O (the sparse views: documented latency passed).
+   * Types whose readiness needs the view leave it out and answer from `read` (ViewNotReady).
+   */
+  checkReady?(context: EnrichmentContext): Promise<Readiness>;
+  /** The view's rows for the job, or ViewNotReady when the read found the view behind the test. */
+  read(context: EnrichmentContext): Promise<Source | ViewNotReady>;
   /** Pure: no I/O, no clock. */
   transform(source: Source, job: QueueJob): Output;
   /** Rows the output holds (reported in the progress event and the type's state). */

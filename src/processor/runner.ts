@@ -9,7 +9,7 @@ import { writtenTable } from '../db/lock-order.js';
 import type { Statement, Warehouse } from '../db/warehouse.js';
 import { isWarehouseError } from '../db/warehouse.js';
 import type { EnrichmentRegistry } from '../enrichment/registry.js';
-import type { EnrichmentContext, EnrichmentModule } from '../enrichment/types.js';
+import { ViewNotReady, type EnrichmentContext, type EnrichmentModule } from '../enrichment/types.js';
 import { eventBusOf } from '../events/bus.js';
 import { insertEventFenced, insertSummaryEventFenced, type EnrichmentEvent, type EventType } from '../events/outbox.js';
 import type { JsonObject } from '../db/warehouse.js';
@@ -356,10 +356,13 @@ export class JobRun {
       timeoutMs: this.deps.statementTimeoutMs,
     };
     const work = (async (): Promise<TypeResult> => {
-      const readiness = await module.checkReady(context);
-      if (!readiness.ready) return { kind: 'not_ready', reason: readiness.reason, ...(readiness.retryAt ? { retryAt: readiness.retryAt } : {}) };
-      // Rows of the view are checked against its documented types before the transform sees them.
-      const source = await module.read({ ...context, warehouse: checkedSourceWarehouse(context.warehouse, module.view) });
+      const readiness = (await module.checkReady?.(context)) ?? { ready: true };
+      // Rows of the view are checked against its documented types before the transform sees them. A dense view
+      // answers "caught up?" in its read (readiness.ts), a sparse one in checkReady.
+      const source = readiness.ready
+        ? await module.read({ ...context, warehouse: checkedSourceWarehouse(context.warehouse, module.view) })
+        : new ViewNotReady(readiness.reason, readiness.retryAt);
+      if (source instanceof ViewNotReady) return { kind: 'not_ready', reason: source.reason, ...(source.retryAt ? { retryAt: source.retryAt } : {}) };
       return { kind: 'done', output: module.transform(source, this.job) };
     })().catch((error: unknown): TypeResult => ({ kind: 'error', error }));
     // A module that ignores its signal still cannot hold the run past the abort or the timeout.

@@ -305,6 +305,23 @@ export function withinGroupAsArgument(text: string): string {
   return text.replace(/\(([^()]*)\)\s+WITHIN\s+GROUP\s*\(\s*ORDER\s+BY\s+([^()]+?)\s*\)/gi, '($1, $2)');
 }
 
+// FLATTEN's output columns (docs.snowflake.com/en/sql-reference/functions/flatten). polyglot does not know a table
+// function's columns, so `alias.COL` of a `LATERAL FLATTEN(...) alias` is checked here.
+const FLATTEN_COLUMNS = new Set(['SEQ', 'KEY', 'PATH', 'INDEX', 'VALUE', 'THIS']);
+
+/** `alias.COL` references to a FLATTEN alias whose COL is not one of FLATTEN's output columns. */
+export function unknownFlattenColumns(text: string): string[] {
+  const unknown: string[] = [];
+  for (const match of text.matchAll(/\bFLATTEN\s*\((?:[^()]|\([^()]*\))*\)\s+(?:AS\s+)?([A-Za-z_]\w*)/gi)) {
+    const alias = match[1] as string;
+    for (const reference of text.matchAll(new RegExp(`\\b${alias}\\.([A-Za-z_]\\w*)`, 'g'))) {
+      const column = (reference[1] as string).toUpperCase();
+      if (!FLATTEN_COLUMNS.has(column)) unknown.push(`${alias}.${reference[1]}`);
+    }
+  }
+  return unknown;
+}
+
 export function checkStatement(original: string, schema?: Schema): Problem[] {
   // polyglot cannot parse CALL with an anonymous procedure: checked as its CREATE PROCEDURE and its CALL.
   const anonymous = anonymousProcedureCall(original);
@@ -325,6 +342,9 @@ export function checkStatement(original: string, schema?: Schema): Problem[] {
   for (const rule of NOT_SNOWFLAKE) if (rule.pattern.test(bare)) problems.push({ stage: 'snowflake', message: rule.why });
   for (const name of unknownFunctions(text)) {
     problems.push({ stage: 'snowflake', message: `${name}() is not a Snowflake function known to this check (see SNOWFLAKE_FUNCTIONS)` });
+  }
+  for (const reference of unknownFlattenColumns(bare)) {
+    problems.push({ stage: 'schema', message: `${reference}: FLATTEN has only the columns ${[...FLATTEN_COLUMNS].join(', ')}` });
   }
   const call = functionInValues(bare);
   if (call !== undefined) {

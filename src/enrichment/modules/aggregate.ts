@@ -9,8 +9,8 @@ import type { QueueJob } from '../../queue/job-state.js';
 import { transformAggregate, type AggregateResult, type AggregateSourceRow } from '../aggregate-transform.js';
 import type { CombinedStats } from '../aggregate-stats.js';
 import { tagBelongsToTest, tagPredicate } from '../query-tags.js';
-import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
-import { denseViewReady } from './readiness.js';
+import type { EnrichmentContext, EnrichmentModule, Fence, ViewNotReady } from '../types.js';
+import { DENSE_CAUGHT_UP, denseEvidenceWindow, denseViewNotReady } from './readiness.js';
 import { tagPrefixes, testWindow } from './scope.js';
 import { fencedInsert } from './write-rows.js';
 
@@ -18,13 +18,21 @@ const SOURCE_COLUMNS = `QUERY_PARAMETERIZED_HASH, QUERY_TAG, INTERVAL_START_TIME
   COMPILATION_TIME, TOTAL_ELAPSED_TIME, QUEUED_OVERLOAD_TIME, QUEUED_PROVISIONING_TIME, BYTES_SCANNED, ROWS_PRODUCED,
   ERRORS, HYBRID_TABLE_REQUESTS_THROTTLED_COUNT`;
 
-/** The read, for a given number of tag prefixes (the tag predicate repeats per prefix). */
+/**
+ * The read, for a given number of tag prefixes (the tag predicate repeats per prefix), with the readiness
+ * evidence (readiness.ts) in the same statement: one row CAUGHT_UP = 0 when the view is behind the test, else
+ * the view's rows with CAUGHT_UP = 1 (a single all-NULL row when it has none: the LEFT JOIN keeps the evidence).
+ */
 function readText(prefixCount: number): string {
   const predicate = tagPredicate('QUERY_TAG', Array.from({ length: prefixCount }, (_, i) => `p${i}`)).sql;
-  return `SELECT ${SOURCE_COLUMNS}
-FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY
-WHERE INTERVAL_START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND INTERVAL_START_TIME < CAST(? AS TIMESTAMP_NTZ)
-  AND ${predicate}`;
+  return `SELECT ready.CAUGHT_UP, d.*
+FROM (SELECT ${DENSE_CAUGHT_UP.AGGREGATE} AS CAUGHT_UP) ready
+LEFT JOIN (
+  SELECT ${SOURCE_COLUMNS}
+  FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY
+  WHERE INTERVAL_START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND INTERVAL_START_TIME < CAST(? AS TIMESTAMP_NTZ)
+    AND ${predicate}
+) d ON ready.CAUGHT_UP > 0`;
 }
 sql('enrichment.aggregate.read', readText(2));
 
@@ -62,8 +70,8 @@ const statColumnNames = FAMILIES.flatMap((family) => family.stats.map((stat) => 
 
 const insertMetrics = fencedInsert('AGGREGATE_QUERY_METRICS', [
   { name: 'METRIC_ID' },
-  { name: 'TEST_ID' },
-  { name: 'RUN_ID' },
+  { name: 'TEST_ID', shared: true },
+  { name: 'RUN_ID', shared: true },
   { name: 'QUERY_PARAMETERIZED_HASH' },
   { name: 'QUERY_TAG' },
   { name: 'INTERVAL_START', kind: 'timestamp' },
@@ -75,13 +83,13 @@ const insertMetrics = fencedInsert('AGGREGATE_QUERY_METRICS', [
   { name: 'HYBRID_REQUESTS_THROTTLED_COUNT' },
   { name: 'ERRORS_BREAKDOWN', kind: 'variant' },
   { name: 'RAW_SAMPLE', kind: 'variant' },
-  { name: 'CREATED_AT', kind: 'timestamp' },
+  { name: 'CREATED_AT', kind: 'timestamp', shared: true },
   { name: 'PERCENTILE_METHOD' },
 ]);
 
 const insertTestMetrics = fencedInsert('AGGREGATE_TEST_METRICS', [
-  { name: 'TEST_ID' },
-  { name: 'RUN_ID' },
+  { name: 'TEST_ID', shared: true },
+  { name: 'RUN_ID', shared: true },
   { name: 'QUERY_COUNT' },
   { name: 'INTERVAL_START', kind: 'timestamp' },
   { name: 'INTERVAL_END', kind: 'timestamp' },
@@ -94,7 +102,7 @@ const insertTestMetrics = fencedInsert('AGGREGATE_TEST_METRICS', [
   { name: 'EXEC_P999_MS' },
   { name: 'EXEC_MAX_MS' },
   { name: 'PERCENTILE_METHOD' },
-  { name: 'CREATED_AT', kind: 'timestamp' },
+  { name: 'CREATED_AT', kind: 'timestamp', shared: true },
 ]);
 
 /** NUMBER(38,3) columns hold milliseconds to the microsecond; BIGINT columns whole numbers. */
@@ -112,19 +120,20 @@ export const aggregateModule: EnrichmentModule<AggregateSource, AggregateOutput>
   type: 'AGGREGATE',
   view: 'AGGREGATE_QUERY_HISTORY',
 
-  checkReady: (context) => denseViewReady(context, 'AGGREGATE'),
-
-  async read(context: EnrichmentContext): Promise<AggregateSource> {
+  async read(context: EnrichmentContext): Promise<AggregateSource | ViewNotReady> {
     const window = testWindow(context.job);
     const prefixes = await tagPrefixes(context);
     const predicate = tagPredicate('QUERY_TAG', prefixes);
-    const rows = await context.warehouse.query<AggregateSourceRow & Record<string, never>>(
+    const rows = await context.warehouse.query<AggregateSourceRow & { CAUGHT_UP: number } & Record<string, never>>(
       readText(prefixes.length),
-      [window.from, window.to, ...predicate.binds],
+      [...denseEvidenceWindow(context), window.from, window.to, ...predicate.binds],
       { signal: context.signal, timeoutMs: context.timeoutMs },
     );
+    if (Number(rows[0]?.CAUGHT_UP ?? 0) === 0) return denseViewNotReady('AGGREGATE');
+    // A view row always has INTERVAL_START_TIME (the WHERE bounds it): a NULL one is the LEFT JOIN's empty side.
+    const viewRows = rows.filter((row) => row.INTERVAL_START_TIME !== null).map(({ CAUGHT_UP: _caughtUp, ...row }) => row as AggregateSourceRow);
     // Exact prefix match happened in SQL; the phase rule (warm-up excluded) is applied here.
-    return { rows: rows.filter((row) => tagBelongsToTest(row.QUERY_TAG, prefixes)), readAt: context.now };
+    return { rows: viewRows.filter((row) => tagBelongsToTest(row.QUERY_TAG, prefixes)), readAt: context.now };
   },
 
   transform: (source) => ({ ...transformAggregate(source.rows), readAt: source.readAt }),

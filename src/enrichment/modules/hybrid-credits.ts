@@ -16,34 +16,60 @@ import { sparseViewReady } from './readiness.js';
 import { tagPrefixes, testWindow } from './scope.js';
 import { fencedInsert } from './write-rows.js';
 
-const READ_WINDOWS = sql(
-  'enrichment.hybrid_credits.windows',
-  `SELECT START_TIME, END_TIME, CREDITS_USED FROM SNOWFLAKE.ACCOUNT_USAGE.HYBRID_TABLE_USAGE_HISTORY
-WHERE END_TIME > CAST(? AS TIMESTAMP_NTZ) AND START_TIME < CAST(? AS TIMESTAMP_NTZ)
-ORDER BY START_TIME`,
-);
-
-// Other hybrid tests whose run overlaps the windows: their requests are in the same account-level credits.
-const OVERLAPPING_TESTS = sql(
-  'enrichment.hybrid_credits.overlapping_tests',
-  `SELECT TEST_ID, START_TIME, END_TIME FROM TEST_RESULTS
-WHERE TABLE_TYPE IN ('HYBRID', 'UNISTORE') AND START_TIME < CAST(? AS TIMESTAMP_NTZ) AND END_TIME > CAST(? AS TIMESTAMP_NTZ)`,
-);
-
-function requestsText(prefixCount: number): string {
+/**
+ * The whole read in one statement (for a given number of tag prefixes), one row per item, PART saying which:
+ * - WINDOW: the usage windows overlapping the test (START_TIME, END_TIME, CREDITS_USED);
+ * - OVERLAPPING_TEST: other hybrid tests whose run overlaps the windows' span (their requests are in the same
+ *   account-level credits): TEST_ID, TEST_START, TEST_END;
+ * - REQUESTS: the test's requests per minute (MINUTE_START, REQUESTS) from its AGGREGATE_QUERY_HISTORY
+ *   intervals, or from its QUERY_EXECUTIONS when the view has none.
+ * Tests and requests are only read when there are windows. AGGREGATE_QUERY_HISTORY's TIMESTAMP_LTZ minute is
+ * cast to TIMESTAMP_NTZ (the same instant: sessions run in UTC) to share a column with QUERY_EXECUTIONS'.
+ */
+function readText(prefixCount: number): string {
   const predicate = tagPredicate('QUERY_TAG', Array.from({ length: prefixCount }, (_, i) => `p${i}`)).sql;
-  return `SELECT INTERVAL_START_TIME AS MINUTE_START, SUM(CALLS) AS REQUESTS
-FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY
-WHERE INTERVAL_START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND INTERVAL_START_TIME < CAST(? AS TIMESTAMP_NTZ) AND ${predicate}
-GROUP BY INTERVAL_START_TIME`;
+  return `WITH usage_windows AS (
+  SELECT START_TIME, END_TIME, CREDITS_USED FROM SNOWFLAKE.ACCOUNT_USAGE.HYBRID_TABLE_USAGE_HISTORY
+  WHERE END_TIME > CAST(? AS TIMESTAMP_NTZ) AND START_TIME < CAST(? AS TIMESTAMP_NTZ)
+), window_span AS (
+  SELECT MIN(START_TIME) AS SPAN_START, MAX(END_TIME) AS SPAN_END FROM usage_windows
+), aggregate_requests AS (
+  SELECT CAST(INTERVAL_START_TIME AS TIMESTAMP_NTZ) AS MINUTE_START, SUM(CALLS) AS REQUESTS
+  FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY
+  WHERE INTERVAL_START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND INTERVAL_START_TIME < CAST(? AS TIMESTAMP_NTZ) AND ${predicate}
+    AND EXISTS (SELECT 1 FROM usage_windows)
+  GROUP BY INTERVAL_START_TIME
+), execution_requests AS (
+  SELECT DATE_TRUNC('minute', START_TIME) AS MINUTE_START, COUNT(*) AS REQUESTS FROM QUERY_EXECUTIONS
+  WHERE TEST_ID = ? AND EXISTS (SELECT 1 FROM usage_windows) AND NOT EXISTS (SELECT 1 FROM aggregate_requests)
+  GROUP BY DATE_TRUNC('minute', START_TIME)
+)
+SELECT 'WINDOW' AS PART, START_TIME, END_TIME, CREDITS_USED, NULL AS TEST_ID, NULL AS TEST_START, NULL AS TEST_END,
+  NULL AS MINUTE_START, NULL AS REQUESTS
+FROM usage_windows
+UNION ALL
+SELECT 'OVERLAPPING_TEST', NULL, NULL, NULL, tr.TEST_ID, tr.START_TIME, tr.END_TIME, NULL, NULL
+FROM TEST_RESULTS tr CROSS JOIN window_span s
+WHERE tr.TABLE_TYPE IN ('HYBRID', 'UNISTORE') AND tr.START_TIME < s.SPAN_END AND tr.END_TIME > s.SPAN_START
+UNION ALL
+SELECT 'REQUESTS', NULL, NULL, NULL, NULL, NULL, NULL, MINUTE_START, REQUESTS FROM aggregate_requests
+UNION ALL
+SELECT 'REQUESTS', NULL, NULL, NULL, NULL, NULL, NULL, MINUTE_START, REQUESTS FROM execution_requests
+ORDER BY PART, START_TIME`;
 }
-sql('enrichment.hybrid_credits.requests_from_aggregate', requestsText(2));
+sql('enrichment.hybrid_credits.read', readText(2));
 
-const REQUESTS_FROM_EXECUTIONS = sql(
-  'enrichment.hybrid_credits.requests_from_executions',
-  `SELECT DATE_TRUNC('minute', START_TIME) AS MINUTE_START, COUNT(*) AS REQUESTS FROM QUERY_EXECUTIONS
-WHERE TEST_ID = ? GROUP BY DATE_TRUNC('minute', START_TIME)`,
-);
+type CreditsReadRow = {
+  PART: 'WINDOW' | 'OVERLAPPING_TEST' | 'REQUESTS';
+  START_TIME: Date | null;
+  END_TIME: Date | null;
+  CREDITS_USED: number | string | null;
+  TEST_ID: string | null;
+  TEST_START: Date | null;
+  TEST_END: Date | null;
+  MINUTE_START: Date | null;
+  REQUESTS: number | string | null;
+};
 
 const DELETE_CREDITS = sql(
   'enrichment.hybrid_credits.delete',
@@ -58,8 +84,8 @@ WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
 
 const insertCredits = fencedInsert('HYBRID_TABLE_CREDITS', [
   { name: 'CREDIT_ID' },
-  { name: 'TEST_ID' },
-  { name: 'RUN_ID' },
+  { name: 'TEST_ID', shared: true },
+  { name: 'RUN_ID', shared: true },
   { name: 'TABLE_NAME' },
   { name: 'SCHEMA_NAME' },
   { name: 'DATABASE_NAME' },
@@ -68,7 +94,7 @@ const insertCredits = fencedInsert('HYBRID_TABLE_CREDITS', [
   { name: 'CREDITS_USED' },
   { name: 'REQUESTS_COUNT' },
   { name: 'RAW_DATA', kind: 'variant' },
-  { name: 'CREATED_AT', kind: 'timestamp' },
+  { name: 'CREATED_AT', kind: 'timestamp', shared: true },
   { name: 'ATTRIBUTION_METHOD' },
   { name: 'OVERLAP_FRACTION' },
   { name: 'OVERLAPPING_TESTS' },
@@ -100,35 +126,26 @@ export const hybridCreditsModule: EnrichmentModule<CreditsSource, CreditsOutput>
   checkReady: async (context) => sparseViewReady(context, 'HYBRID_CREDITS'),
 
   async read(context: EnrichmentContext): Promise<CreditsSource> {
-    const options = { signal: context.signal, timeoutMs: context.timeoutMs };
     const window = testWindow(context.job);
     const test: TestInterval = { testId: context.job.testId, start: window.testStart, end: window.testEnd };
-    const windows = (await context.warehouse.query<UsageWindow & Record<string, never>>(READ_WINDOWS, [test.start, test.end], options)).map(
-      (row) => ({ START_TIME: row.START_TIME, END_TIME: row.END_TIME, CREDITS_USED: Number(row.CREDITS_USED) }),
-    );
-    if (windows.length === 0) return { test, windows, others: [], requestsByMinute: [], readAt: context.now };
-    const spanStart = new Date(Math.min(...windows.map((w) => w.START_TIME.getTime())));
-    const spanEnd = new Date(Math.max(...windows.map((w) => w.END_TIME.getTime())));
-    const others = (await context.warehouse.query<{ TEST_ID: string; START_TIME: Date; END_TIME: Date }>(OVERLAPPING_TESTS, [spanEnd, spanStart], options)).map(
-      (row) => ({ testId: row.TEST_ID, start: row.START_TIME, end: row.END_TIME }),
-    );
     const prefixes = await tagPrefixes(context);
     const predicate = tagPredicate('QUERY_TAG', prefixes);
-    let requests = await context.warehouse.query<{ MINUTE_START: Date; REQUESTS: number }>(
-      requestsText(prefixes.length),
-      [window.from, window.to, ...predicate.binds],
-      options,
+    const rows = await context.warehouse.query<CreditsReadRow & Record<string, never>>(
+      readText(prefixes.length),
+      [test.start, test.end, window.from, window.to, ...predicate.binds, context.job.testId],
+      { signal: context.signal, timeoutMs: context.timeoutMs },
     );
-    if (requests.length === 0) {
-      requests = await context.warehouse.query<{ MINUTE_START: Date; REQUESTS: number }>(REQUESTS_FROM_EXECUTIONS, [context.job.testId], options);
+    const source: CreditsSource = { test, windows: [], others: [], requestsByMinute: [], readAt: context.now };
+    for (const row of rows) {
+      if (row.PART === 'WINDOW') {
+        source.windows.push({ START_TIME: row.START_TIME as Date, END_TIME: row.END_TIME as Date, CREDITS_USED: Number(row.CREDITS_USED) });
+      } else if (row.PART === 'OVERLAPPING_TEST') {
+        source.others.push({ testId: row.TEST_ID as string, start: row.TEST_START as Date, end: row.TEST_END as Date });
+      } else {
+        source.requestsByMinute.push({ minute: (row.MINUTE_START as Date).getTime(), requests: Number(row.REQUESTS) });
+      }
     }
-    return {
-      test,
-      windows,
-      others,
-      requestsByMinute: requests.map((row) => ({ minute: row.MINUTE_START.getTime(), requests: Number(row.REQUESTS) })),
-      readAt: context.now,
-    };
+    return source;
   },
 
   transform(source: CreditsSource): CreditsOutput {

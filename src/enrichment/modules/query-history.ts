@@ -7,8 +7,8 @@ import { sql } from '../../db/sql-registry.js';
 import { FENCE_SQL } from '../../processor/job-writes.js';
 import type { Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
-import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
-import { denseViewReady } from './readiness.js';
+import type { EnrichmentContext, EnrichmentModule, Fence, ViewNotReady } from '../types.js';
+import { DENSE_CAUGHT_UP, denseEvidenceWindow, denseViewNotReady } from './readiness.js';
 import { testWindow } from './scope.js';
 
 // The test's rows of QUERY_HISTORY, bounded by the test window and restricted to its own query ids.
@@ -18,9 +18,11 @@ const MATCHED_HISTORY = `SELECT QUERY_ID, PARTITIONS_SCANNED, PARTITIONS_TOTAL, 
   WHERE START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND START_TIME <= CAST(? AS TIMESTAMP_NTZ)
     AND QUERY_ID IN (SELECT QUERY_ID FROM QUERY_EXECUTIONS WHERE TEST_ID = ?)`;
 
+// One statement: whether the view caught up with the test (readiness.ts), and the coverage.
 const COVERAGE = sql(
   'enrichment.query_history.coverage',
   `SELECT
+  ${DENSE_CAUGHT_UP.QUERY_HISTORY} AS CAUGHT_UP,
   (SELECT COUNT(*) FROM QUERY_EXECUTIONS WHERE TEST_ID = ? AND QUERY_ID IS NOT NULL) AS TOTAL,
   (SELECT COUNT(DISTINCT QUERY_ID) FROM (${MATCHED_HISTORY}) matched) AS MATCHED`,
 );
@@ -49,15 +51,14 @@ export const queryHistoryModule: EnrichmentModule<QueryHistorySource, QueryHisto
   type: 'QUERY_HISTORY',
   view: 'QUERY_HISTORY',
 
-  checkReady: (context) => denseViewReady(context, 'QUERY_HISTORY'),
-
-  async read(context: EnrichmentContext): Promise<QueryHistorySource> {
+  async read(context: EnrichmentContext): Promise<QueryHistorySource | ViewNotReady> {
     const window = testWindow(context.job);
-    const [row] = await context.warehouse.query<{ TOTAL: number; MATCHED: number }>(
+    const [row] = await context.warehouse.query<{ CAUGHT_UP: number; TOTAL: number; MATCHED: number }>(
       COVERAGE,
-      [context.job.testId, window.from, window.to, context.job.testId],
+      [...denseEvidenceWindow(context), context.job.testId, window.from, window.to, context.job.testId],
       { signal: context.signal, timeoutMs: context.timeoutMs },
     );
+    if (Number(row?.CAUGHT_UP ?? 0) === 0) return denseViewNotReady('QUERY_HISTORY');
     return { total: Number(row?.TOTAL ?? 0), matched: Number(row?.MATCHED ?? 0), from: window.from, to: window.to };
   },
 

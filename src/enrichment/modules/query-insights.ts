@@ -44,8 +44,8 @@ WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
 
 const insertInsights = fencedInsert('QUERY_INSIGHTS_CACHE', [
   { name: 'INSIGHT_ID' },
-  { name: 'TEST_ID' },
-  { name: 'RUN_ID' },
+  { name: 'TEST_ID', shared: true },
+  { name: 'RUN_ID', shared: true },
   { name: 'QUERY_ID' },
   { name: 'QUERY_PARAMETERIZED_HASH' },
   { name: 'QUERY_TEXT' },
@@ -56,8 +56,8 @@ const insertInsights = fencedInsert('QUERY_INSIGHTS_CACHE', [
   { name: 'RECOMMENDATION_DETAILS', kind: 'variant' },
   { name: 'AFFECTED_QUERY_COUNT' },
   { name: 'RAW_INSIGHT', kind: 'variant' },
-  { name: 'CREATED_AT', kind: 'timestamp' },
-  { name: 'EXPIRES_AT', kind: 'timestamp' },
+  { name: 'CREATED_AT', kind: 'timestamp', shared: true },
+  { name: 'EXPIRES_AT', kind: 'timestamp', shared: true },
 ]);
 
 type InsightReadRow = InsightSourceRow & { QUERY_TEXT: string | null; QUERY_TAG: string | null; WARMUP_FLAG: number | null };
