@@ -523,8 +523,10 @@ export class JobRun {
     const fenced = [...statements.slice(0, at), ...events.map((event) => insertEventFenced(event, this.job.jobId, this.claimId)), ...statements.slice(at)];
     for (let attempt = 0; ; attempt += 1) {
       try {
-        const results = await this.deps.warehouse.transaction(fenced);
-        if (results[0]?.rowsAffected !== 1) {
+        // One request on Snowflake (db/write-carrier.ts); a lost fence runs nothing after the queue UPDATE.
+        const [group] = await this.deps.warehouse.writeGroups([{ statements: fenced, fenced: true }]);
+        const results = group?.results ?? [];
+        if (!group?.held) {
           this.trailing = [];
           this.reports = [];
           this.lost = true;
