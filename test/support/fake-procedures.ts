@@ -8,7 +8,7 @@
 // word (Atomics.wait); the main thread runs the statement through the fake's own statement path (faults and
 // Snowflake rules included), posts the answer and wakes the worker (Atomics.notify), which reads it with
 // receiveMessageOnPort.
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 
 /** What a statement run for the body returns to it. */
 export interface ProcedureStatementResult {
@@ -158,7 +158,17 @@ export function runJavaScriptProcedure(
       Atomics.notify(flag, 0);
     };
     worker.on('error', (error) => finish(() => reject(error)));
-    worker.on('exit', (code) => finish(() => reject(new Error(`procedure worker exited with code ${code} before the body returned`))));
+    worker.on('exit', (code) => {
+      // The worker posts its outcome and then exits; the exit can be seen before the message is delivered.
+      for (let queued = receiveMessageOnPort(port1); queued !== undefined; queued = receiveMessageOnPort(port1)) {
+        const done = (queued.message as { done?: ProcedureOutcome }).done;
+        if (done !== undefined) {
+          finish(() => resolve(done));
+          return;
+        }
+      }
+      finish(() => reject(new Error(`procedure worker exited with code ${code} before the body returned`)));
+    });
   });
 }
 
