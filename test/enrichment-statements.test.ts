@@ -11,7 +11,7 @@ import { lockContentionModule } from '../src/enrichment/modules/lock-contention.
 import { MAX_STATEMENT_BYTES } from '../src/enrichment/modules/write-rows.js';
 import { tagPrefixes } from '../src/enrichment/modules/scope.js';
 import type { EnrichmentContext, EnrichmentModule } from '../src/enrichment/types.js';
-import { fenceOf } from '../src/processor/job-writes.js';
+import { fenceOf } from '../src/queue/fence.js';
 import { enqueueJob } from '../src/queue/enqueue.js';
 import { JOB_COLUMNS, toQueueJob, type QueueJob } from '../src/queue/job-state.js';
 import type { EnrichmentType } from '../src/queue/plan.js';

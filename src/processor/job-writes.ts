@@ -6,9 +6,6 @@ import type { BindValue, Statement } from '../db/warehouse.js';
 import { FENCE_SQL } from '../queue/fence.js';
 import { isTerminal, nextDue, type ErrorRecord, type QueueJob, type TypeStates } from '../queue/job-state.js';
 
-// The fence is the queue's concept (queue/fence.ts); re-exported for the enrichment modules that import it from here.
-export { FENCE_SQL, fenceOf, isFenced } from '../queue/fence.js';
-
 const SAVE_STATE = sql(
   'processor.job.save_state',
   `UPDATE DELAYED_ENRICHMENT_QUEUE

@@ -3,7 +3,7 @@
 // TEST_RESULTS.THROTTLED_QUERY_COUNT. This is the view that has the hybrid-table queries QUERY_HISTORY misses.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
-import { FENCE_SQL } from '../../processor/job-writes.js';
+import { FENCE_SQL } from '../../queue/fence.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformAggregate, type AggregateResult, type AggregateSourceRow } from '../aggregate-transform.js';

@@ -5,7 +5,7 @@
 // by minute bucket (the first, partial minute of the test included). BILLED is stored per window (migration 0008).
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
-import { FENCE_SQL } from '../../processor/job-writes.js';
+import { FENCE_SQL } from '../../queue/fence.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformCredits, CREDIT_ATTRIBUTION_METHOD, type CreditRow, type RequestBucket, type TestInterval, type UsageWindow } from '../credits-transform.js';

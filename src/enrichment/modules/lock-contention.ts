@@ -8,7 +8,7 @@
 // Waits of warm-up queries are left out: by the waiter's tag phase, or by its QUERY_EXECUTIONS.WARMUP flag.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
-import { FENCE_SQL } from '../../processor/job-writes.js';
+import { FENCE_SQL } from '../../queue/fence.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformLocks, type LockEvent, type LockSourceRow, type LockSummary, type LockTarget } from '../lock-transform.js';

@@ -4,7 +4,7 @@
 // counts coverage (matched / total). Short hybrid-only queries never reach QUERY_HISTORY: a gap is coverage,
 // not an error.
 import { sql } from '../../db/sql-registry.js';
-import { FENCE_SQL } from '../../processor/job-writes.js';
+import { FENCE_SQL } from '../../queue/fence.js';
 import type { Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import type { EnrichmentContext, EnrichmentModule, Fence, ViewNotReady } from '../types.js';

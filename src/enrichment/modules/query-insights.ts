@@ -4,7 +4,7 @@
 // comes from QUERY_HISTORY. Snowflake never produces insights for hybrid-table queries.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
-import { FENCE_SQL } from '../../processor/job-writes.js';
+import { FENCE_SQL } from '../../queue/fence.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformInsights, type InsightCacheRow, type InsightSourceRow } from '../insights-transform.js';

@@ -13,7 +13,7 @@
 import { formatUtcTimestamp, toWireBind } from '../../db/binds.js';
 import { sqlSample } from '../../db/sql-registry.js';
 import type { BindValue, JsonValue, Statement } from '../../db/warehouse.js';
-import { fenceOf } from '../../processor/job-writes.js';
+import { fenceOf } from '../../queue/fence.js';
 import type { Fence } from '../types.js';
 
 export type ColumnKind = 'value' | 'timestamp' | 'variant';
