@@ -1,7 +1,7 @@
-// Processor cost for a due backlog, per job and per type: port calls (what Snowflake would see as requests
-// if transaction() went out as one multi-statement request), statements, and engine statements including
-// BEGIN/COMMIT — which is what today's Snowflake adapter sends as round trips (it runs a transaction as
-// BEGIN, each statement, COMMIT, because Snowflake drops binds in multi-statement requests); jobs/s, peak RSS.
+// Processor cost for a due backlog on DuckDB, per job and per type: port calls (what Snowflake sees as requests
+// with the default write carrier, one request per transaction: db/write-carrier.ts), statements, and engine
+// statements including BEGIN/COMMIT (the requests of SNOWFLAKE_WRITE_CARRIER=statements); jobs/s, peak RSS.
+// The round trips of the real modules through the real driver are bench/round-trips.ts's.
 // Baseline, in the same run on a fresh copy of the same backlog: the seed design's processor (section 5)
 // replayed statement by statement with autocommit (bench/seed-design.ts): 3 + 3·T requests per job (+ one
 // poll per 3 jobs), every statement its own round trip.
@@ -154,11 +154,11 @@ const fmt = (n: number) => n.toFixed(2);
 const row = (name: string, r: typeof ours) =>
   `| ${name} | ${fmt(r.requests / JOBS)} | ${fmt(r.requests / r.types)} | ${fmt(r.statements / JOBS)} | ${fmt(r.engine / JOBS)} | ${fmt(JOBS / r.seconds)} |`;
 console.log(`backlog: ${JOBS} due jobs (${Math.round(JOBS * HYBRID_SHARE)} HYBRID × 5 types, the rest STANDARD × 3), ${ROWS} rows per type, MAX_CONCURRENT_JOBS=${CONCURRENCY}`);
-console.log('| processor | port calls/job (= Snowflake requests with one-request transactions) | port calls/type | statements/job | round trips/job with today\'s Snowflake adapter (statements + BEGIN/COMMIT) | jobs/s (DuckDB) |');
+console.log('| processor | port calls/job (= Snowflake requests with one-request transactions) | port calls/type | statements/job | engine statements/job incl. BEGIN/COMMIT (= Snowflake requests with SNOWFLAKE_WRITE_CARRIER=statements) | jobs/s (DuckDB) |');
 console.log('|---|---|---|---|---|---|');
 console.log(row('seed design (baseline, same run)', seed));
 console.log(row('this processor', ours));
 console.log(
-  `ratios ours/seed: port calls/job ${fmt(ours.requests / seed.requests)}, round trips/job today ${fmt(ours.engine / seed.engine)}, jobs/s ${fmt(seed.seconds / ours.seconds)}`,
+  `ratios ours/seed: port calls/job ${fmt(ours.requests / seed.requests)}, engine statements/job ${fmt(ours.engine / seed.engine)}, jobs/s ${fmt(seed.seconds / ours.seconds)}`,
 );
 console.log(`peak RSS of this process: ${peakRssMb()} MB`);
