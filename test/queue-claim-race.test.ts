@@ -13,7 +13,7 @@ import { enqueueJob } from '../src/queue/enqueue.js';
 import { createServices, type Services } from '../src/services.js';
 import { openTestDatabase, silentLog, testConfig, type TestDatabase } from './support/embedded.js';
 import { controlledRegistry, createControlledTables, succeedAll } from './support/controlled-types.js';
-import { FakeSnowflake } from './support/fake-snowflake.js';
+import { FakeSnowflake, fakeSnowflakeSettings } from './support/fake-snowflake.js';
 import { HookedWarehouse } from './support/hooked-warehouse.js';
 import { insertTests, servicesFor } from './support/processor-fixtures.js';
 
@@ -142,20 +142,7 @@ describe('claim races through the Snowflake driver and the fake endpoint', () =>
   const PASSWORD = 'race-password';
   let fake: FakeSnowflake;
   const open: Warehouse[] = [];
-  const settings = (): SnowflakeSettings => ({
-    account: 'FAKEACCOUNT',
-    user: 'SERVICE_USER',
-    password: PASSWORD,
-    privateKeyPath: undefined,
-    privateKeyPassphrase: undefined,
-    role: undefined,
-    warehouse: undefined,
-    database: 'FLAKEBENCH',
-    schema: 'TEST_RESULTS',
-    accessUrl: fake.url,
-    poolSize: 1,
-    statementTimeoutMs: 30_000,
-  });
+  const settings = (): SnowflakeSettings => fakeSnowflakeSettings(fake, PASSWORD);
   const connect = async () => {
     const warehouse = await openSnowflakeWarehouse(settings(), silentLog);
     open.push(warehouse);

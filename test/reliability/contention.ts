@@ -1,9 +1,11 @@
-// Contention: several processors, each on its own connection to one embedded database (DuckDB lets one process
-// write a file, so they share this process), race one due backlog with the controlled types of the processor
-// tests (test/support/controlled-types.ts: a fenced delete+insert per type, and one TEST_TYPE_WRITES row per
-// committed execution). Every type must be written exactly once, every job claimed once and COMPLETED.
-// Not yet here: separate service processes against the fake Snowflake endpoint (issue 12).
-// Run: npx tsx test/reliability/contention.ts [--jobs 1000] [--processors 4] [--quick]
+// Contention, twice:
+// 1. several processors, each on its own connection to one embedded database (DuckDB lets one process write a
+//    file, so they share this process), race one due backlog with the controlled types of the processor tests
+//    (test/support/controlled-types.ts: a fenced delete+insert per type, and one TEST_TYPE_WRITES row per
+//    committed execution);
+// 2. separate service processes in Snowflake mode against one fake Snowflake endpoint (contention-snowflake.ts).
+// Every type must be written exactly once, every job claimed once and COMPLETED.
+// Run: npx tsx test/reliability/contention.ts [--jobs 1000] [--processors 4] [--sf-jobs 300] [--sf-processes 3] [--quick]
 import { parseArgs } from 'node:util';
 import { ManualClock } from '../../src/clock.js';
 import { Processor } from '../../src/processor/processor.js';
@@ -12,10 +14,22 @@ import { openTestDatabase } from '../support/embedded.js';
 import { controlledRegistry, createControlledTables, ROWS_PER_TYPE, succeedAll } from '../support/controlled-types.js';
 import { insertTests, servicesFor } from '../support/processor-fixtures.js';
 import { report } from './backlog.js';
+import { raceServiceProcesses } from './contention-snowflake.js';
 
-const { values } = parseArgs({ options: { jobs: { type: 'string' }, processors: { type: 'string', default: '4' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    jobs: { type: 'string' },
+    processors: { type: 'string', default: '4' },
+    'sf-jobs': { type: 'string' },
+    'sf-processes': { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false },
+  },
+});
 const JOBS = Number(values.jobs ?? (values.quick ? 200 : 1000));
 const PROCESSORS = Number(values.processors);
+// Every write is a carrier CALL that the fake runs in a worker thread: fewer jobs than the embedded race.
+const SF_JOBS = Number(values['sf-jobs'] ?? (values.quick ? 30 : 300));
+const SF_PROCESSES = Number(values['sf-processes']);
 const TYPES_PER_JOB = 3; // STANDARD tests
 const END = new Date('2026-01-15T11:00:00.000Z');
 
@@ -61,4 +75,13 @@ try {
 } finally {
   await db.close();
 }
-report('contention', `${PROCESSORS} processors on separate connections, ${JOBS} jobs × ${TYPES_PER_JOB} types, ${claimedTotal} claims in ${rounds} rounds`, problems);
+const embedded = `${PROCESSORS} processors on separate connections, ${JOBS} jobs × ${TYPES_PER_JOB} types, ${claimedTotal} claims in ${rounds} rounds`;
+let snowflake = 'service processes against the fake Snowflake endpoint: not run';
+try {
+  const race = await raceServiceProcesses(SF_JOBS, SF_PROCESSES);
+  snowflake = race.figure;
+  problems.push(...race.problems.map((problem) => `Snowflake: ${problem}`));
+} catch (error) {
+  problems.push(`Snowflake: ${(error as Error).message}`);
+}
+report('contention', `${embedded}; ${snowflake}`, problems);

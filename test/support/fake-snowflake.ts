@@ -18,6 +18,7 @@
 import { createHash, createPublicKey, randomUUID, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { SnowflakeSettings } from '../../src/config.js';
 import { DuckDbDatabase, type DuckDbWarehouse } from '../../src/db/duckdb.js';
 import { ddlForDuckDb } from '../../src/db/ddl.js';
 import { loadMigrations, statementsFor } from '../../src/db/migrations.js';
@@ -130,6 +131,25 @@ export const SNOWFLAKE_CONFLICTS = {
     sqlState: '57014',
   },
 } satisfies Record<string, InjectedError>;
+
+/** Adapter settings (src/db/snowflake.ts) for the fake's service user, logging in with `password`; `overrides` win. */
+export function fakeSnowflakeSettings(fake: FakeSnowflake, password: string, overrides: Partial<SnowflakeSettings> = {}): SnowflakeSettings {
+  return {
+    account: 'FAKEACCOUNT',
+    user: 'SERVICE_USER',
+    password,
+    privateKeyPath: undefined,
+    privateKeyPassphrase: undefined,
+    role: undefined,
+    warehouse: undefined,
+    database: 'FLAKEBENCH',
+    schema: 'TEST_RESULTS',
+    accessUrl: fake.url,
+    poolSize: 1,
+    statementTimeoutMs: 30_000,
+    ...overrides,
+  };
+}
 
 export class FakeSnowflake {
   readonly logins: ReceivedLogin[] = [];
