@@ -16,7 +16,7 @@ function runScript(name: string): Promise<{ code: number | null; output: string 
 }
 
 describe('reliability scripts, quick variants', () => {
-  for (const name of ['crash', 'shutdown', 'faults']) {
+  for (const name of ['crash', 'shutdown', 'faults', 'contention']) {
     it(`${name} --quick passes`, async () => {
       const { code, output } = await runScript(name);
       expect(output).toMatch(new RegExp(`^${name}: PASS$`, 'm'));
