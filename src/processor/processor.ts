@@ -222,6 +222,7 @@ export class Processor {
       .catch((error: unknown) => {
         // The claim stays until its lease expires; any instance then reclaims the job.
         this.stats.errors += 1;
+        this.services.storageHealth.noteFailure(error);
         this.services.log.error({ job: run.job.jobId, err: classifyError(error).message }, 'job run failed');
         return undefined;
       })
@@ -239,6 +240,7 @@ export class Processor {
   }
 
   private logPollError(error: unknown): void {
+    this.services.storageHealth.noteFailure(error);
     this.services.log.error({ err: classifyError(error).message }, 'processor poll failed');
   }
 
