@@ -5,7 +5,7 @@
 // BEGIN/COMMIT from separate async flows on one connection would mix their transactions. Two
 // warehouses (connections) writing the same rows raise DuckDB transaction conflicts, surfaced as
 // WarehouseError kind 'conflict' (retryable).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   DuckDBDecimalType,
@@ -45,8 +45,8 @@ export const EMBEDDED_CATALOG = 'SNOWFLAKE';
 export class DuckDbDatabase {
   private closed = false;
   private readonly warehouses = new Set<DuckDbWarehouse>();
-  /** Set when DuckDB reports the file invalidated; only a new instance can use the file again. */
-  private invalidated = false;
+  /** Set when the file must be closed and opened again (see REOPEN_AFTER); only a new instance can use it. */
+  private mustReopen = false;
   private reopening: Promise<void> | undefined;
 
   private constructor(
@@ -77,7 +77,13 @@ export class DuckDbDatabase {
    * invalidated it, then commits one write that changes nothing. Rejects while the disk still refuses.
    */
   async checkStorage(): Promise<void> {
-    if (this.invalidated) await this.reopen();
+    if (this.path !== ':memory:') {
+      // A small commit can still fit in the WAL's last page of a full disk: ask for room for a few blocks.
+      const { bavail, bsize } = statfsSync(dirname(this.path));
+      const free = bavail * bsize;
+      if (free < MIN_FREE_BYTES) throw new WarehouseError('storage', `No space left on device: ${free} bytes free in ${dirname(this.path)}`);
+    }
+    if (this.mustReopen) await this.reopen();
     const probe = await this.connect();
     try {
       await probe.execute(STORAGE_PROBE);
@@ -108,7 +114,7 @@ export class DuckDbDatabase {
   }
 
   private noteError(error: WarehouseError): void {
-    if (error.kind === 'storage' && INVALIDATED.test(error.message)) this.invalidated = true;
+    if (error.kind === 'storage' && REOPEN_AFTER.test(error.message)) this.mustReopen = true;
   }
 
   /**
@@ -121,9 +127,13 @@ export class DuckDbDatabase {
     this.reopening ??= (async () => {
       const warehouses = [...this.warehouses];
       for (const warehouse of warehouses) await warehouse.detachConnection();
-      this.instance.closeSync();
+      try {
+        this.instance.closeSync();
+      } catch {
+        // Closing checkpoints, which fails on the same disk: the file is released all the same.
+      }
       this.instance = await openInstance(this.path);
-      this.invalidated = false;
+      this.mustReopen = false;
       for (const warehouse of warehouses) await warehouse.attachConnection(await this.preparedConnection());
     })().finally(() => {
       this.reopening = undefined;
@@ -155,6 +165,9 @@ async function openInstance(path: string): Promise<DuckDBInstance> {
   setup.closeSync();
   return instance;
 }
+
+/** Free space the storage check wants before it calls the disk back (four of DuckDB's 256 KiB blocks). */
+const MIN_FREE_BYTES = 4 * 256 * 1024;
 
 /**
  * A committed write that changes nothing: rewrites the newest ledger row with its own value, so the WAL is
@@ -337,8 +350,12 @@ const ERROR_KINDS: ReadonlyArray<[RegExp, WarehouseErrorKind]> = [
   [/Could not write file|No space left on device|Read-only file system|has been invalidated|^IO Error|^FATAL Error/, 'storage'],
 ];
 
-/** DuckDB's message once a failed checkpoint has invalidated the attached file. */
-const INVALIDATED = /has been invalidated/;
+/**
+ * Failures after which the file is closed and opened again: DuckDB invalidated it after a failed checkpoint,
+ * or the file system went read-only (the kernel refuses to remount it writable while a writer holds a file
+ * open, so the service lets go of it until the disk is repaired). A full disk keeps the file open: reads work.
+ */
+const REOPEN_AFTER = /has been invalidated|Read-only file system/;
 
 export function translateError(error: unknown): WarehouseError {
   if (error instanceof WarehouseError) return error;
