@@ -5,7 +5,7 @@
 // BEGIN/COMMIT from separate async flows on one connection would mix their transactions. Two
 // warehouses (connections) writing the same rows raise DuckDB transaction conflicts, surfaced as
 // WarehouseError kind 'conflict' (retryable).
-import { mkdirSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   DuckDBDecimalType,
@@ -132,6 +132,9 @@ export class DuckDbDatabase {
       } catch {
         // Closing checkpoints, which fails on the same disk: the file is released all the same.
       }
+      // Never create it here: a missing file is a disk not (yet) mounted again, and a fresh empty database
+      // in the bare mount point would take the service's writes from then on.
+      if (!existsSync(this.path)) throw new WarehouseError('storage', `the database file ${this.path} is missing (disk not mounted?)`);
       this.instance = await openInstance(this.path);
       this.mustReopen = false;
       for (const warehouse of warehouses) await warehouse.attachConnection(await this.preparedConnection());
