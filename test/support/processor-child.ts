@@ -14,7 +14,7 @@ const typeMs = Number(process.env.CHILD_TYPE_MS ?? '200');
 const service = await main(
   {
     DATA_DIR: dataDir,
-    PORT: '0',
+    PORT: process.env.CHILD_PORT ?? '0',
     LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? 'silent',
     ENRICHMENT_ENABLED: 'true',
     POLL_CRON: '* * * * * *',
