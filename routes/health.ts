@@ -1,4 +1,4 @@
-// GET /health: engine, version, migration state, view permissions and processor state, from memory only.
+// GET /health: engine, version, migration state, view permissions, processor and storage state, from memory only.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
 import { SERVICE_VERSION } from '../src/version.js';
@@ -37,6 +37,14 @@ const ProcessorState = Type.Object({
   claim_races_lost: Count('Claims another instance won first (DuckDB conflict).'),
 });
 
+/** The embedded database's disk refusing writes (src/storage-health.ts); null while writes succeed. */
+const StorageState = Type.Object({
+  reason: Type.String({ description: "The latest failure's reason (the engine's message, first line)." }),
+  since: Type.String({ format: 'date-time', description: 'First failure of this episode.' }),
+  last_failure_at: Type.String({ format: 'date-time' }),
+  failures: Count('Failed writes in this episode (polls, job runs and the recheck).'),
+});
+
 export const HealthResponse = Type.Object(
   {
     status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
@@ -51,6 +59,7 @@ export const HealthResponse = Type.Object(
     }),
     views: Type.Array(ViewProbe),
     processor: Nullable(ProcessorState),
+    storage: Nullable(StorageState),
   },
   { $id: 'Health' },
 );
@@ -68,8 +77,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async () => {
       const { health } = app.services;
       const unreadable = health.views.some((view) => !view.readable);
+      const storage = health.storage();
       return {
-        status: !health.migrations.current || unreadable ? ('degraded' as const) : ('ok' as const),
+        status: !health.migrations.current || unreadable || storage ? ('degraded' as const) : ('ok' as const),
         engine: health.engine,
         version: SERVICE_VERSION,
         started_at: health.startedAt.toISOString(),
@@ -77,6 +87,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         views: health.views,
         // The snapshot is built by src/processor/processor.ts snapshot(); this schema names its figures.
         processor: health.processor ? (health.processor() as Static<typeof ProcessorState>) : null,
+        storage,
       };
     },
   );

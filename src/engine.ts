@@ -13,6 +13,8 @@ export interface EngineHandle {
   connect(): Promise<Warehouse>;
   /** Where the data lives, for logs and /health (never includes credentials). */
   location: string;
+  /** Resolves once the database takes a write again (src/storage-health.ts, while degraded); embedded only. */
+  checkStorage?: () => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,7 @@ export async function openEngine(config: Config, log: Logger): Promise<EngineHan
     warehouse,
     connect: () => database.connect(),
     location: path,
+    checkStorage: () => database.checkStorage(),
     close: () => database.close(),
   };
 }

@@ -1,6 +1,7 @@
 // What GET /health reports, kept in memory so that answering it never queries the warehouse
 // (on Snowflake every query can resume a billed warehouse).
 import type { Engine } from './db/warehouse.js';
+import type { StorageSnapshot } from './storage-health.js';
 
 export type ViewProbe = { view: string; readable: boolean; checked_at: string; error?: string };
 
@@ -12,6 +13,8 @@ export interface HealthState {
   views: ViewProbe[];
   /** Filled by the processor when it runs; `undefined` when the processor is off. */
   processor: (() => Record<string, unknown>) | undefined;
+  /** The embedded database's failing writes (src/storage-health.ts); null while writes succeed. */
+  storage: () => StorageSnapshot | null;
 }
 
 export function createHealthState(engine: Engine, now: Date): HealthState {
@@ -21,5 +24,6 @@ export function createHealthState(engine: Engine, now: Date): HealthState {
     migrations: { applied: 0, pending: 0, current: false, latest: null },
     views: [],
     processor: undefined,
+    storage: () => null,
   };
 }

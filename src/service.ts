@@ -59,6 +59,7 @@ export async function startService(config: Config, log: Logger, options: StartOp
         stopped = true;
         // Background work first (it releases its claims), then sockets, then the engine.
         await background?.stop();
+        services.storageHealth.stop();
         await app.close();
         await engine.close();
       },

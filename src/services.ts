@@ -11,6 +11,10 @@ import { LocalSignals } from './queue/local-signals.js';
 import { queueStats } from './queue/stats.js';
 import { QueueStatsCache } from './queue/stats-cache.js';
 import { TestReadCache } from './results/read-cache.js';
+import { StorageHealth } from './storage-health.js';
+
+/** How often a degraded embedded database is checked for taking writes again. */
+const STORAGE_RECHECK_MS = 1000;
 
 export interface Services {
   config: Config;
@@ -20,6 +24,8 @@ export interface Services {
   /** Shortcut for engine.warehouse. */
   warehouse: Warehouse;
   health: HealthState;
+  /** Whether the embedded database's disk takes writes (the processor reports its failures here). */
+  storageHealth: StorageHealth;
   /** Due times and cancels this instance tells its own processor about (see queue/local-signals.ts). */
   signals: LocalSignals;
   /** Prometheus metrics of this service (GET /metrics). */
@@ -39,10 +45,19 @@ export function createServices(parts: {
   health?: HealthState;
 }): Services {
   const metrics = new ServiceMetrics();
+  const storageHealth = new StorageHealth({
+    clock: parts.clock,
+    log: parts.log,
+    check: parts.engine.checkStorage,
+    recheckMs: STORAGE_RECHECK_MS,
+  });
+  const health = parts.health ?? createHealthState(parts.engine.engine, parts.clock.now());
+  health.storage = () => storageHealth.snapshot();
   const services: Services = {
     ...parts,
     warehouse: parts.engine.warehouse,
-    health: parts.health ?? createHealthState(parts.engine.engine, parts.clock.now()),
+    health,
+    storageHealth,
     signals: new LocalSignals(),
     metrics,
     queueStats: undefined as unknown as QueueStatsCache,

@@ -5,7 +5,7 @@
 // BEGIN/COMMIT from separate async flows on one connection would mix their transactions. Two
 // warehouses (connections) writing the same rows raise DuckDB transaction conflicts, surfaced as
 // WarehouseError kind 'conflict' (retryable).
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   DuckDBDecimalType,
@@ -18,6 +18,7 @@ import {
 import { toWireBinds } from './binds.js';
 import { parseJsonExact } from './exact-json.js';
 import { PRELUDE_MACROS, PRELUDE_SETTINGS, PRELUDE_TYPES } from './prelude.js';
+import { sql } from './sql-registry.js';
 import {
   WarehouseError,
   onlyGroupResults,
@@ -48,40 +49,62 @@ export const EMBEDDED_CATALOG = 'SNOWFLAKE';
 export class DuckDbDatabase {
   private closed = false;
   private readonly warehouses = new Set<DuckDbWarehouse>();
+  /** Set when the file must be closed and opened again (see REOPEN_AFTER); only a new instance can use it. */
+  private mustReopen = false;
+  private reopening: Promise<void> | undefined;
 
   private constructor(
-    private readonly instance: DuckDBInstance,
+    private instance: DuckDBInstance,
     readonly path: string,
   ) {}
 
   /** Opens (creating when missing) the database file; `':memory:'` gives a throwaway database. */
   static async open(path: string): Promise<DuckDbDatabase> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const instance = await DuckDBInstance.create(':memory:');
-    const setup = await instance.connect();
-    try {
-      const target = path === ':memory:' ? ':memory:' : path.replaceAll("'", "''");
-      await setup.run(`ATTACH '${target}' AS ${EMBEDDED_CATALOG}`);
-      await setup.run(`USE ${EMBEDDED_CATALOG}`);
-      for (const type of PRELUDE_TYPES) {
-        const existing = await setup.runAndReadAll(
-          'SELECT 1 FROM duckdb_types() WHERE database_name = ? AND type_name = ?',
-          [EMBEDDED_CATALOG, type.name],
-        );
-        if (existing.currentRowCount === 0) await setup.run(`CREATE TYPE ${type.name} AS ${type.definition}`);
-      }
-    } catch (error) {
-      setup.closeSync();
-      instance.closeSync();
-      throw translateError(error);
-    }
-    setup.closeSync();
-    return new DuckDbDatabase(instance, path);
+    return new DuckDbDatabase(await openInstance(path), path);
   }
 
   /** A new connection with the prelude applied. Each processor or writer uses its own. */
   async connect(): Promise<DuckDbWarehouse> {
     if (this.closed) throw new WarehouseError('connection', 'the embedded database is closed');
+    const warehouse = new DuckDbWarehouse(
+      await this.preparedConnection(),
+      () => this.warehouses.delete(warehouse),
+      (error) => this.noteError(error),
+    );
+    this.warehouses.add(warehouse);
+    return warehouse;
+  }
+
+  /**
+   * The storage check /health runs while degraded (src/storage-health.ts): reopens the file when DuckDB
+   * invalidated it, then commits one write that changes nothing. Rejects while the disk still refuses.
+   */
+  async checkStorage(): Promise<void> {
+    if (this.path !== ':memory:') {
+      // A small commit can still fit in the WAL's last page of a full disk: ask for room for a few blocks.
+      const { bavail, bsize } = statfsSync(dirname(this.path));
+      const free = bavail * bsize;
+      if (free < MIN_FREE_BYTES) throw new WarehouseError('storage', `No space left on device: ${free} bytes free in ${dirname(this.path)}`);
+    }
+    if (this.mustReopen) await this.reopen();
+    const probe = await this.connect();
+    try {
+      await probe.execute(STORAGE_PROBE);
+    } finally {
+      await probe.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.reopening?.catch(() => undefined);
+    for (const warehouse of [...this.warehouses]) await warehouse.close();
+    this.instance.closeSync();
+  }
+
+  private async preparedConnection(): Promise<DuckDBConnection> {
     const connection = await this.instance.connect();
     try {
       await connection.run(`USE ${EMBEDDED_CATALOG}`);
@@ -91,21 +114,80 @@ export class DuckDbDatabase {
       connection.closeSync();
       throw translateError(error);
     }
-    const warehouse = new DuckDbWarehouse(connection, () => this.warehouses.delete(warehouse));
-    this.warehouses.add(warehouse);
-    return warehouse;
+    return connection;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const warehouse of [...this.warehouses]) await warehouse.close();
-    this.instance.closeSync();
+  private noteError(error: WarehouseError): void {
+    if (error.kind === 'storage' && REOPEN_AFTER.test(error.message)) this.mustReopen = true;
+  }
+
+  /**
+   * After a failed checkpoint DuckDB invalidates the attached file ("Detach and reattach it before using it
+   * again"), but DETACH itself then fails with the same error: only closing the instance releases it. So a
+   * new instance opens the file (replaying its WAL: every committed transaction is there) and every
+   * connection of this database moves to it, keeping its own statement queue.
+   */
+  private reopen(): Promise<void> {
+    this.reopening ??= (async () => {
+      const warehouses = [...this.warehouses];
+      for (const warehouse of warehouses) await warehouse.detachConnection();
+      try {
+        this.instance.closeSync();
+      } catch {
+        // Closing checkpoints, which fails on the same disk: the file is released all the same.
+      }
+      // Never create it here: a missing file is a disk not (yet) mounted again, and a fresh empty database
+      // in the bare mount point would take the service's writes from then on.
+      if (!existsSync(this.path)) throw new WarehouseError('storage', `the database file ${this.path} is missing (disk not mounted?)`);
+      this.instance = await openInstance(this.path);
+      this.mustReopen = false;
+      for (const warehouse of warehouses) await warehouse.attachConnection(await this.preparedConnection());
+    })().finally(() => {
+      this.reopening = undefined;
+    });
+    return this.reopening;
   }
 }
 
 /** Prepared statements kept per connection (the service's distinct statement texts fit with room to spare). */
 const PREPARED_STATEMENTS_KEPT = 64;
+
+/** A DuckDB instance with the file attached under EMBEDDED_CATALOG and the prelude's types in it. */
+async function openInstance(path: string): Promise<DuckDBInstance> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const setup = await instance.connect();
+  try {
+    const target = path === ':memory:' ? ':memory:' : path.replaceAll("'", "''");
+    await setup.run(`ATTACH '${target}' AS ${EMBEDDED_CATALOG}`);
+    await setup.run(`USE ${EMBEDDED_CATALOG}`);
+    for (const type of PRELUDE_TYPES) {
+      const existing = await setup.runAndReadAll(
+        'SELECT 1 FROM duckdb_types() WHERE database_name = ? AND type_name = ?',
+        [EMBEDDED_CATALOG, type.name],
+      );
+      if (existing.currentRowCount === 0) await setup.run(`CREATE TYPE ${type.name} AS ${type.definition}`);
+    }
+  } catch (error) {
+    setup.closeSync();
+    instance.closeSync();
+    throw translateError(error);
+  }
+  setup.closeSync();
+  return instance;
+}
+
+/** Free space the storage check wants before it calls the disk back (four of DuckDB's 256 KiB blocks). */
+const MIN_FREE_BYTES = 4 * 256 * 1024;
+
+/**
+ * A committed write that changes nothing: rewrites the newest ledger row with its own value, so the WAL is
+ * appended and synced like any real commit (a read, or a CHECKPOINT with nothing to write, would succeed on
+ * a full or read-only disk).
+ */
+const STORAGE_PROBE = sql(
+  'duckdb.storage_probe',
+  'UPDATE SCHEMA_MIGRATIONS SET APPLIED_AT = APPLIED_AT WHERE VERSION = (SELECT MAX(VERSION) FROM SCHEMA_MIGRATIONS)',
+);
 
 /** One connection, one statement at a time. */
 export class DuckDbWarehouse implements Warehouse {
@@ -117,8 +199,10 @@ export class DuckDbWarehouse implements Warehouse {
   private readonly prepared = new Map<string, DuckDBPreparedStatement>();
 
   constructor(
-    private readonly connection: DuckDBConnection,
+    /** Undefined only while the database is being reopened after a storage failure. */
+    private connection: DuckDBConnection | undefined,
     private readonly onClose: () => void,
+    private readonly onError: (error: WarehouseError) => void = () => undefined,
   ) {}
 
   query<T extends Row = Row>(sql: string, binds?: readonly BindValue[], options?: StatementOptions): Promise<T[]> {
@@ -168,10 +252,36 @@ export class DuckDbWarehouse implements Warehouse {
     if (this.closed) return;
     this.closed = true;
     await this.tail.catch(() => undefined);
-    for (const statement of this.prepared.values()) statement.destroySync();
-    this.prepared.clear();
-    this.connection.closeSync();
+    this.forgetPrepared();
+    this.connection?.closeSync();
+    this.connection = undefined;
     this.onClose();
+  }
+
+  /** Reopen, step 1: after the statements queued so far, close the connection to the old instance. */
+  detachConnection(): Promise<void> {
+    return this.exclusive(async () => {
+      // Prepared statements belong to the old connection.
+      this.forgetPrepared();
+      this.connection?.closeSync();
+      this.connection = undefined;
+    }).catch(() => undefined);
+  }
+
+  /** Reopen, step 2: the connection to the new instance (closed right away if this warehouse was closed meanwhile). */
+  attachConnection(connection: DuckDBConnection): Promise<void> {
+    if (this.closed) {
+      connection.closeSync();
+      return Promise.resolve();
+    }
+    this.forgetPrepared();
+    this.connection = connection;
+    return Promise.resolve();
+  }
+
+  private get open(): DuckDBConnection {
+    if (!this.connection) throw new WarehouseError('storage', 'the embedded database is being reopened after a storage failure');
+    return this.connection;
   }
 
   /** Runs `work` after everything queued before it; an abort while waiting skips it. */
@@ -193,7 +303,7 @@ export class DuckDbWarehouse implements Warehouse {
 
   private async rollbackQuietly(): Promise<void> {
     try {
-      await this.connection.run('ROLLBACK');
+      await this.connection?.run('ROLLBACK');
     } catch {
       // No transaction left to roll back (DuckDB already ended it): nothing to do.
     }
@@ -206,7 +316,7 @@ export class DuckDbWarehouse implements Warehouse {
   ): Promise<T[]> {
     const result = await this.guarded(async () => {
       const prepared = await this.preparedFor(sql, binds);
-      return prepared ? this.forgetOnError(sql, prepared.runAndReadAll()) : this.connection.runAndReadAll(sql);
+      return prepared ? this.forgetOnError(sql, prepared.runAndReadAll()) : this.open.runAndReadAll(sql);
     }, options);
     return normalizeResult(result) as T[];
   }
@@ -218,9 +328,14 @@ export class DuckDbWarehouse implements Warehouse {
   ): Promise<ExecuteResult> {
     const result = await this.guarded(async () => {
       const prepared = await this.preparedFor(sql, binds);
-      return prepared ? this.forgetOnError(sql, prepared.run()) : this.connection.run(sql);
+      return prepared ? this.forgetOnError(sql, prepared.run()) : this.open.run(sql);
     }, options);
     return { rowsAffected: result.rowsChanged };
+  }
+
+  private forgetPrepared(): void {
+    for (const statement of this.prepared.values()) statement.destroySync();
+    this.prepared.clear();
   }
 
   /** A statement that failed is prepared afresh next time (whatever state the failure left it in). */
@@ -247,7 +362,7 @@ export class DuckDbWarehouse implements Warehouse {
       // Most recently used last: Map keeps insertion order.
       this.prepared.delete(sql);
     } else {
-      prepared = await this.connection.prepare(sql);
+      prepared = await this.open.prepare(sql);
       if (this.prepared.size >= PREPARED_STATEMENTS_KEPT) {
         const [oldest, statement] = this.prepared.entries().next().value as [string, DuckDBPreparedStatement];
         this.prepared.delete(oldest);
@@ -268,7 +383,7 @@ export class DuckDbWarehouse implements Warehouse {
     let stopReason: 'timeout' | 'aborted' | undefined;
     const interrupt = (reason: 'timeout' | 'aborted') => {
       stopReason ??= reason;
-      this.connection.interrupt();
+      this.connection?.interrupt();
     };
     const timer =
       options?.timeoutMs === undefined ? undefined : setTimeout(() => interrupt('timeout'), options.timeoutMs);
@@ -279,7 +394,9 @@ export class DuckDbWarehouse implements Warehouse {
     } catch (error) {
       if (stopReason === 'timeout') throw new WarehouseError('timeout', `statement exceeded ${options?.timeoutMs} ms`);
       if (stopReason === 'aborted') throw new WarehouseError('aborted', 'statement aborted');
-      throw translateError(error);
+      const translated = translateError(error);
+      this.onError(translated);
+      throw translated;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       options?.signal?.removeEventListener('abort', onAbort);
@@ -296,7 +413,18 @@ const ERROR_KINDS: ReadonlyArray<[RegExp, WarehouseErrorKind]> = [
   [/^Catalog Error/, 'not_found'],
   [/^INTERRUPT Error/, 'aborted'],
   [/^IO Error: Could not set lock/, 'connection'],
+  // The disk refused a write: a commit's WAL append ("TransactionContext Error: Failed to commit: Could not
+  // write file ...: No space left on device" / "Read-only file system"), a checkpoint, or any statement on a
+  // file DuckDB has invalidated after a failed checkpoint.
+  [/Could not write file|No space left on device|Read-only file system|has been invalidated|^IO Error|^FATAL Error/, 'storage'],
 ];
+
+/**
+ * Failures after which the file is closed and opened again: DuckDB invalidated it after a failed checkpoint,
+ * or the file system went read-only (the kernel refuses to remount it writable while a writer holds a file
+ * open, so the service lets go of it until the disk is repaired). A full disk keeps the file open: reads work.
+ */
+const REOPEN_AFTER = /has been invalidated|Read-only file system/;
 
 export function translateError(error: unknown): WarehouseError {
   if (error instanceof WarehouseError) return error;

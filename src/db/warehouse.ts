@@ -93,6 +93,7 @@ export type WarehouseErrorKind =
   | 'timeout'
   | 'aborted'
   | 'connection' // login or network failure
+  | 'storage' // the embedded database's disk refused a write (read-only, full, I/O error); retryable once the disk is back
   | 'constraint'
   | 'syntax'
   | 'other';
@@ -131,9 +132,15 @@ export class WarehouseError extends Error {
     });
   }
 
-  /** Worth trying again later: conflicts, timeouts and connection trouble. Permission and syntax errors are not. */
+  /** Worth trying again later: conflicts, timeouts, connection and storage trouble. Permission and syntax errors are not. */
   get retryable(): boolean {
-    return this.kind === 'conflict' || this.kind === 'timeout' || this.kind === 'connection' || this.kind === 'other';
+    return (
+      this.kind === 'conflict' ||
+      this.kind === 'timeout' ||
+      this.kind === 'connection' ||
+      this.kind === 'storage' ||
+      this.kind === 'other'
+    );
   }
 }
 

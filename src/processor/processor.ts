@@ -23,6 +23,9 @@ export interface ProcessorOptions {
   random?: () => number;
 }
 
+/** Polls after a failed run that may pass without taking its job back (see start()). */
+const LOOK_AGAIN_POLLS = 5;
+
 /** Base recheck delay for a not-ready view (scaled by LATENCY_SCALE, at least 1 s). */
 const NOT_READY_RECHECK_MS = 5 * 60_000;
 
@@ -221,8 +224,26 @@ export class Processor {
         return result;
       })
       .catch((error: unknown) => {
-        // The claim stays until its lease expires; any instance then reclaims the job.
+        // The claim stays until its lease expires; any instance then reclaims the job, this one too: its own
+        // leases are left out of the wake time it learns from the queue, so it looks again at the expiry,
+        // until a poll takes the job back (a poll that fails, e.g. on a disk still refusing writes, does not
+        // count; after LOOK_AGAIN_POLLS polls that do not take it, another instance has it).
         this.stats.errors += 1;
+        this.services.storageHealth.noteFailure(error);
+        const jobId = run.job.jobId;
+        const lookAgain = (pollsLeft: number) =>
+          setTimeout(() => {
+            if (this.stopping || this.runs.has(jobId) || pollsLeft === 0) return;
+            this.noteDue(this.services.clock.now());
+            void this.poll().then(
+              () => lookAgain(this.runs.has(jobId) ? 0 : pollsLeft - 1),
+              (pollError: unknown) => {
+                this.logPollError(pollError);
+                lookAgain(pollsLeft);
+              },
+            );
+          }, this.services.config.leaseMs).unref();
+        lookAgain(LOOK_AGAIN_POLLS);
         this.services.log.error({ job: run.job.jobId, err: classifyError(error).message }, 'job run failed');
         return undefined;
       })
@@ -240,6 +261,7 @@ export class Processor {
   }
 
   private logPollError(error: unknown): void {
+    this.services.storageHealth.noteFailure(error);
     this.services.log.error({ err: classifyError(error).message }, 'processor poll failed');
   }
 

@@ -36,6 +36,7 @@ export class Scheduler {
       try {
         await work();
       } catch (error) {
+        this.services.storageHealth.noteFailure(error);
         this.services.log.error({ task: name, err: classifyError(error).message }, 'scheduled task failed');
       }
     };
@@ -66,7 +67,10 @@ export class Scheduler {
       () => {
         this.wakeTimer = undefined;
         if (this.services.clock.now().getTime() >= due.getTime()) {
-          void this.processor.poll().catch((error: unknown) => this.services.log.error({ err: classifyError(error).message }, 'wake-up poll failed'));
+          void this.processor.poll().catch((error: unknown) => {
+            this.services.storageHealth.noteFailure(error);
+            this.services.log.error({ err: classifyError(error).message }, 'wake-up poll failed');
+          });
         } else {
           this.armWakeTimer();
         }

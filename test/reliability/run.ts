@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const RELIABILITY_SCRIPTS = ['crash', 'shutdown', 'faults', 'contention', 'demo-growth'] as const;
+export const RELIABILITY_SCRIPTS = ['crash', 'shutdown', 'faults', 'contention', 'demo-growth', 'disk-faults'] as const;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const args = process.argv.slice(2);

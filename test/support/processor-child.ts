@@ -25,7 +25,7 @@ const slowWork: Script = (job) => {
 const service = await main(
   {
     DATA_DIR: dataDir,
-    PORT: '0',
+    PORT: process.env.CHILD_PORT ?? '0',
     LOG_LEVEL: process.env.CHILD_LOG_LEVEL ?? 'silent',
     ENRICHMENT_ENABLED: 'true',
     POLL_CRON: '* * * * * *',
