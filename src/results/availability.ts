@@ -199,17 +199,22 @@ function fromState(type: EnrichmentType, state: TypeState, job: JobRow, now: Dat
     completed_at: state.completed_at ?? null,
   };
   const due = state.due_at ? new Date(state.due_at) : null;
-  switch (state.status) {
+  // A claim's opening (the types it took marked IN_PROGRESS) is saved with its first type's write
+  // (processor/runner.ts): until then a due type of a job held under a live lease is being worked on all the same.
+  const heldByClaim =
+    state.status === 'PENDING' && job.status === 'IN_PROGRESS' && job.leaseExpiresAt !== null && job.leaseExpiresAt > now && due !== null && due <= now;
+  const status = heldByClaim ? 'IN_PROGRESS' : state.status;
+  switch (status) {
     case 'PENDING':
     case 'IN_PROGRESS': {
-      const waiting = state.status === 'PENDING' && state.last_error?.startsWith('not ready:') ? state.last_error : null;
-      const retrying = state.status === 'PENDING' && !waiting && state.last_error ? `retrying after: ${state.last_error}` : null;
+      const waiting = status === 'PENDING' && state.last_error?.startsWith('not ready:') ? state.last_error : null;
+      const retrying = status === 'PENDING' && !waiting && state.last_error ? `retrying after: ${state.last_error}` : null;
       return {
         ...base,
-        status: state.status,
+        status,
         expected_at: due?.toISOString() ?? null,
         minutes_remaining: minutesUntil(due, now),
-        reason: waiting ?? retrying ?? (state.status === 'IN_PROGRESS' ? `being enriched by ${job.claimedBy ?? 'a processor'}` : null),
+        reason: waiting ?? retrying ?? (status === 'IN_PROGRESS' ? `being enriched by ${job.claimedBy ?? 'a processor'}` : null),
       };
     }
     case 'COMPLETED':
