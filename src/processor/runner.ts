@@ -1,8 +1,7 @@
 // Runs one claimed job: decides which of its types are due, counts their attempts (saved with the first
 // type's write; a claim that dies before it still spends them, counted by the claim that rescues the job),
-// runs them one after another (readiness → read → pure transform → one fenced write batch per type), and
-// ends the claim. Every state change goes out
-// with its event in the same batch. A batch whose fenced queue UPDATE touches no row means the claim
+// runs them one after another (read with readiness → pure transform → one fenced write batch per type), and
+// ends the claim. Every state change goes out with its event in the same batch. A batch whose fenced queue UPDATE touches no row means the claim
 // was lost (cancelled, or reclaimed after the lease ran out): the run stops and writes nothing more.
 import { performance } from 'node:perf_hooks';
 import { writtenTable } from '../db/lock-order.js';
@@ -217,7 +216,7 @@ export class JobRun {
     if (job.testStored === false) return this.endMissingTest(runnable, now);
     // The opening: attempts counted (in the state the next batch saves), test marked IN_PROGRESS, job_claimed,
     // plus any immediate outcomes. It travels with the first type's write (one request less per job); a claim
-    // that dies before that write is found by the next claim (see interruptedUnsaved above).
+    // that dies before that write is found by the claim that rescues the job (`unsaved` above).
     this.opening.push(testStatus(job, this.claimId, 'IN_PROGRESS', null, null));
     if (runnable.some((entry) => entry.type === 'AGGREGATE')) this.opening.push(aggregateStatus(job, this.claimId, 'IN_PROGRESS'));
     events.unshift(
