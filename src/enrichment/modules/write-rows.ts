@@ -5,9 +5,10 @@
 //
 // How values travel: each row is an object keyed by column position (`c0`, `c1`, ...: short keys keep the
 // payload small), a NULL is a missing key (a JSON null is not SQL NULL in either engine). Scalars travel as
-// JSON strings, read back with AS_VARCHAR and converted to the column's type by the INSERT (Snowflake coerces
-// text to NUMBER/BOOLEAN: docs.snowflake.com/en/sql-reference/data-type-conversion), the text a bind carries: integers beyond 2^53 (transaction ids) stay exact, doubles keep their shortest
-// round-trip text, timestamps are UTC text cast to TIMESTAMP_NTZ. VARIANT columns take the nested JSON value
+// JSON strings (the text a bind carries), read back with AS_VARCHAR and converted to the column's type by the
+// INSERT (Snowflake coerces text to NUMBER/BOOLEAN: docs.snowflake.com/en/sql-reference/data-type-conversion):
+// integers beyond 2^53 (transaction ids) stay exact, doubles keep their shortest round-trip text, timestamps
+// are UTC text cast to TIMESTAMP_NTZ. VARIANT columns take the nested JSON value
 // itself (GET), so they stay variants. Columns whose value is the same in every row (ColumnSpec.shared) are
 // bound once instead.
 import { formatUtcTimestamp, toWireBind } from '../../db/binds.js';
