@@ -36,13 +36,18 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const JobListItem = Type.Object({
+/** Which job and test a job entry describes, first in every job shape (results/jobs.ts, jobIdentity). */
+const JOB_IDENTITY = {
   job_id: Type.String(),
   test_id: Type.String(),
   run_id: Type.String(),
   test_name: Nullable(Type.String()),
   table_type: Type.String(),
   status: Type.String(),
+};
+
+const JobListItem = Type.Object({
+  ...JOB_IDENTITY,
   test_end_time: Time,
   earliest_enrichment_time: Time,
   minutes_until_eligible: Type.Integer({ description: 'Minutes from now (the service clock) to the earliest due time; negative once past.' }),
@@ -73,12 +78,7 @@ const TypeDetail = Type.Object({
 const ErrorRecord = Type.Object({ type: Type.String(), attempt: Type.Integer(), at: Type.String(), error: Type.String(), retryable: Type.Boolean() });
 
 const JobDetail = Type.Object({
-  job_id: Type.String(),
-  test_id: Type.String(),
-  run_id: Type.String(),
-  test_name: Nullable(Type.String()),
-  table_type: Type.String(),
-  status: Type.String(),
+  ...JOB_IDENTITY,
   priority: Type.Integer({ description: 'Lower runs first.' }),
   attempts: Type.Integer({ description: 'Attempts spent, summed over the types.' }),
   max_attempts_per_type: Type.Integer(),
@@ -114,12 +114,7 @@ const RecentQuery = Type.Object(
 );
 
 const RecentJob = Type.Object({
-  job_id: Type.String(),
-  test_id: Type.String(),
-  run_id: Type.String(),
-  test_name: Nullable(Type.String()),
-  table_type: Type.String(),
-  status: Type.String(),
+  ...JOB_IDENTITY,
   attempts: Type.Integer({ description: 'Attempts spent, summed over the types.' }),
   last_error: Nullable(Type.String()),
   test_end_time: Time,

@@ -353,11 +353,8 @@ const PurgeResponse = Type.Object({
 
 const OperationLatencies = Type.Object({ p50_ms: NNumber, p95_ms: NNumber, p99_ms: NNumber, min_ms: NNumber, max_ms: NNumber });
 
-const LatencyGroup = Type.Object({
-  query_kind: Nullable(Type.String(), { description: 'QUERY_EXECUTIONS.QUERY_KIND (POINT_LOOKUP, RANGE_SCAN, INSERT, UPDATE, ...).' }),
-  hash: Nullable(Type.String(), { description: 'QUERY_PARAMETERIZED_HASH in the per-pattern groups (the server patterns use the same hash); null per kind.' }),
-  executions: Type.Integer(),
-  errors: Type.Integer(),
+/** The properties of one latency distribution (LatencySummary in results/client-latencies.ts). */
+const LATENCY_SUMMARY = {
   avg_ms: NNumber,
   min_ms: NNumber,
   p50_ms: NNumber,
@@ -365,6 +362,14 @@ const LatencyGroup = Type.Object({
   p95_ms: NNumber,
   p99_ms: NNumber,
   max_ms: NNumber,
+};
+
+const LatencyGroup = Type.Object({
+  query_kind: Nullable(Type.String(), { description: 'QUERY_EXECUTIONS.QUERY_KIND (POINT_LOOKUP, RANGE_SCAN, INSERT, UPDATE, ...).' }),
+  hash: Nullable(Type.String(), { description: 'QUERY_PARAMETERIZED_HASH in the per-pattern groups (the server patterns use the same hash); null per kind.' }),
+  executions: Type.Integer(),
+  errors: Type.Integer(),
+  ...LATENCY_SUMMARY,
 });
 
 const ClientLatenciesResponse = Type.Object({
@@ -375,13 +380,7 @@ const ClientLatenciesResponse = Type.Object({
     Type.Object({
       total_operations: NInt,
       failed_operations: NInt,
-      avg_ms: NNumber,
-      min_ms: NNumber,
-      p50_ms: NNumber,
-      p90_ms: NNumber,
-      p95_ms: NNumber,
-      p99_ms: NNumber,
-      max_ms: NNumber,
+      ...LATENCY_SUMMARY,
       operations: Type.Record(Type.String(), OperationLatencies, {
         description: `FlakeBench's per-operation columns (${RECORDED_OPERATIONS.join(', ')}), only those it filled.`,
       }),

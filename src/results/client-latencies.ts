@@ -71,9 +71,8 @@ export interface OperationLatencies {
   max_ms: number | null;
 }
 
-export interface RecordedLatencies {
-  total_operations: number | null;
-  failed_operations: number | null;
+/** One latency distribution, in milliseconds: the figures FlakeBench records and the per-group reads compute. */
+export interface LatencySummary {
   avg_ms: number | null;
   min_ms: number | null;
   p50_ms: number | null;
@@ -81,23 +80,21 @@ export interface RecordedLatencies {
   p95_ms: number | null;
   p99_ms: number | null;
   max_ms: number | null;
+}
+
+export interface RecordedLatencies extends LatencySummary {
+  total_operations: number | null;
+  failed_operations: number | null;
   /** Per operation prefix (READ, WRITE, POINT_LOOKUP, …); only the ones FlakeBench filled. */
   operations: Record<string, OperationLatencies>;
 }
 
-export interface LatencyGroup {
+export interface LatencyGroup extends LatencySummary {
   query_kind: string | null;
   /** QUERY_PARAMETERIZED_HASH; null in the per-kind groups. */
   hash: string | null;
   executions: number;
   errors: number;
-  avg_ms: number | null;
-  min_ms: number | null;
-  p50_ms: number | null;
-  p90_ms: number | null;
-  p95_ms: number | null;
-  p99_ms: number | null;
-  max_ms: number | null;
 }
 
 export interface ClientLatencies {

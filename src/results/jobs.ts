@@ -19,13 +19,17 @@ export interface JobFilters {
   table_type?: TableType;
 }
 
-export interface JobListItem {
+/** Which job and test a job entry describes (every job shape starts with it). */
+export interface JobIdentity {
   job_id: string;
   test_id: string;
   run_id: string;
   test_name: string | null;
   table_type: string;
   status: string;
+}
+
+export interface JobListItem extends JobIdentity {
   test_end_time: string;
   earliest_enrichment_time: string;
   minutes_until_eligible: number;
@@ -114,6 +118,11 @@ export function decodeCursor(cursor: string, filters: JobFilters): Position {
 const iso = (value: unknown): string | null => (value instanceof Date ? value.toISOString() : null);
 const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
+/** The identity of a job read as a queue job, its test's name from the row's TEST_NAME. */
+function jobIdentity(job: QueueJob, row: Row): JobIdentity {
+  return { job_id: job.jobId, test_id: job.testId, run_id: job.runId, test_name: text(row.TEST_NAME), table_type: job.tableType, status: job.status };
+}
+
 function toListItem(row: Row): JobListItem {
   return {
     job_id: String(row.JOB_ID),
@@ -187,13 +196,7 @@ export interface TypeDetail {
   not_ready_checks: number;
 }
 
-export interface JobDetail {
-  job_id: string;
-  test_id: string;
-  run_id: string;
-  test_name: string | null;
-  table_type: string;
-  status: string;
+export interface JobDetail extends JobIdentity {
   priority: number;
   attempts: number;
   max_attempts_per_type: number;
@@ -238,12 +241,7 @@ export async function jobDetail(services: Services, jobId: string): Promise<JobD
   const types = typeDetails(services, job);
   const held = job.claimId !== null;
   return {
-    job_id: job.jobId,
-    test_id: job.testId,
-    run_id: job.runId,
-    test_name: text(row.TEST_NAME),
-    table_type: job.tableType,
-    status: job.status,
+    ...jobIdentity(job, row),
     priority: job.priority,
     attempts: job.attempts,
     max_attempts_per_type: services.config.maxAttempts,
@@ -293,13 +291,7 @@ LIMIT ${limit}`;
 }
 sqlSample('results.jobs.recent', recentText(true, DEFAULT_RECENT_JOBS));
 
-export interface RecentJob {
-  job_id: string;
-  test_id: string;
-  run_id: string;
-  test_name: string | null;
-  table_type: string;
-  status: string;
+export interface RecentJob extends JobIdentity {
   attempts: number;
   last_error: string | null;
   test_end_time: string;
@@ -317,12 +309,7 @@ export async function recentJobs(services: Services, options: { status?: JobStat
   const jobs = rows.map((row): RecentJob => {
     const job = toQueueJob(row);
     return {
-      job_id: job.jobId,
-      test_id: job.testId,
-      run_id: job.runId,
-      test_name: text(row.TEST_NAME),
-      table_type: job.tableType,
-      status: job.status,
+      ...jobIdentity(job, row),
       attempts: job.attempts,
       last_error: job.lastError,
       test_end_time: iso(job.testEndTime)!,
