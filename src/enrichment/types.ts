@@ -20,6 +20,14 @@ export interface EnrichmentContext {
   timeoutMs: number;
 }
 
+/** A batched read's own signal (aborted once every job in the batch stopped) and statement timeout. */
+export interface BatchReadOptions {
+  signal: AbortSignal;
+  timeoutMs: number;
+  /** The warehouse to read through (the processor's, with the view's row check). */
+  warehouse: Warehouse;
+}
+
 export type Readiness = { ready: true } | { ready: false; reason: string; /** When to look again. */ retryAt?: Date };
 
 /**
@@ -56,6 +64,14 @@ export interface EnrichmentModule<Source = unknown, Output = unknown> {
   checkReady?(context: EnrichmentContext): Promise<Readiness>;
   /** The view's rows for the job, or ViewNotReady when the read found the view behind the test. */
   read(context: EnrichmentContext): Promise<Source | ViewNotReady>;
+  /**
+   * Optional: the reads of several jobs of this type in ONE statement (issue 10, batches for a backlog). The
+   * processor calls it when jobs of the type are due together (contexts.length >= 2): the view is read once over
+   * the union of their windows and tags and the rows are split per job in TypeScript. Returns one entry per
+   * context, in the same order, each exactly what `read` would have returned for that job alone. A throw fails
+   * the batch only: the processor then reads each job alone, so one job's bad rows cannot fail the others.
+   */
+  readMany?(contexts: readonly EnrichmentContext[], options: BatchReadOptions): Promise<Array<Source | ViewNotReady>>;
   /** Pure: no I/O, no clock. */
   transform(source: Source, job: QueueJob): Output;
   /** Rows the output holds (reported in the progress event and the type's state). */
