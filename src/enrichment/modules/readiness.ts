@@ -10,9 +10,9 @@ import { typeDueAt, type EnrichmentType } from '../../queue/plan.js';
 import { ViewNotReady, type EnrichmentContext, type Readiness } from '../types.js';
 
 /** How far past the test end a dense view is searched for evidence that it caught up. */
-const DENSE_LOOKAHEAD_MS = 6 * 3_600_000;
+export const DENSE_LOOKAHEAD_MS = 6 * 3_600_000;
 /** A running test issues queries until its end: its last minute is the evidence looked for. */
-const LAST_MINUTE_MS = 60_000;
+export const LAST_MINUTE_MS = 60_000;
 
 /** 1 when the view holds a row in [?, ?) (binds: denseEvidenceWindow), else 0: a scalar subquery for the read's select list. */
 function caughtUp(view: string, timeColumn: string): string {
