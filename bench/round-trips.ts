@@ -7,7 +7,8 @@
 // Scenarios: one due hybrid job (5 types), one due standard job (3 types), then each backlog size (jobs due
 // together; table types in turn HYBRID, STANDARD, INTERACTIVE, DYNAMIC, UNISTORE, so all five types run).
 // Exits non-zero when a job did not reach COMPLETED or the counts do not add up: no figures from a broken run.
-// Run: npx tsx bench/round-trips.ts [--backlogs 50[,100]] [--concurrency 3] [--pool 4] [--trace]
+// Run: npx tsx bench/round-trips.ts [--backlogs 50[,100]] [--concurrency 3] [--batch 50] [--pool 4] [--trace]
+// (--batch is CLAIM_BATCH_SIZE: jobs due together share their reads and writes, statement-batcher.ts.)
 import '../test/support/loopback-guard.js';
 import { parseArgs } from 'node:util';
 import type { TableType } from '../src/queue/plan.js';
@@ -17,6 +18,7 @@ const { values } = parseArgs({
   options: {
     backlogs: { type: 'string', default: '50' },
     concurrency: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '50' },
     pool: { type: 'string', default: '4' },
     /** Also print every query request of the single-job runs, in arrival order. */
     trace: { type: 'boolean', default: false },
@@ -25,7 +27,7 @@ const { values } = parseArgs({
 const BACKLOG_MIX: readonly TableType[] = ['HYBRID', 'STANDARD', 'INTERACTIVE', 'DYNAMIC', 'UNISTORE'];
 const backlogs = values.backlogs!.split(',').filter((size) => size !== '').map(Number);
 if (backlogs.some((size) => !Number.isInteger(size) || size < 1)) throw new Error(`--backlogs takes positive integers: ${values.backlogs}`);
-const env = { MAX_CONCURRENT_JOBS: values.concurrency!, SNOWFLAKE_POOL_SIZE: values.pool! };
+const env = { MAX_CONCURRENT_JOBS: values.concurrency!, CLAIM_BATCH_SIZE: values.batch!, SNOWFLAKE_POOL_SIZE: values.pool! };
 
 const scenarios: Scenario[] = [
   { name: '1 due job, HYBRID (5 types)', tableTypes: ['HYBRID'] },
@@ -64,7 +66,7 @@ if (failed) {
   process.exit(1);
 }
 
-console.log(`Round trips (HTTP requests the driver sent to the fake endpoint) while the queue drained; MAX_CONCURRENT_JOBS=${env.MAX_CONCURRENT_JOBS}, SNOWFLAKE_POOL_SIZE=${env.SNOWFLAKE_POOL_SIZE}`);
+console.log(`Round trips (HTTP requests the driver sent to the fake endpoint) while the queue drained; MAX_CONCURRENT_JOBS=${env.MAX_CONCURRENT_JOBS}, CLAIM_BATCH_SIZE=${env.CLAIM_BATCH_SIZE}, SNOWFLAKE_POOL_SIZE=${env.SNOWFLAKE_POOL_SIZE}`);
 console.log('| scenario | processor | jobs | types run | round trips | per job | per type | claim | reads | writes (BEGIN/COMMIT) | lease | other | per job ours/seed |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const { scenario, ours, seed } of results) {

@@ -16,6 +16,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { validate as validateCron } from 'node-cron';
 import type { WriteCarrier } from './db/write-carrier.js';
+import { MAX_CLAIM_BATCH } from './queue/claim.js';
 
 const Identifier = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_$]*$', description: 'a Snowflake identifier' });
 const HostName = Type.String({
@@ -94,7 +95,13 @@ export const VARIABLES = {
     description: 'How far back (by END_TIME) the discovery poll looks for finished tests; older ones are for POST /api/enrichment/backfill.',
   }),
   CLEANUP_CRON: variable({ schema: Type.String(), default: '17 3 * * *', description: 'Cleanup schedule (daily by default).', check: cron }),
-  MAX_CONCURRENT_JOBS: variable({ schema: PositiveInt(64), default: 3, description: 'Jobs processed at once by one instance (seed: 3).' }),
+  MAX_CONCURRENT_JOBS: variable({ schema: PositiveInt(64), default: 3, description: 'Batches of jobs processed at once by one instance (seed: 3 jobs); each holds up to CLAIM_BATCH_SIZE jobs.' }),
+  CLAIM_BATCH_SIZE: variable({
+    schema: PositiveInt(MAX_CLAIM_BATCH),
+    default: 25,
+    description:
+      'Jobs per batch: an instance runs up to MAX_CONCURRENT_JOBS × CLAIM_BATCH_SIZE jobs at once, and the jobs due together share their statements: one read of each type\'s view and one write request for all of them (issue 10).',
+  }),
   MAX_ATTEMPTS: variable({ schema: PositiveInt(100), default: 3, description: 'Attempts per enrichment type before it fails (seed: 3).' }),
   LEASE_SECONDS: variable({ schema: PositiveInt(86_400), default: 600, description: 'Claim lease length; renewed while work runs.' }),
   DEADLINE_HOURS: variable({ schema: Type.Number({ exclusiveMinimum: 0, maximum: 720 }), default: 24, description: 'A type whose view is still not ready this long after the test ended ends with that reason.' }),
@@ -206,6 +213,7 @@ export interface Config {
   autoEnqueueLookBackMs: number;
   cleanupCron: string;
   maxConcurrentJobs: number;
+  claimBatchSize: number;
   maxAttempts: number;
   leaseMs: number;
   deadlineMs: number;
@@ -302,6 +310,7 @@ export function loadConfig(env: EnvironmentValues = process.env, source?: Pick<E
     autoEnqueueLookBackMs: settings.AUTO_ENQUEUE_LOOKBACK_HOURS * 3_600_000,
     cleanupCron: settings.CLEANUP_CRON,
     maxConcurrentJobs: settings.MAX_CONCURRENT_JOBS,
+    claimBatchSize: settings.CLAIM_BATCH_SIZE,
     maxAttempts: settings.MAX_ATTEMPTS,
     leaseMs: settings.LEASE_SECONDS * 1000,
     deadlineMs: settings.DEADLINE_HOURS * 3_600_000,

@@ -4,14 +4,19 @@ import { ManualClock } from '../src/clock.js';
 import { Processor } from '../src/processor/processor.js';
 import { enqueueJob } from '../src/queue/enqueue.js';
 import { openTestDatabase, type TestDatabase } from './support/embedded.js';
-import { controlledRegistry, createControlledTables, ROWS_PER_TYPE, succeedAll } from './support/controlled-types.js';
+import { controlledRegistry, createControlledTables, ROWS_PER_TYPE, succeedAll, type BatchedReads } from './support/controlled-types.js';
 import { insertTests, servicesFor } from './support/processor-fixtures.js';
 
 const JOBS = 500;
 const PROCESSORS = 3;
 const END = new Date('2026-01-15T11:00:00.000Z');
 
-describe('processors racing one backlog', () => {
+// Without batches (one job per claim slot), and with them: each processor claims up to 3 × 50 jobs at once and
+// sends the reads and fenced writes of the jobs due together as one call (statement-batcher.ts).
+describe.each<{ batches: 'off' | 'on'; env: Record<string, string> }>([
+  { batches: 'off', env: { MAX_CONCURRENT_JOBS: '8' } },
+  { batches: 'on', env: { MAX_CONCURRENT_JOBS: '3', CLAIM_BATCH_SIZE: '50' } },
+])('processors racing one backlog, batches $batches', ({ batches, env }) => {
   let db: TestDatabase;
   const clock = new ManualClock('2026-01-15T11:00:00.000Z');
   beforeAll(async () => {
@@ -21,17 +26,19 @@ describe('processors racing one backlog', () => {
   afterAll(async () => db.close());
 
   it(`${PROCESSORS} processors run every type of ${JOBS} jobs exactly once`, async () => {
-    const ids = Array.from({ length: JOBS }, (_, i) => `race-${String(i).padStart(4, '0')}`);
+    const ids = Array.from({ length: JOBS }, (_, i) => `race-${batches}-${String(i).padStart(4, '0')}`);
     await insertTests(db.warehouse, ids.map((testId) => ({ testId, runId: 'r' })));
     const enqueuer = servicesFor(db, clock);
     for (const testId of ids) await enqueueJob(enqueuer, { test_id: testId, run_id: 'r', table_type: 'STANDARD', test_end_time: END });
     clock.advance(4 * 3_600_000);
 
+    const reads: BatchedReads = { calls: 0, jobs: 0 };
     const processors = await Promise.all(
       Array.from({ length: PROCESSORS }, async (_, i) => {
         const warehouse = await db.database.connect();
-        const services = servicesFor(db, clock, { MAX_CONCURRENT_JOBS: '8' }, warehouse);
-        return new Processor(services, { registry: controlledRegistry(succeedAll), warehouse, claimedBy: `proc-${i}` });
+        const services = servicesFor(db, clock, env, warehouse);
+        const registry = controlledRegistry(succeedAll, undefined, batches === 'on' ? reads : undefined);
+        return new Processor(services, { registry, warehouse, claimedBy: `proc-${batches}-${i}` });
       }),
     );
     const pending = async () =>
@@ -61,5 +68,15 @@ describe('processors racing one backlog', () => {
     }
     const claimed = processors.reduce((sum, processor) => sum + processor.stats.claimed, 0);
     expect(claimed).toBe(JOBS);
+    const sum = (pick: (stats: Processor['batcher']['stats']) => number) => processors.reduce((total, processor) => total + pick(processor.batcher.stats), 0);
+    if (batches === 'on') {
+      // The batches really happened: nearly every read went through readMany, nearly every write shared a request.
+      expect(reads.jobs).toBeGreaterThanOrEqual(JOBS * 3 * 0.9);
+      expect(reads.calls).toBeLessThanOrEqual((JOBS * 3) / 10);
+      expect(sum((stats) => stats.batchedWriteGroups)).toBeGreaterThanOrEqual(JOBS * 3 * 0.9);
+      expect(sum((stats) => stats.batchedWrites)).toBeLessThanOrEqual((JOBS * 3) / 10);
+    } else {
+      expect(sum((stats) => stats.batchedReads)).toBe(0);
+    }
   }, 240_000);
 });

@@ -1,5 +1,6 @@
-// The processor: claims due jobs in batches (up to MAX_CONCURRENT_JOBS running at once), runs each in a
-// JobRun, and keeps in memory the earliest time something may become due, so that a poll with nothing
+// The processor: claims due jobs (up to MAX_CONCURRENT_JOBS × CLAIM_BATCH_SIZE running at once), runs each in a
+// JobRun (the runs share their statements through one StatementBatcher: jobs due together cost one read per
+// type and one write request, not one each), and keeps in memory the earliest time something may become due, so that a poll with nothing
 // due sends no statement at all (on Snowflake every query can resume a billed warehouse).
 import type { Warehouse } from '../db/warehouse.js';
 import type { EnrichmentRegistry } from '../enrichment/registry.js';
@@ -12,6 +13,7 @@ import type { Services } from '../services.js';
 import type { SourceViewName } from '../sources/account-usage.js';
 import { classifyError } from './outcomes.js';
 import { JobRun, type RunResult, type StopReason } from './runner.js';
+import { StatementBatcher } from './statement-batcher.js';
 
 export interface ProcessorOptions {
   /** The processor's own connection (default: the service's). */
@@ -42,6 +44,7 @@ export class Processor {
   private pollAgain = false;
   private readonly listeners = new Set<() => void>();
   private readonly deps: ConstructorParameters<typeof JobRun>[0];
+  readonly batcher: StatementBatcher;
   /**
    * What this instance did since start. A claim ends one way: `completed`/`failed` (the job reached that
    * terminal status), `rescheduled` (back to PENDING with types left for later), `releasedForShutdown`,
@@ -71,7 +74,9 @@ export class Processor {
     // Unknown at start: the first poll asks the warehouse once.
     this.nextDue = new Date(0);
     const { config } = services;
+    this.batcher = new StatementBatcher(this.warehouse, services.log);
     this.deps = {
+      batcher: this.batcher,
       services,
       warehouse: this.warehouse,
       registry: this.registry,
@@ -180,8 +185,11 @@ export class Processor {
     this.stats.polls += 1;
     const now = this.services.clock.now();
     this.lastPollAt = now;
-    const free = this.services.config.maxConcurrentJobs - this.runs.size;
-    if (this.stopping || free <= 0 || this.nextDue === null || this.nextDue.getTime() > now.getTime()) {
+    const { maxConcurrentJobs, claimBatchSize } = this.services.config;
+    const free = maxConcurrentJobs * claimBatchSize - this.runs.size;
+    // Claim a whole batch's worth or nothing: runs ending one by one would otherwise refill one slot at a time,
+    // and jobs claimed one by one do not reach their steps together (nothing to share).
+    if (this.stopping || free < claimBatchSize || this.nextDue === null || this.nextDue.getTime() > now.getTime()) {
       this.stats.quietPolls += 1;
       return 0;
     }
@@ -320,6 +328,14 @@ export class Processor {
       in_flight: [...this.runs.keys()],
       running_jobs: this.runs.size,
       max_concurrent_jobs: this.services.config.maxConcurrentJobs,
+      claim_batch_size: this.services.config.claimBatchSize,
+      // Statements shared by jobs due together (issue 10): batched reads and the jobs they served, multi-job writes.
+      batched_reads: this.batcher.stats.batchedReads,
+      batched_read_jobs: this.batcher.stats.batchedReadJobs,
+      batched_read_fallbacks: this.batcher.stats.readFallbacks,
+      batched_writes: this.batcher.stats.batchedWrites,
+      batched_write_groups: this.batcher.stats.batchedWriteGroups,
+      batched_write_fallbacks: this.batcher.stats.writeFallbacks,
       next_known_due_at: this.nextDue?.toISOString() ?? null,
       stopping: this.stopping,
       registered_types: this.registry.types(),

@@ -28,6 +28,7 @@ import {
   totalAttempts,
 } from './job-writes.js';
 import { classifyError, jobOutcome } from './outcomes.js';
+import type { StatementBatcher } from './statement-batcher.js';
 
 export type StopReason = 'shutdown' | 'cancelled' | 'lease_lost';
 
@@ -43,6 +44,8 @@ export interface RunnerDeps {
   statementTimeoutMs: number;
   /** How long a not-ready type waits before the next readiness check (scaled). */
   notReadyRecheckMs: number;
+  /** Shares reads and writes with the processor's other runs (statement-batcher.ts). */
+  batcher: StatementBatcher;
 }
 
 export interface RunResult {
@@ -359,7 +362,7 @@ export class JobRun {
       // Rows of the view are checked against its documented types before the transform sees them. A dense view
       // answers "caught up?" in its read (readiness.ts), a sparse one in checkReady.
       const source = readiness.ready
-        ? await module.read({ ...context, warehouse: checkedSourceWarehouse(context.warehouse, module.view) })
+        ? await this.deps.batcher.read(module, { ...context, warehouse: checkedSourceWarehouse(context.warehouse, module.view) })
         : new ViewNotReady(readiness.reason, readiness.retryAt);
       if (source instanceof ViewNotReady) return { kind: 'not_ready', reason: source.reason, ...(source.retryAt ? { retryAt: source.retryAt } : {}) };
       return { kind: 'done', output: module.transform(source, this.job) };
@@ -522,8 +525,9 @@ export class JobRun {
     const fenced = [...statements.slice(0, at), ...events.map((event) => insertEventFenced(event, this.job.jobId, this.claimId)), ...statements.slice(at)];
     for (let attempt = 0; ; attempt += 1) {
       try {
-        // One request on Snowflake (db/write-carrier.ts); a lost fence runs nothing after the queue UPDATE.
-        const [group] = await this.deps.warehouse.writeGroups([{ statements: fenced, fenced: true }]);
+        // One request on Snowflake (db/write-carrier.ts), shared with the other runs' writes of this moment
+        // (statement-batcher.ts); a lost fence runs nothing after this group's queue UPDATE.
+        const group = await this.deps.batcher.write({ statements: fenced, fenced: true });
         const results = group?.results ?? [];
         if (!group?.held) {
           this.trailing = [];

@@ -45,8 +45,14 @@ interface Source {
   rows: number;
 }
 
-export function controlledModule(type: EnrichmentType, script: Script): EnrichmentModule<Source, number[]> {
-  return {
+/** `batched`: the module also has readMany (one call for the jobs due together), counted in `calls`. */
+export interface BatchedReads {
+  calls: number;
+  jobs: number;
+}
+
+export function controlledModule(type: EnrichmentType, script: Script, batched?: BatchedReads): EnrichmentModule<Source, number[]> {
+  const module: EnrichmentModule<Source, number[]> = {
     type,
     view: SOURCE_VIEW_OF_TYPE[type],
     async checkReady({ job }) {
@@ -112,10 +118,19 @@ SELECT ?, ?, ?, v.N, ? FROM (VALUES ${output.map(() => '(?)').join(', ')}) AS v(
       return statements;
     },
   };
+  if (batched) {
+    // Each job's answer is its own read's: the batch changes how many calls are made, not what they return.
+    module.readMany = async (contexts) => {
+      batched.calls += 1;
+      batched.jobs += contexts.length;
+      return Promise.all(contexts.map((context) => module.read(context)));
+    };
+  }
+  return module;
 }
 
-export function controlledRegistry(script: Script, types: readonly EnrichmentType[] = ENRICHMENT_TYPES): EnrichmentRegistry {
-  return new EnrichmentRegistry(types.map((type) => controlledModule(type, script)));
+export function controlledRegistry(script: Script, types: readonly EnrichmentType[] = ENRICHMENT_TYPES, batched?: BatchedReads): EnrichmentRegistry {
+  return new EnrichmentRegistry(types.map((type) => controlledModule(type, script, batched)));
 }
 
 export const succeedAll: Script = () => ({ kind: 'succeed' });
