@@ -7,7 +7,8 @@
 // TEST_ID / RUN_ID; its prefixes are a second FLATTEN (BATCH_JOB_PREFIXES, alias `bpx`, PREFIX). The outer
 // bounds (batchBounds) repeat the union of the windows as plain binds so the engine can prune the view by time.
 import { formatUtcTimestamp } from '../../db/binds.js';
-import type { EnrichmentContext } from '../types.js';
+import type { BindValue } from '../../db/warehouse.js';
+import type { BatchReadOptions, EnrichmentContext } from '../types.js';
 import { DENSE_LOOKAHEAD_MS, LAST_MINUTE_MS } from './readiness.js';
 import { tagPrefixes, testWindow, type TestWindow } from './scope.js';
 
@@ -32,6 +33,8 @@ export function batchJobsPayload(jobs: readonly BatchJob[]): string {
       i: String(job.index),
       f: formatUtcTimestamp(job.window.from),
       t: formatUtcTimestamp(job.window.to),
+      s: formatUtcTimestamp(job.window.testStart),
+      e: formatUtcTimestamp(job.window.testEnd),
       test: job.context.job.testId,
       run: job.context.job.runId,
       p: job.prefixes,
@@ -101,4 +104,101 @@ export function batchCaughtUp(latest: Date | string | null | undefined, job: Bat
   if (latest === null || latest === undefined) return false;
   const at = latest instanceof Date ? latest.getTime() : Date.parse(latest);
   return at >= job.context.job.testEndTime.getTime() - LAST_MINUTE_MS;
+}
+
+// ---- The sparse views' batched reads (LOCK_CONTENTION, QUERY_INSIGHTS, HYBRID_CREDITS) ----
+
+/** The job's test start and end (testWindow's testStart / testEnd, without the margins), over `bj`. */
+export const BATCH_JOB_TEST = {
+  START: "CAST(AS_VARCHAR(GET(bj.VALUE, 's')) AS TIMESTAMP_NTZ)",
+  END: "CAST(AS_VARCHAR(GET(bj.VALUE, 'e')) AS TIMESTAMP_NTZ)",
+} as const;
+
+/**
+ * A CTE body with one row per (job, tag prefix) and the job's columns by name: JOB_INDEX, WINDOW_FROM, WINDOW_TO,
+ * TEST_START, TEST_END, TEST_ID, RUN_ID, PREFIX (bind: batchJobsPayload). For statements that need the jobs in
+ * several places: the payload is bound once, and `SELECT DISTINCT` of the job columns is one row per job
+ * (every job has prefixes, the test's own at least: testTagPrefixes; batchPrefixesPresent checks it).
+ */
+export const BATCH_JOB_PREFIX_ROWS = `SELECT ${BATCH_JOB.INDEX} AS JOB_INDEX, ${BATCH_JOB.FROM} AS WINDOW_FROM, ${BATCH_JOB.TO} AS WINDOW_TO,
+    ${BATCH_JOB_TEST.START} AS TEST_START, ${BATCH_JOB_TEST.END} AS TEST_END, ${BATCH_JOB.TEST_ID} AS TEST_ID,
+    ${BATCH_JOB.RUN_ID} AS RUN_ID, ${BATCH_JOB_PREFIX} AS PREFIX
+  FROM ${BATCH_JOBS}, ${BATCH_JOB_PREFIXES}`;
+
+/** Two CTEs over the payload (bind: batchJobsPayload): batch_prefixes (BATCH_JOB_PREFIX_ROWS), batch_jobs (one row per job). */
+export const BATCH_JOB_CTES = `batch_prefixes AS (
+  ${BATCH_JOB_PREFIX_ROWS}
+), batch_jobs AS (
+  SELECT DISTINCT JOB_INDEX, WINDOW_FROM, WINDOW_TO, TEST_START, TEST_END, TEST_ID, RUN_ID FROM batch_prefixes
+)`;
+
+/** A job without prefixes would drop out of BATCH_JOB_PREFIX_ROWS silently; its single read refuses it too. */
+export function batchPrefixesPresent(jobs: readonly BatchJob[]): void {
+  const bare = jobs.find((job) => job.prefixes.length === 0);
+  if (bare) throw new Error(`job ${bare.context.job.jobId} has no tag prefixes`);
+}
+
+/** batchTagMatch's rule against a prefix column (BATCH_JOB_PREFIX_ROWS' PREFIX) instead of `bpx`. */
+export function prefixColumnMatch(column: string, prefixColumn: string): string {
+  for (const name of [column, prefixColumn]) if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(name)) throw new Error(`not a column name: ${name}`);
+  return `(${column} = ${prefixColumn} OR STARTSWITH(${column}, ${prefixColumn} || ':'))`;
+}
+
+/** The union of the jobs' test intervals, [earliest test start, latest test end]: plain binds for pruning. */
+export function batchTestBounds(jobs: readonly BatchJob[]): [Date, Date] {
+  const from = Math.min(...jobs.map((job) => job.window.testStart.getTime()));
+  const to = Math.max(...jobs.map((job) => job.window.testEnd.getTime()));
+  return [new Date(from), new Date(to)];
+}
+
+/**
+ * The CTEs the query-scoped sparse reads share (LOCK_WAIT_HISTORY, QUERY_INSIGHTS: rows found through the
+ * test's query ids), each what the single read binds per job, for every job at once:
+ * - batch_prefixes and batch_jobs (BATCH_JOB_CTES);
+ * - history: QUERY_HISTORY over the union of the windows (QUERY_ID, START_TIME, QUERY_TAG and `historyColumns`),
+ *   joined per job on its own window wherever it is used;
+ * - job_queries: (JOB_INDEX, QUERY_ID), once per pair however many prefixes match (UNION is distinct): the
+ *   test's QUERY_EXECUTIONS ids, and the ids of QUERY_HISTORY rows in the job's window whose tag matches;
+ * - run_warmup_flags: RUN_WARMUP_FLAGS (scope.ts) per run of the batch (RUN_ID, QUERY_ID, WARMUP_FLAG). The
+ *   join with TEST_RESULTS may repeat a row, which MAX ignores.
+ * Joins and GROUP BY only: Snowflake supports correlated scalar subqueries only partly
+ * (docs.snowflake.com/en/user-guide/querying-subqueries). Binds: batchQueryScopeBinds.
+ */
+export function batchQueryScope(historyColumns: readonly string[]): string {
+  const extra = historyColumns.map((column) => `, ${column}`).join('');
+  return `${BATCH_JOB_CTES}, history AS (
+  SELECT QUERY_ID, START_TIME, QUERY_TAG${extra} FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY
+  WHERE START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND START_TIME <= CAST(? AS TIMESTAMP_NTZ)
+), job_queries AS (
+  SELECT j.JOB_INDEX, qe.QUERY_ID FROM batch_jobs j JOIN QUERY_EXECUTIONS qe ON qe.TEST_ID = j.TEST_ID
+  UNION
+  SELECT p.JOB_INDEX, h.QUERY_ID FROM batch_prefixes p
+  JOIN history h ON h.START_TIME >= p.WINDOW_FROM AND h.START_TIME <= p.WINDOW_TO AND ${prefixColumnMatch('h.QUERY_TAG', 'p.PREFIX')}
+), run_warmup_flags AS (
+  SELECT tr.RUN_ID, qe.QUERY_ID, MAX(IFF(qe.WARMUP, 1, 0)) AS WARMUP_FLAG
+  FROM QUERY_EXECUTIONS qe JOIN TEST_RESULTS tr ON tr.TEST_ID = qe.TEST_ID
+  WHERE tr.RUN_ID IN (SELECT RUN_ID FROM batch_jobs)
+  GROUP BY tr.RUN_ID, qe.QUERY_ID
+)`;
+}
+
+/** The binds of batchQueryScope: the jobs' payload and the union of their windows (QUERY_HISTORY's pruning). */
+export function batchQueryScopeBinds(jobs: readonly BatchJob[]): [string, Date, Date] {
+  batchPrefixesPresent(jobs);
+  return [batchJobsPayload(jobs), ...batchBounds(jobs)];
+}
+
+/** Sends a batched read through the batch's warehouse and returns each job's rows, JOB_INDEX taken off. */
+export async function readPerJob<JobRow>(
+  options: BatchReadOptions,
+  sqlText: string,
+  binds: readonly BindValue[],
+  jobCount: number,
+): Promise<JobRow[][]> {
+  // Row types with named columns have no index signature: the same `& Record<string, never>` the single reads use.
+  const rows = await options.warehouse.query<JobRow & { JOB_INDEX: number } & Record<string, never>>(sqlText, binds, {
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
+  });
+  return rowsPerJob(rows, jobCount).map((jobRows) => jobRows.map(({ JOB_INDEX: _index, ...row }) => row as unknown as JobRow));
 }

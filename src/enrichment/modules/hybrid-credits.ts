@@ -11,7 +11,8 @@ import type { QueueJob } from '../../queue/job-state.js';
 import { transformCredits, CREDIT_ATTRIBUTION_METHOD, type CreditRow, type RequestBucket, type TestInterval, type UsageWindow } from '../credits-transform.js';
 import { NotApplicableError } from '../not-applicable.js';
 import { tagPredicate } from '../query-tags.js';
-import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
+import type { BatchReadOptions, EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
+import { BATCH_JOB_CTES, batchBounds, batchJobs, batchJobsPayload, batchPrefixesPresent, batchTestBounds, prefixColumnMatch, readPerJob } from './batch-scope.js';
 import { sparseViewReady } from './readiness.js';
 import { tagPrefixes, testWindow } from './scope.js';
 import { fencedInsert } from './write-rows.js';
@@ -58,6 +59,57 @@ SELECT 'REQUESTS', NULL, NULL, NULL, NULL, NULL, NULL, MINUTE_START, REQUESTS FR
 ORDER BY PART, START_TIME`;
 }
 sql('enrichment.hybrid_credits.read', readText(2));
+
+/**
+ * Several jobs' reads in one statement (readMany): readText's parts for every job, each row with its JOB_INDEX.
+ * Per job as alone: its windows overlap its own test interval, its span decides its overlapping tests, and its
+ * requests come from the AGGREGATE_QUERY_HISTORY rows in its window with its tags, else from its QUERY_EXECUTIONS,
+ * both only when it has windows. job_tags pairs each job with the distinct view tags that match any of its
+ * prefixes, so a row matching several prefixes is counted once for the job (readText's OR of the prefixes).
+ */
+const READ_MANY = sql(
+  'enrichment.hybrid_credits.read_many',
+  `WITH ${BATCH_JOB_CTES}, usage_windows AS (
+  SELECT j.JOB_INDEX, u.START_TIME, u.END_TIME, u.CREDITS_USED FROM SNOWFLAKE.ACCOUNT_USAGE.HYBRID_TABLE_USAGE_HISTORY u
+  JOIN batch_jobs j ON u.END_TIME > j.TEST_START AND u.START_TIME < j.TEST_END
+  WHERE u.END_TIME > CAST(? AS TIMESTAMP_NTZ) AND u.START_TIME < CAST(? AS TIMESTAMP_NTZ)
+), window_span AS (
+  SELECT JOB_INDEX, MIN(START_TIME) AS SPAN_START, MAX(END_TIME) AS SPAN_END FROM usage_windows GROUP BY JOB_INDEX
+), aggregate_rows AS (
+  SELECT INTERVAL_START_TIME, QUERY_TAG, CALLS FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY
+  WHERE INTERVAL_START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND INTERVAL_START_TIME < CAST(? AS TIMESTAMP_NTZ)
+), job_tags AS (
+  SELECT DISTINCT p.JOB_INDEX, t.QUERY_TAG FROM batch_prefixes p
+  JOIN (SELECT DISTINCT QUERY_TAG FROM aggregate_rows) t ON ${prefixColumnMatch('t.QUERY_TAG', 'p.PREFIX')}
+), aggregate_requests AS (
+  SELECT j.JOB_INDEX, CAST(a.INTERVAL_START_TIME AS TIMESTAMP_NTZ) AS MINUTE_START, SUM(a.CALLS) AS REQUESTS
+  FROM batch_jobs j
+  JOIN window_span s ON s.JOB_INDEX = j.JOB_INDEX
+  JOIN job_tags jt ON jt.JOB_INDEX = j.JOB_INDEX
+  JOIN aggregate_rows a ON a.QUERY_TAG = jt.QUERY_TAG AND a.INTERVAL_START_TIME >= j.WINDOW_FROM AND a.INTERVAL_START_TIME < j.WINDOW_TO
+  GROUP BY j.JOB_INDEX, a.INTERVAL_START_TIME
+), execution_requests AS (
+  SELECT j.JOB_INDEX, DATE_TRUNC('minute', qe.START_TIME) AS MINUTE_START, COUNT(*) AS REQUESTS
+  FROM batch_jobs j
+  JOIN window_span s ON s.JOB_INDEX = j.JOB_INDEX
+  JOIN QUERY_EXECUTIONS qe ON qe.TEST_ID = j.TEST_ID
+  LEFT JOIN (SELECT DISTINCT JOB_INDEX FROM aggregate_requests) ar ON ar.JOB_INDEX = j.JOB_INDEX
+  WHERE ar.JOB_INDEX IS NULL
+  GROUP BY j.JOB_INDEX, DATE_TRUNC('minute', qe.START_TIME)
+)
+SELECT JOB_INDEX, 'WINDOW' AS PART, START_TIME, END_TIME, CREDITS_USED, NULL AS TEST_ID, NULL AS TEST_START, NULL AS TEST_END,
+  NULL AS MINUTE_START, NULL AS REQUESTS
+FROM usage_windows
+UNION ALL
+SELECT s.JOB_INDEX, 'OVERLAPPING_TEST', NULL, NULL, NULL, tr.TEST_ID, tr.START_TIME, tr.END_TIME, NULL, NULL
+FROM window_span s JOIN TEST_RESULTS tr ON tr.START_TIME < s.SPAN_END AND tr.END_TIME > s.SPAN_START
+WHERE tr.TABLE_TYPE IN ('HYBRID', 'UNISTORE')
+UNION ALL
+SELECT JOB_INDEX, 'REQUESTS', NULL, NULL, NULL, NULL, NULL, NULL, MINUTE_START, REQUESTS FROM aggregate_requests
+UNION ALL
+SELECT JOB_INDEX, 'REQUESTS', NULL, NULL, NULL, NULL, NULL, NULL, MINUTE_START, REQUESTS FROM execution_requests
+ORDER BY JOB_INDEX, PART, START_TIME`,
+);
 
 type CreditsReadRow = {
   PART: 'WINDOW' | 'OVERLAPPING_TEST' | 'REQUESTS';
@@ -119,6 +171,26 @@ export interface CreditsOutput {
   readAt: Date;
 }
 
+function testIntervalOf(context: EnrichmentContext): TestInterval {
+  const window = testWindow(context.job);
+  return { testId: context.job.testId, start: window.testStart, end: window.testEnd };
+}
+
+/** A job's read rows (readText's parts) → its CreditsSource (the same for a single read and a batch's share). */
+function creditsSourceOf(rows: readonly CreditsReadRow[], context: EnrichmentContext): CreditsSource {
+  const source: CreditsSource = { test: testIntervalOf(context), windows: [], others: [], requestsByMinute: [], readAt: context.now };
+  for (const row of rows) {
+    if (row.PART === 'WINDOW') {
+      source.windows.push({ START_TIME: row.START_TIME as Date, END_TIME: row.END_TIME as Date, CREDITS_USED: Number(row.CREDITS_USED) });
+    } else if (row.PART === 'OVERLAPPING_TEST') {
+      source.others.push({ testId: row.TEST_ID as string, start: row.TEST_START as Date, end: row.TEST_END as Date });
+    } else {
+      source.requestsByMinute.push({ minute: (row.MINUTE_START as Date).getTime(), requests: Number(row.REQUESTS) });
+    }
+  }
+  return source;
+}
+
 export const hybridCreditsModule: EnrichmentModule<CreditsSource, CreditsOutput> = {
   type: 'HYBRID_CREDITS',
   view: 'HYBRID_TABLE_USAGE_HISTORY',
@@ -127,7 +199,7 @@ export const hybridCreditsModule: EnrichmentModule<CreditsSource, CreditsOutput>
 
   async read(context: EnrichmentContext): Promise<CreditsSource> {
     const window = testWindow(context.job);
-    const test: TestInterval = { testId: context.job.testId, start: window.testStart, end: window.testEnd };
+    const test = testIntervalOf(context);
     const prefixes = await tagPrefixes(context);
     const predicate = tagPredicate('QUERY_TAG', prefixes);
     const rows = await context.warehouse.query<CreditsReadRow & Record<string, never>>(
@@ -135,17 +207,19 @@ export const hybridCreditsModule: EnrichmentModule<CreditsSource, CreditsOutput>
       [test.start, test.end, window.from, window.to, ...predicate.binds, context.job.testId],
       { signal: context.signal, timeoutMs: context.timeoutMs },
     );
-    const source: CreditsSource = { test, windows: [], others: [], requestsByMinute: [], readAt: context.now };
-    for (const row of rows) {
-      if (row.PART === 'WINDOW') {
-        source.windows.push({ START_TIME: row.START_TIME as Date, END_TIME: row.END_TIME as Date, CREDITS_USED: Number(row.CREDITS_USED) });
-      } else if (row.PART === 'OVERLAPPING_TEST') {
-        source.others.push({ testId: row.TEST_ID as string, start: row.TEST_START as Date, end: row.TEST_END as Date });
-      } else {
-        source.requestsByMinute.push({ minute: (row.MINUTE_START as Date).getTime(), requests: Number(row.REQUESTS) });
-      }
-    }
-    return source;
+    return creditsSourceOf(rows, context);
+  },
+
+  async readMany(contexts: readonly EnrichmentContext[], options: BatchReadOptions): Promise<CreditsSource[]> {
+    const jobs = await batchJobs(contexts);
+    batchPrefixesPresent(jobs);
+    const perJob = await readPerJob<CreditsReadRow>(
+      options,
+      READ_MANY,
+      [batchJobsPayload(jobs), ...batchTestBounds(jobs), ...batchBounds(jobs)],
+      jobs.length,
+    );
+    return perJob.map((rows, index) => creditsSourceOf(rows, contexts[index]!));
   },
 
   transform(source: CreditsSource): CreditsOutput {

@@ -13,7 +13,8 @@ import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformLocks, type LockEvent, type LockSourceRow, type LockSummary, type LockTarget } from '../lock-transform.js';
 import { isLeftOut, tagPredicate } from '../query-tags.js';
-import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
+import type { BatchReadOptions, EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
+import { batchBounds, batchJobs, batchQueryScope, batchQueryScopeBinds, readPerJob } from './batch-scope.js';
 import { sparseViewReady } from './readiness.js';
 import { RUN_WARMUP_FLAGS, tagPrefixes, testWindow } from './scope.js';
 import { fencedInsert } from './write-rows.js';
@@ -35,6 +36,24 @@ WHERE l.REQUESTED_AT >= CAST(? AS TIMESTAMP_NTZ) AND l.REQUESTED_AT <= CAST(? AS
       WHERE START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND START_TIME <= CAST(? AS TIMESTAMP_NTZ) AND ${predicate}))`;
 }
 sql('enrichment.lock_contention.read', readText(2));
+
+/**
+ * Several jobs' reads in one statement (readMany): the single read's rows for every job, each with its
+ * JOB_INDEX. A wait is the job's when it lies in the job's window and its query is one of the job's
+ * (job_queries); its QUERY_HISTORY row and warm-up flag are looked up in the job's window and run, as alone.
+ */
+const READ_MANY = sql(
+  'enrichment.lock_contention.read_many',
+  `WITH ${batchQueryScope(['TRANSACTION_BLOCKED_TIME'])}
+SELECT j.JOB_INDEX, l.QUERY_ID, l.TRANSACTION_ID, l.REQUESTED_AT, l.ACQUIRED_AT, l.LOCK_TYPE, l.OBJECT_ID, l.OBJECT_NAME,
+  l.SCHEMA_NAME, l.DATABASE_NAME, l.BLOCKER_QUERIES, qh.TRANSACTION_BLOCKED_TIME, qh.QUERY_TAG, qe.WARMUP_FLAG
+FROM SNOWFLAKE.ACCOUNT_USAGE.LOCK_WAIT_HISTORY l
+JOIN batch_jobs j ON l.REQUESTED_AT >= j.WINDOW_FROM AND l.REQUESTED_AT <= j.WINDOW_TO
+JOIN job_queries m ON m.JOB_INDEX = j.JOB_INDEX AND m.QUERY_ID = l.QUERY_ID
+LEFT JOIN history qh ON qh.QUERY_ID = l.QUERY_ID AND qh.START_TIME >= j.WINDOW_FROM AND qh.START_TIME <= j.WINDOW_TO
+LEFT JOIN run_warmup_flags qe ON qe.RUN_ID = j.RUN_ID AND qe.QUERY_ID = l.QUERY_ID
+WHERE l.REQUESTED_AT >= CAST(? AS TIMESTAMP_NTZ) AND l.REQUESTED_AT <= CAST(? AS TIMESTAMP_NTZ)`,
+);
 
 const DELETE_EVENTS = sql(
   'enrichment.lock_contention.delete',
@@ -83,6 +102,20 @@ export interface LockOutput {
   readAt: Date;
 }
 
+/** A job's read rows → its LockSource (the same for a single read and a batch's share). */
+function lockSourceOf(rows: readonly LockReadRow[], context: EnrichmentContext): LockSource {
+  // Waits of warm-up queries are not the measurement's (a query with neither a tag nor a QUERY_EXECUTIONS row is kept).
+  const kept = rows.filter((row) => !isLeftOut(row.QUERY_TAG, row.WARMUP_FLAG));
+  const blockedTimeByQuery = new Map<string, number>();
+  for (const row of kept) {
+    if (row.TRANSACTION_BLOCKED_TIME !== null) blockedTimeByQuery.set(row.QUERY_ID, Number(row.TRANSACTION_BLOCKED_TIME));
+  }
+  const sourceRows: LockSourceRow[] = kept.map(({ TRANSACTION_BLOCKED_TIME: _blocked, QUERY_TAG: _tag, WARMUP_FLAG: _warmup, ...row }) => row);
+  const { job } = context;
+  const target = { tableName: job.targetTable, schemaName: job.targetSchema, databaseName: job.targetDatabase };
+  return { rows: sourceRows, blockedTimeByQuery, target, readAt: context.now };
+}
+
 /** Transaction ids are NUMBER(38,0): beyond 2^53 they arrive as decimal strings and are bound as such. */
 const id = (value: number | string | null): BindValue => value;
 
@@ -101,16 +134,13 @@ export const lockContentionModule: EnrichmentModule<LockSource, LockOutput> = {
       [window.from, window.to, context.job.runId, window.from, window.to, context.job.testId, window.from, window.to, ...predicate.binds],
       { signal: context.signal, timeoutMs: context.timeoutMs },
     );
-    // Waits of warm-up queries are not the measurement's (a query with neither a tag nor a QUERY_EXECUTIONS row is kept).
-    const kept = rows.filter((row) => !isLeftOut(row.QUERY_TAG, row.WARMUP_FLAG));
-    const blockedTimeByQuery = new Map<string, number>();
-    for (const row of kept) {
-      if (row.TRANSACTION_BLOCKED_TIME !== null) blockedTimeByQuery.set(row.QUERY_ID, Number(row.TRANSACTION_BLOCKED_TIME));
-    }
-    const sourceRows: LockSourceRow[] = kept.map(({ TRANSACTION_BLOCKED_TIME: _blocked, QUERY_TAG: _tag, WARMUP_FLAG: _warmup, ...row }) => row);
-    const { job } = context;
-    const target = { tableName: job.targetTable, schemaName: job.targetSchema, databaseName: job.targetDatabase };
-    return { rows: sourceRows, blockedTimeByQuery, target, readAt: context.now };
+    return lockSourceOf(rows, context);
+  },
+
+  async readMany(contexts: readonly EnrichmentContext[], options: BatchReadOptions): Promise<LockSource[]> {
+    const jobs = await batchJobs(contexts);
+    const perJob = await readPerJob<LockReadRow>(options, READ_MANY, [...batchQueryScopeBinds(jobs), ...batchBounds(jobs)], jobs.length);
+    return perJob.map((rows, index) => lockSourceOf(rows, contexts[index]!));
   },
 
   transform: (source) => ({ ...transformLocks(source.rows, source.blockedTimeByQuery, source.target), readAt: source.readAt }),

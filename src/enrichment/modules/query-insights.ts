@@ -9,7 +9,8 @@ import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformInsights, type InsightCacheRow, type InsightSourceRow } from '../insights-transform.js';
 import { isLeftOut, tagPredicate } from '../query-tags.js';
-import type { EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
+import type { BatchReadOptions, EnrichmentContext, EnrichmentModule, Fence } from '../types.js';
+import { batchBounds, batchJobs, batchQueryScope, batchQueryScopeBinds, readPerJob } from './batch-scope.js';
 import { sparseViewReady } from './readiness.js';
 import { RUN_WARMUP_FLAGS, tagPrefixes, testWindow } from './scope.js';
 import { fencedInsert } from './write-rows.js';
@@ -31,6 +32,24 @@ WHERE qi.START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND qi.START_TIME <= CAST(? AS T
   AND (qi.QUERY_ID IN (SELECT QUERY_ID FROM QUERY_EXECUTIONS WHERE TEST_ID = ?) OR ${predicate.replaceAll('QUERY_TAG', 'qh.QUERY_TAG')})`;
 }
 sql('enrichment.query_insights.read', readText(2));
+
+/**
+ * Several jobs' reads in one statement (readMany): the single read's rows for every job, each with its
+ * JOB_INDEX. An insight is the job's when its START_TIME lies in the job's window and its query is one of the
+ * job's (job_queries: the single read's tag match on the joined QUERY_HISTORY row, QUERY_ID being unique there).
+ */
+const READ_MANY = sql(
+  'enrichment.query_insights.read_many',
+  `WITH ${batchQueryScope(['QUERY_TEXT'])}
+SELECT j.JOB_INDEX, qi.QUERY_ID, qi.QUERY_PARAMETERIZED_HASH, qi.INSIGHT_TYPE_ID, qi.INSIGHT_TOPIC, qi.MESSAGE, qi.SUGGESTIONS,
+  qi.IS_OPPORTUNITY, qh.QUERY_TEXT, qh.QUERY_TAG, qe.WARMUP_FLAG
+FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_INSIGHTS qi
+JOIN batch_jobs j ON qi.START_TIME >= j.WINDOW_FROM AND qi.START_TIME <= j.WINDOW_TO
+JOIN job_queries m ON m.JOB_INDEX = j.JOB_INDEX AND m.QUERY_ID = qi.QUERY_ID
+LEFT JOIN history qh ON qh.QUERY_ID = qi.QUERY_ID AND qh.START_TIME >= j.WINDOW_FROM AND qh.START_TIME <= j.WINDOW_TO
+LEFT JOIN run_warmup_flags qe ON qe.RUN_ID = j.RUN_ID AND qe.QUERY_ID = qi.QUERY_ID
+WHERE qi.START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND qi.START_TIME <= CAST(? AS TIMESTAMP_NTZ)`,
+);
 
 const DELETE_INSIGHTS = sql(
   'enrichment.query_insights.delete',
@@ -74,6 +93,16 @@ export interface InsightsOutput {
   readAt: Date;
 }
 
+/** A job's read rows → its InsightsSource (the same for a single read and a batch's share). */
+function insightsSourceOf(rows: readonly InsightReadRow[], context: EnrichmentContext): InsightsSource {
+  // Insights on warm-up queries are left out: by tag phase, or by the QUERY_EXECUTIONS.WARMUP flag.
+  const kept = rows.filter((row) => !isLeftOut(row.QUERY_TAG, row.WARMUP_FLAG));
+  const queryTextById = new Map<string, string>();
+  for (const row of kept) if (row.QUERY_TEXT !== null) queryTextById.set(row.QUERY_ID, row.QUERY_TEXT);
+  const sourceRows = kept.map(({ QUERY_TEXT: _text, QUERY_TAG: _tag, WARMUP_FLAG: _warmup, ...row }) => row);
+  return { rows: sourceRows, queryTextById, readAt: context.now };
+}
+
 export const queryInsightsModule: EnrichmentModule<InsightsSource, InsightsOutput> = {
   type: 'QUERY_INSIGHTS',
   view: 'QUERY_INSIGHTS',
@@ -89,12 +118,13 @@ export const queryInsightsModule: EnrichmentModule<InsightsSource, InsightsOutpu
       [window.from, window.to, context.job.runId, window.from, window.to, context.job.testId, ...predicate.binds],
       { signal: context.signal, timeoutMs: context.timeoutMs },
     );
-    // Insights on warm-up queries are left out: by tag phase, or by the QUERY_EXECUTIONS.WARMUP flag.
-    const kept = rows.filter((row) => !isLeftOut(row.QUERY_TAG, row.WARMUP_FLAG));
-    const queryTextById = new Map<string, string>();
-    for (const row of kept) if (row.QUERY_TEXT !== null) queryTextById.set(row.QUERY_ID, row.QUERY_TEXT);
-    const sourceRows = kept.map(({ QUERY_TEXT: _text, QUERY_TAG: _tag, WARMUP_FLAG: _warmup, ...row }) => row);
-    return { rows: sourceRows, queryTextById, readAt: context.now };
+    return insightsSourceOf(rows, context);
+  },
+
+  async readMany(contexts: readonly EnrichmentContext[], options: BatchReadOptions): Promise<InsightsSource[]> {
+    const jobs = await batchJobs(contexts);
+    const perJob = await readPerJob<InsightReadRow>(options, READ_MANY, [...batchQueryScopeBinds(jobs), ...batchBounds(jobs)], jobs.length);
+    return perJob.map((rows, index) => insightsSourceOf(rows, contexts[index]!));
   },
 
   transform: (source) => ({ ...transformInsights(source.rows, source.queryTextById), readAt: source.readAt }),
