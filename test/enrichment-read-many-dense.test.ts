@@ -81,10 +81,17 @@ async function prepareBatch(setup: Warehouse, services: Services): Promise<Batch
     { testId: runId, runId, tableType: 'HYBRID', start: new Date(first.start), end: new Date(first.end) },
     { testId: 'quiet', tableType: 'STANDARD', start: new Date(EARLY.getTime() - 12 * MINUTE), end: new Date(EARLY.getTime() - 2 * MINUTE) },
   ]);
-  // A query of 12 recorded twice (FlakeBench's QUERY_EXECUTIONS has no key): TOTAL counts both rows, MATCHED
-  // the query once.
+  // A query of 12 that QUERY_HISTORY has, recorded twice (FlakeBench's QUERY_EXECUTIONS has no key): TOTAL counts
+  // both rows, MATCHED the query once.
   await setup.execute(
-    "INSERT INTO QUERY_EXECUTIONS SELECT * REPLACE (EXECUTION_ID || '-again' AS EXECUTION_ID) FROM QUERY_EXECUTIONS WHERE TEST_ID = '12' AND QUERY_ID IS NOT NULL ORDER BY EXECUTION_ID LIMIT 1",
+    `INSERT INTO QUERY_EXECUTIONS SELECT * REPLACE (EXECUTION_ID || '-again' AS EXECUTION_ID) FROM QUERY_EXECUTIONS
+     WHERE TEST_ID = '12' AND QUERY_ID IN (SELECT QUERY_ID FROM SIMULATED_ACCOUNT_USAGE.QUERY_HISTORY) ORDER BY EXECUTION_ID LIMIT 1`,
+  );
+  // A straggler of 12's session 20 minutes after its end, outside its read window (which another job's reaches).
+  await setup.execute(
+    `INSERT INTO SIMULATED_ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY SELECT * REPLACE (INTERVAL_START_TIME + INTERVAL 20 MINUTE AS INTERVAL_START_TIME,
+       INTERVAL_END_TIME + INTERVAL 20 MINUTE AS INTERVAL_END_TIME, VISIBLE_AT + INTERVAL 20 MINUTE AS VISIBLE_AT)
+     FROM SIMULATED_ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY WHERE QUERY_TAG = 'flakebench:test_id=12:phase=RUNNING' ORDER BY INTERVAL_START_TIME DESC, SESSION_ID LIMIT 1`,
   );
   await writeVisibilityNow(setup, NOW);
 
@@ -156,7 +163,16 @@ async function compare(module: EnrichmentModule, batch: Batch, warehouse: Wareho
   if (statementsAt) expect(statementsAt() - before!, 'requests the driver sent for the batch').toBe(1);
   for (const { options } of batchSide.sent) expect(options).toMatchObject({ signal, timeoutMs: 12_345 });
   expect(many).toHaveLength(batch.contexts.length);
-  // Deep equality per job, and after the same (pure) transform.
+  // First a summary per job (every job that differs shows in one message), then deep equality per job, and
+  // after the same (pure) transform.
+  const summary = (results: unknown[]) =>
+    Object.fromEntries(
+      results.map((result, index) => [
+        batch.names[index],
+        result instanceof ViewNotReady ? 'not ready' : module === aggregateModule ? `${(result as AggregateSource).rows.length} rows` : result,
+      ]),
+    );
+  expect(summary(many)).toEqual(summary(single));
   batch.contexts.forEach((context, index) => {
     const name = batch.names[index]!;
     expect(canonical(module, many[index]), name).toEqual(canonical(module, single[index]));
@@ -202,12 +218,20 @@ async function expectScenarioCovered(batch: Batch, aggregate: unknown[], history
     [new Date(context12.job.testStartTime!.getTime() - 5 * MINUTE), new Date(context12.job.testEndTime.getTime() + 5 * MINUTE)],
   );
   expect(Number(lookAlikes!.N)).toBeGreaterThan(0);
+  const windowEnd12 = new Date(context12.job.testEndTime.getTime() + 5 * MINUTE);
+  const [straggler] = await query(
+    "SELECT COUNT(*) AS N FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY WHERE QUERY_TAG = 'flakebench:test_id=12:phase=RUNNING' AND INTERVAL_START_TIME >= CAST(? AS TIMESTAMP_NTZ)",
+    [windowEnd12],
+  );
+  expect(Number(straggler!.N)).toBe(1);
+  expect(rowsOf('12').every((row) => row.INTERVAL_START_TIME.getTime() < windowEnd12.getTime())).toBe(true);
   // Warm-up rows are in the view with the tests' prefixes, and in no source.
   const [warmup] = await query("SELECT COUNT(*) AS N FROM SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY WHERE QUERY_TAG LIKE '%:phase=WARMUP'", []);
   expect(Number(warmup!.N)).toBeGreaterThan(0);
   for (const name of batch.names.filter((n) => n !== 'late')) expect(rowsOf(name).some((row) => row.QUERY_TAG?.includes('phase=WARMUP')), name).toBe(false);
   // Coverage: 12 counts its executions with a query id (the one recorded twice twice), matched at most distinct ones.
   const [executions] = await query("SELECT COUNT(*) AS N, COUNT(DISTINCT QUERY_ID) AS D FROM QUERY_EXECUTIONS WHERE TEST_ID = '12' AND QUERY_ID IS NOT NULL", []);
+  expect(Number(executions!.N)).toBe(Number(executions!.D) + 1);
   expect(history[at('12')]).toMatchObject({ total: Number(executions!.N) });
   const matched12 = (history[at('12')] as QueryHistorySource).matched;
   expect(matched12).toBeGreaterThan(0);
