@@ -9,7 +9,21 @@ import type { QueueJob } from '../../queue/job-state.js';
 import { transformAggregate, type AggregateResult, type AggregateSourceRow } from '../aggregate-transform.js';
 import type { CombinedStats } from '../aggregate-stats.js';
 import { tagBelongsToTest, tagPredicate } from '../query-tags.js';
-import type { EnrichmentContext, EnrichmentModule, Fence, ViewNotReady } from '../types.js';
+import type { BatchReadOptions, EnrichmentContext, EnrichmentModule, Fence, ViewNotReady } from '../types.js';
+import {
+  BATCH_JOB,
+  BATCH_JOB_PREFIXES,
+  BATCH_JOBS,
+  batchBounds,
+  batchCaughtUp,
+  batchEvidenceWindow,
+  batchJobs,
+  batchJobsPayload,
+  batchLatest,
+  batchTagMatch,
+  rowsPerJob,
+  withExclusivePrefixes,
+} from './batch-scope.js';
 import { DENSE_CAUGHT_UP, denseEvidenceWindow, denseViewNotReady } from './readiness.js';
 import { tagPrefixes, testWindow } from './scope.js';
 import { fencedInsert } from './write-rows.js';
@@ -35,6 +49,31 @@ LEFT JOIN (
 ) d ON ready.CAUGHT_UP > 0`;
 }
 sql('enrichment.aggregate.read', readText(2));
+
+/**
+ * The read of several jobs (readMany): every job's rows, each with its JOB_INDEX (a row inside two jobs' windows
+ * comes back once per job; the prefixes are exclusive, so once per job however many of its prefixes it matches),
+ * and the view's latest time in the batch's evidence window (batch-scope.ts) on every row. A single row with
+ * JOB_INDEX NULL when there are none (the LEFT JOIN keeps the evidence). The first time bounds are the union of
+ * the windows, as plain binds, so the view is pruned by time before the per-job conditions.
+ */
+const READ_MANY = sql(
+  'enrichment.aggregate.read_many',
+  `SELECT ready.VIEW_LATEST, d.*
+FROM (SELECT ${batchLatest('AGGREGATE_QUERY_HISTORY', 'INTERVAL_START_TIME')} AS VIEW_LATEST) ready
+LEFT JOIN (
+  SELECT ${BATCH_JOB.INDEX} AS JOB_INDEX, ${SOURCE_COLUMNS}
+  FROM ${BATCH_JOBS}, ${BATCH_JOB_PREFIXES}, SNOWFLAKE.ACCOUNT_USAGE.AGGREGATE_QUERY_HISTORY
+  WHERE INTERVAL_START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND INTERVAL_START_TIME < CAST(? AS TIMESTAMP_NTZ)
+    AND INTERVAL_START_TIME >= ${BATCH_JOB.FROM} AND INTERVAL_START_TIME < ${BATCH_JOB.TO}
+    AND ${batchTagMatch('QUERY_TAG')}
+) d ON ready.VIEW_LATEST IS NOT NULL`,
+);
+
+/** The job's source from its view rows, exact prefix match done in SQL: the phase rule (warm-up excluded) applies here. */
+function sourceOf(viewRows: readonly AggregateSourceRow[], prefixes: readonly string[], now: Date): AggregateSource {
+  return { rows: viewRows.filter((row) => tagBelongsToTest(row.QUERY_TAG, prefixes)), readAt: now };
+}
 
 const DELETE_METRICS = sql(
   'enrichment.aggregate.delete_metrics',
@@ -132,8 +171,28 @@ export const aggregateModule: EnrichmentModule<AggregateSource, AggregateOutput>
     if (Number(rows[0]?.CAUGHT_UP ?? 0) === 0) return denseViewNotReady('AGGREGATE');
     // A view row always has INTERVAL_START_TIME (the WHERE bounds it): a NULL one is the LEFT JOIN's empty side.
     const viewRows = rows.filter((row) => row.INTERVAL_START_TIME !== null).map(({ CAUGHT_UP: _caughtUp, ...row }) => row as AggregateSourceRow);
-    // Exact prefix match happened in SQL; the phase rule (warm-up excluded) is applied here.
-    return { rows: viewRows.filter((row) => tagBelongsToTest(row.QUERY_TAG, prefixes)), readAt: context.now };
+    return sourceOf(viewRows, prefixes, context.now);
+  },
+
+  async readMany(contexts: readonly EnrichmentContext[], options: BatchReadOptions): Promise<Array<AggregateSource | ViewNotReady>> {
+    const jobs = await batchJobs(contexts);
+    type BatchRow = AggregateSourceRow & { VIEW_LATEST: Date | null; JOB_INDEX: number | null } & Record<string, never>;
+    const rows = await options.warehouse.query<BatchRow>(
+      READ_MANY,
+      [...batchEvidenceWindow(jobs), batchJobsPayload(withExclusivePrefixes(jobs)), ...batchBounds(jobs)],
+      { signal: options.signal, timeoutMs: options.timeoutMs },
+    );
+    const latest = rows[0]?.VIEW_LATEST;
+    // A NULL JOB_INDEX is the LEFT JOIN's empty side, not a row of job 0.
+    const viewRows = rows
+      .filter((row): row is BatchRow & { JOB_INDEX: number } => row.JOB_INDEX !== null)
+      .map(({ VIEW_LATEST: _latest, ...row }) => row);
+    const perJob = rowsPerJob(viewRows, jobs.length);
+    return jobs.map((job, index) => {
+      if (!batchCaughtUp(latest, job)) return denseViewNotReady('AGGREGATE');
+      const jobRows = (perJob[index] ?? []).map(({ JOB_INDEX: _index, ...row }) => row as AggregateSourceRow);
+      return sourceOf(jobRows, job.prefixes, job.context.now);
+    });
   },
 
   transform: (source) => ({ ...transformAggregate(source.rows), readAt: source.readAt }),

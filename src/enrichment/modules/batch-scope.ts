@@ -8,6 +8,7 @@
 // bounds (batchBounds) repeat the union of the windows as plain binds so the engine can prune the view by time.
 import { formatUtcTimestamp } from '../../db/binds.js';
 import type { BindValue } from '../../db/warehouse.js';
+import { tagMatchesPrefix } from '../query-tags.js';
 import type { BatchReadOptions, EnrichmentContext } from '../types.js';
 import { DENSE_LOOKAHEAD_MS, LAST_MINUTE_MS } from './readiness.js';
 import { tagPrefixes, testWindow, type TestWindow } from './scope.js';
@@ -57,6 +58,23 @@ export const BATCH_JOB = {
 /** One more FROM item after BATCH_JOBS: one row per (job, prefix); the prefix is BATCH_JOB_PREFIX. */
 export const BATCH_JOB_PREFIXES = "LATERAL FLATTEN(INPUT => GET(bj.VALUE, 'p')) bpx";
 export const BATCH_JOB_PREFIX = 'AS_VARCHAR(bpx.VALUE)';
+
+/**
+ * The job's prefixes without those another of them already covers (`a:b` under `a`; a run parent's
+ * `flakebench:run_id=R:test_id=C` under `flakebench:run_id=R`): they match exactly the same tags, but each tag
+ * matches at most one of them, so a join on BATCH_JOB_PREFIXES returns a view row once per job, not once per
+ * prefix it matches. (Two kept prefixes matching one tag would both be its prefixes, the longer one starting
+ * with the shorter + ':', i.e. covered.)
+ */
+export function exclusivePrefixes(prefixes: readonly string[]): string[] {
+  const unique = [...new Set(prefixes)];
+  return unique.filter((prefix) => !unique.some((other) => other !== prefix && tagMatchesPrefix(prefix, other)));
+}
+
+/** The jobs with exclusivePrefixes, for batchJobsPayload when rows are joined on BATCH_JOB_PREFIXES. */
+export function withExclusivePrefixes(jobs: readonly BatchJob[]): BatchJob[] {
+  return jobs.map((job) => ({ ...job, prefixes: exclusivePrefixes(job.prefixes) }));
+}
 
 /** The tag rule of query-tags.ts (equal, or starts with prefix + ':') against each job's prefixes. */
 export function batchTagMatch(column: string): string {

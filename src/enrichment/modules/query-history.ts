@@ -7,9 +7,10 @@ import { sql } from '../../db/sql-registry.js';
 import { FENCE_SQL } from '../../queue/fence.js';
 import type { Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
-import type { EnrichmentContext, EnrichmentModule, Fence, ViewNotReady } from '../types.js';
+import type { BatchReadOptions, EnrichmentContext, EnrichmentModule, Fence, ViewNotReady } from '../types.js';
+import { BATCH_JOB, BATCH_JOBS, batchBounds, batchCaughtUp, batchEvidenceWindow, batchJobs, batchJobsPayload, batchLatest, rowsPerJob } from './batch-scope.js';
 import { DENSE_CAUGHT_UP, denseEvidenceWindow, denseViewNotReady } from './readiness.js';
-import { testWindow } from './scope.js';
+import { testWindow, type TestWindow } from './scope.js';
 
 // The test's rows of QUERY_HISTORY, bounded by the test window and restricted to its own query ids.
 const MATCHED_HISTORY = `SELECT QUERY_ID, PARTITIONS_SCANNED, PARTITIONS_TOTAL, BYTES_SPILLED_TO_LOCAL_STORAGE,
@@ -25,6 +26,38 @@ const COVERAGE = sql(
   ${DENSE_CAUGHT_UP.QUERY_HISTORY} AS CAUGHT_UP,
   (SELECT COUNT(*) FROM QUERY_EXECUTIONS WHERE TEST_ID = ? AND QUERY_ID IS NOT NULL) AS TOTAL,
   (SELECT COUNT(DISTINCT QUERY_ID) FROM (${MATCHED_HISTORY}) matched) AS MATCHED`,
+);
+
+/**
+ * The coverage of several jobs (readMany): one row per job (JOB_INDEX) with its TOTAL and MATCHED as COVERAGE
+ * counts them, and the view's latest time in the batch's evidence window (batch-scope.ts). QUERY_HISTORY is
+ * matched on the job's own query ids, no tags; the first time bounds are the union of the windows, as plain
+ * binds, so the view is pruned by time before the per-job window.
+ */
+const COVERAGE_MANY = sql(
+  'enrichment.query_history.coverage_many',
+  `WITH jobs AS (
+  SELECT ${BATCH_JOB.INDEX} AS JOB_INDEX, ${BATCH_JOB.TEST_ID} AS TEST_ID, ${BATCH_JOB.FROM} AS WINDOW_FROM, ${BATCH_JOB.TO} AS WINDOW_TO
+  FROM ${BATCH_JOBS}
+)
+SELECT jobs.JOB_INDEX, ready.VIEW_LATEST, COALESCE(total.N, 0) AS TOTAL, COALESCE(matched.N, 0) AS MATCHED
+FROM jobs
+CROSS JOIN (SELECT ${batchLatest('QUERY_HISTORY', 'START_TIME')} AS VIEW_LATEST) ready
+LEFT JOIN (
+  SELECT jobs.JOB_INDEX, COUNT(*) AS N
+  FROM jobs JOIN QUERY_EXECUTIONS qe ON qe.TEST_ID = jobs.TEST_ID
+  WHERE qe.QUERY_ID IS NOT NULL
+  GROUP BY jobs.JOB_INDEX
+) total ON total.JOB_INDEX = jobs.JOB_INDEX
+LEFT JOIN (
+  SELECT jobs.JOB_INDEX, COUNT(DISTINCT qh.QUERY_ID) AS N
+  FROM jobs
+  JOIN QUERY_EXECUTIONS qe ON qe.TEST_ID = jobs.TEST_ID
+  JOIN SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY qh ON qh.QUERY_ID = qe.QUERY_ID
+  WHERE qh.START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND qh.START_TIME <= CAST(? AS TIMESTAMP_NTZ)
+    AND qh.START_TIME >= jobs.WINDOW_FROM AND qh.START_TIME <= jobs.WINDOW_TO
+  GROUP BY jobs.JOB_INDEX
+) matched ON matched.JOB_INDEX = jobs.JOB_INDEX`,
 );
 
 const UPDATE_EXECUTIONS = sql(
@@ -47,6 +80,10 @@ export interface QueryHistorySource {
   to: Date;
 }
 
+function coverageOf(row: { TOTAL: number; MATCHED: number } | undefined, window: TestWindow): QueryHistorySource {
+  return { total: Number(row?.TOTAL ?? 0), matched: Number(row?.MATCHED ?? 0), from: window.from, to: window.to };
+}
+
 export const queryHistoryModule: EnrichmentModule<QueryHistorySource, QueryHistorySource> = {
   type: 'QUERY_HISTORY',
   view: 'QUERY_HISTORY',
@@ -59,7 +96,23 @@ export const queryHistoryModule: EnrichmentModule<QueryHistorySource, QueryHisto
       { signal: context.signal, timeoutMs: context.timeoutMs },
     );
     if (Number(row?.CAUGHT_UP ?? 0) === 0) return denseViewNotReady('QUERY_HISTORY');
-    return { total: Number(row?.TOTAL ?? 0), matched: Number(row?.MATCHED ?? 0), from: window.from, to: window.to };
+    return coverageOf(row, window);
+  },
+
+  async readMany(contexts: readonly EnrichmentContext[], options: BatchReadOptions): Promise<Array<QueryHistorySource | ViewNotReady>> {
+    const jobs = await batchJobs(contexts);
+    const rows = await options.warehouse.query<{ JOB_INDEX: number; VIEW_LATEST: Date | null; TOTAL: number; MATCHED: number }>(
+      COVERAGE_MANY,
+      [batchJobsPayload(jobs), ...batchEvidenceWindow(jobs), ...batchBounds(jobs)],
+      { signal: options.signal, timeoutMs: options.timeoutMs },
+    );
+    const perJob = rowsPerJob(rows, jobs.length);
+    return jobs.map((job, index) => {
+      const [row, extra] = perJob[index] ?? [];
+      if (row === undefined || extra !== undefined) throw new Error(`batched coverage returned ${perJob[index]?.length ?? 0} rows for job index ${index}, not 1`);
+      if (!batchCaughtUp(row.VIEW_LATEST, job)) return denseViewNotReady('QUERY_HISTORY');
+      return coverageOf(row, job.window);
+    });
   },
 
   transform: (source) => source,
