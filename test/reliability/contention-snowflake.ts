@@ -61,6 +61,8 @@ export async function raceServiceProcesses(jobs: number, processes: number): Pro
       SNOWFLAKE_POOL_SIZE: '2',
       CHILD_TYPE_MS: '20',
       MAX_CONCURRENT_JOBS: '4',
+      // Batches on (statement-batcher.ts), small enough that the quick run's 30 jobs are shared by all three.
+      CLAIM_BATCH_SIZE: '3',
       AUTO_ENQUEUE: 'false',
     };
     children.push(...(await Promise.all(dirs.map((dir) => startChild(dir.path, env)))));
