@@ -8,7 +8,7 @@
 // Both sides read the "view" with one cheap query per type (ours folds readiness into the read, as the real dense
 // modules do; the seed has no readiness check), and ours with --batch > 1 reads the jobs due together in one
 // query (readMany, as the real modules), so the comparison is of the queue's own traffic.
-// Run: npx tsx bench/processor.ts [--jobs 300] [--hybrid-share 0.5] [--concurrency 3] [--batch 50]
+// Run: npx tsx bench/processor.ts [--jobs 300] [--hybrid-share 0.5] [--concurrency 3] [--batch 25]
 import { parseArgs } from 'node:util';
 import { ManualClock } from '../src/clock.js';
 import type { BindValue, Row, Statement, StatementOptions, TransactionScope, Warehouse, WriteGroup } from '../src/db/warehouse.js';
@@ -26,7 +26,7 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '300' },
     'hybrid-share': { type: 'string', default: '0.5' },
     concurrency: { type: 'string', default: '3' },
-    batch: { type: 'string', default: '50' },
+    batch: { type: 'string', default: '25' },
   },
 });
 const JOBS = Number(values.jobs);

@@ -7,7 +7,7 @@
 // Scenarios: one due hybrid job (5 types), one due standard job (3 types), then each backlog size (jobs due
 // together; table types in turn HYBRID, STANDARD, INTERACTIVE, DYNAMIC, UNISTORE, so all five types run).
 // Exits non-zero when a job did not reach COMPLETED or the counts do not add up: no figures from a broken run.
-// Run: npx tsx bench/round-trips.ts [--backlogs 50[,100]] [--concurrency 3] [--batch 50] [--pool 4] [--trace]
+// Run: npx tsx bench/round-trips.ts [--backlogs 50[,100]] [--concurrency 3] [--batch 25] [--pool 4] [--trace]
 // (--batch is CLAIM_BATCH_SIZE: jobs due together share their reads and writes, statement-batcher.ts.)
 import '../test/support/loopback-guard.js';
 import { parseArgs } from 'node:util';
@@ -18,7 +18,7 @@ const { values } = parseArgs({
   options: {
     backlogs: { type: 'string', default: '50' },
     concurrency: { type: 'string', default: '3' },
-    batch: { type: 'string', default: '50' },
+    batch: { type: 'string', default: '25' },
     pool: { type: 'string', default: '4' },
     /** Also print every query request of the single-job runs, in arrival order. */
     trace: { type: 'boolean', default: false },
