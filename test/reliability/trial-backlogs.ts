@@ -2,11 +2,16 @@
 // engine: the embedded one (a copy of one seeded DuckDB file) or Snowflake's (a fresh fake account, see
 // fake-account.ts, seeded with the same simulated tests; the service processes reach it through the real
 // snowflake-sdk). Either way the checks read the backlog's database directly, not through the service.
-import { writeSimulations } from '../../src/simulator/simulate.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { systemClock } from '../../src/clock.js';
 import type { Warehouse } from '../../src/db/warehouse.js';
+import { writeSimulations } from '../../src/simulator/simulate.js';
 import { backlogPlans, copyBacklog, enqueuePlans, scratchDir, seedBacklog, withDatabase } from './backlog.js';
 import { openFakeAccount } from './fake-account.js';
+
+/** The file snowflake-sdk logs to by default (its working directory). */
+const DRIVER_LOG = 'snowflake.log';
 
 export const TRIAL_ENGINES = ['duckdb', 'snowflake'] as const;
 export type TrialEngine = (typeof TRIAL_ENGINES)[number];
@@ -34,7 +39,8 @@ export interface BacklogSource {
   engine: TrialEngine;
   /** A fresh backlog, the same tests each time. */
   next(): Promise<TrialBacklog>;
-  close(): Promise<void>;
+  /** Ends the source; what the engine's own rules found broken over its backlogs (named). */
+  close(): Promise<string[]>;
 }
 
 export async function backlogSource(engine: TrialEngine, count: number, seed: number): Promise<BacklogSource> {
@@ -56,7 +62,10 @@ async function embeddedBacklogs(count: number, seed: number): Promise<BacklogSou
         remove: async () => copy.remove(),
       };
     },
-    close: async () => template.remove(),
+    async close() {
+      template.remove();
+      return [];
+    },
   };
 }
 
@@ -66,6 +75,11 @@ async function embeddedBacklogs(count: number, seed: number): Promise<BacklogSou
  */
 function snowflakeBacklogs(count: number, seed: number): BacklogSource {
   const plans = backlogPlans(count, seed, systemClock.now());
+  // The driver must not write its log file (db/snowflake.ts routes it to our logger): not in the working
+  // directory the service processes share with this script, not in their DATA_DIR.
+  const cwdLog = join(process.cwd(), DRIVER_LOG);
+  const cwdLogBefore = existsSync(cwdLog);
+  const problems: string[] = cwdLogBefore ? [`${cwdLog} exists before the trials: remove it, the check needs its absence`] : [];
   return {
     engine: 'snowflake',
     async next() {
@@ -93,6 +107,8 @@ function snowflakeBacklogs(count: number, seed: number): BacklogSource {
           },
           async remove() {
             await account.close();
+            const dirLog = join(dir.path, DRIVER_LOG);
+            if (existsSync(dirLog)) problems.push(`the driver wrote ${dirLog}`);
             dir.remove();
           },
         };
@@ -102,6 +118,9 @@ function snowflakeBacklogs(count: number, seed: number): BacklogSource {
         throw error;
       }
     },
-    close: async () => undefined,
+    async close() {
+      if (!cwdLogBefore && existsSync(cwdLog)) problems.push(`the driver wrote ${cwdLog}`);
+      return problems;
+    },
   };
 }

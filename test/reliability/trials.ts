@@ -119,7 +119,7 @@ export async function runInterruptedTrials(options: TrialOptions): Promise<strin
     problems.push((error as Error).message);
   } finally {
     await killChildren();
-    await source.close();
+    problems.push(...(await source.close()));
   }
   return problems;
 }

@@ -3,6 +3,9 @@
 // CHILD_TYPE_MS each, or with CHILD_TYPES=real the real ones over the simulated views. Prints "ready" and
 // then every committed event as one JSON line on stdout (and a `work_started` line per job, below).
 // Usage: node --import tsx test/support/processor-child.ts <dataDir>
+// The suite's network guard first, before the service (and in Snowflake mode the driver) loads: a connection
+// outside loopback throws in the service process as it would in a test file.
+import './loopback-guard.js';
 import { eventBusOf } from '../../src/events/bus.js';
 import { main } from '../../src/server.js';
 import { controlledRegistry, type Script } from './controlled-types.js';
