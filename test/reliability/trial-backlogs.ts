@@ -32,6 +32,9 @@ export interface TrialBacklog {
   env: Record<string, string>;
   /** Runs `work` on the backlog's database (no service process may be running on the embedded file). */
   read<T>(work: (warehouse: Warehouse) => Promise<T>): Promise<T>;
+  /** After a kill: waits until what the killed process had already sent has finished (on Snowflake the account
+   * runs a statement to its end after its client is gone; the embedded engine died with the process). */
+  settled(): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -59,6 +62,7 @@ async function embeddedBacklogs(count: number, seed: number): Promise<BacklogSou
         jobs: copy.jobs,
         env: {},
         read: (work) => withDatabase(copy.file, work),
+        settled: async () => undefined,
         remove: async () => copy.remove(),
       };
     },
@@ -97,6 +101,7 @@ function snowflakeBacklogs(count: number, seed: number): BacklogSource {
           dir: dir.path,
           jobs,
           env: account.serviceEnv,
+          settled: () => account.fake.settled(),
           async read(work) {
             const connection = await account.fake.backingConnection();
             try {

@@ -86,9 +86,10 @@ export async function runInterruptedTrials(options: TrialOptions): Promise<strin
         const label = `${interruption.label}, ${claimBatchOf(trial).label}`;
         problems.push(...interruption.problems.map((problem) => `${label}: ${problem}`));
 
-        // Completed before the restart: what the database says, not only the events the child printed (a kill
-        // can land between a job's last commit and its event line; on Snowflake the commit happens in the
-        // account, so the window is a whole response's travel).
+        // Completed before the restart: what the database says once the killed process's last requests have
+        // finished (on Snowflake they run to their end in the account), not only the events the child printed
+        // (a kill can land between a job's last commit and its event line).
+        await backlog.settled();
         const completedBefore = await backlog.read(async (warehouse) => (await queueRows(warehouse)).filter((row) => row.status === 'COMPLETED').map((row) => row.jobId));
         const survivor = await startChild(backlog.dir, serviceEnv(backlog, trial));
         await untilAllComplete(survivor, new Set([...completedJobs(child.events), ...completedBefore]), backlog);
