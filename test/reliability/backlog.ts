@@ -11,8 +11,8 @@ import type { Warehouse } from '../../src/db/warehouse.js';
 import { EMBEDDED_DATABASE_FILE } from '../../src/engine.js';
 import { enqueueJob } from '../../src/queue/enqueue.js';
 import type { TableType } from '../../src/queue/plan.js';
-import { createServices } from '../../src/services.js';
-import { planSimulation, writeSimulations } from '../../src/simulator/simulate.js';
+import { createServices, type Services } from '../../src/services.js';
+import { planSimulation, writeSimulations, type SimulationPlan } from '../../src/simulator/simulate.js';
 import { silentLog, testConfig } from '../support/embedded.js';
 
 /** The tables the enrichment types write, one set of rows per test and type. */
@@ -33,9 +33,45 @@ export function scratchDir(prefix: string): { path: string; remove(): void } {
 }
 
 /**
- * A database file holding `count` small simulated tests of every table type (ended hours ago, so every view
- * is ready), each enqueued as FlakeBench's tests are. Reproducible for a seed.
+ * `count` small simulated tests of every table type (ended hours before `now`, so every view is ready).
+ * Reproducible for a seed and `now`: the same tests, ids and view rows.
  */
+export function backlogPlans(count: number, seed: number, now: Date): SimulationPlan[] {
+  return Array.from({ length: count }, (_, i) =>
+    planSimulation(
+      {
+        tableType: TABLE_TYPES[i % TABLE_TYPES.length]!,
+        seed: seed * 10_000 + i,
+        durationMinutes: 2,
+        warmupMinutes: 0,
+        sessions: 3,
+        endedMinutesAgo: 6 * 60 + i,
+        idSalt: `reliability-${seed}-${i}`,
+      },
+      now,
+      1,
+    ),
+  );
+}
+
+/** Enqueues each plan's test as FlakeBench does; job id → test id. */
+export async function enqueuePlans(services: Services, plans: readonly SimulationPlan[]): Promise<Map<string, string>> {
+  const jobs = new Map<string, string>();
+  for (const plan of plans) {
+    const test = plan.workload.tests[0]!;
+    const enqueued = await enqueueJob(services, {
+      test_id: test.testId,
+      run_id: test.runId,
+      table_type: plan.workload.tableType,
+      test_start_time: new Date(test.start),
+      test_end_time: new Date(test.end),
+    });
+    jobs.set(enqueued.job_id!, test.testId);
+  }
+  return jobs;
+}
+
+/** A database file holding backlogPlans(count, seed), each test enqueued. */
 export async function seedBacklog(count: number, seed: number): Promise<Backlog> {
   const dir = scratchDir('fbde-reliability-');
   const file = join(dir.path, EMBEDDED_DATABASE_FILE);
@@ -43,22 +79,7 @@ export async function seedBacklog(count: number, seed: number): Promise<Backlog>
   try {
     const warehouse = await database.connect();
     await migrate(warehouse, { clock: systemClock, log: silentLog });
-    const now = systemClock.now();
-    const plans = Array.from({ length: count }, (_, i) =>
-      planSimulation(
-        {
-          tableType: TABLE_TYPES[i % TABLE_TYPES.length]!,
-          seed: seed * 10_000 + i,
-          durationMinutes: 2,
-          warmupMinutes: 0,
-          sessions: 3,
-          endedMinutesAgo: 6 * 60 + i,
-          idSalt: `reliability-${seed}-${i}`,
-        },
-        now,
-        1,
-      ),
-    );
+    const plans = backlogPlans(count, seed, systemClock.now());
     await writeSimulations(warehouse, plans);
     const services = createServices({
       config: testConfig(),
@@ -66,19 +87,7 @@ export async function seedBacklog(count: number, seed: number): Promise<Backlog>
       log: silentLog,
       engine: { engine: 'duckdb', warehouse, connect: () => database.connect(), location: file, close: async () => undefined },
     });
-    const jobs = new Map<string, string>();
-    for (const plan of plans) {
-      const test = plan.workload.tests[0]!;
-      const enqueued = await enqueueJob(services, {
-        test_id: test.testId,
-        run_id: test.runId,
-        table_type: plan.workload.tableType,
-        test_start_time: new Date(test.start),
-        test_end_time: new Date(test.end),
-      });
-      jobs.set(enqueued.job_id!, test.testId);
-    }
-    return { dir: dir.path, file, jobs, remove: dir.remove };
+    return { dir: dir.path, file, jobs: await enqueuePlans(services, plans), remove: dir.remove };
   } finally {
     await database.close();
   }
@@ -141,7 +150,7 @@ export async function queueRows(warehouse: Warehouse): Promise<QueueRow[]> {
 }
 
 /** Every job of the backlog present, in `expected` status, no type over the attempt limit. */
-export function queueProblems(backlog: Backlog, rows: readonly QueueRow[], options: { expected: string; maxAttempts: number }): string[] {
+export function queueProblems(backlog: Pick<Backlog, 'jobs'>, rows: readonly QueueRow[], options: { expected: string; maxAttempts: number }): string[] {
   const problems: string[] = [];
   const seen = new Set(rows.map((row) => row.jobId));
   for (const jobId of backlog.jobs.keys()) if (!seen.has(jobId)) problems.push(`job ${jobId}: lost (no queue row)`);
@@ -155,9 +164,9 @@ export function queueProblems(backlog: Backlog, rows: readonly QueueRow[], optio
   return problems;
 }
 
-/** Prints the figure line and the problems, and exits 1 when there are any. */
-export function report(name: string, figure: string, problems: readonly string[]): never {
-  console.log(`${name}: ${figure}`);
+/** Prints the figure lines and the problems, and exits 1 when there are any. */
+export function report(name: string, figure: string | readonly string[], problems: readonly string[]): never {
+  for (const line of typeof figure === 'string' ? [figure] : figure) console.log(`${name}: ${line}`);
   for (const problem of problems.slice(0, 50)) console.log(`  FAIL ${problem}`);
   if (problems.length > 50) console.log(`  … and ${problems.length - 50} more`);
   console.log(problems.length === 0 ? `${name}: PASS` : `${name}: FAIL (${problems.length} problems)`);

@@ -33,7 +33,7 @@ export const claimedJobs = (events: readonly ChildEvent[]): string[] =>
   events.filter((event) => event.type === 'work_started' || event.type === 'job_claimed').map((event) => event.job_id!);
 
 /** Resolves when every job of the backlog has completed, counting `done` (completed by earlier processes). */
-export async function untilAllComplete(child: RunningChild, done: ReadonlySet<string>, backlog: Backlog): Promise<void> {
+export async function untilAllComplete(child: RunningChild, done: ReadonlySet<string>, backlog: Pick<Backlog, 'jobs'>): Promise<void> {
   const finished = (events: readonly ChildEvent[]) => new Set([...done, ...completedJobs(events)]);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

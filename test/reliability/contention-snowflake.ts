@@ -3,18 +3,13 @@
 // with the controlled types. Each process has its own driver sessions, so every claim, fence and write crosses
 // the real snowflake-sdk and the write carrier (db/write-carrier.ts), as it would on an account with several
 // service instances. The checks are contention.ts's: every type written exactly once, every job claimed once.
-import { systemClock } from '../../src/clock.js';
-import { migrate } from '../../src/db/migrations.js';
-import { openSnowflakeWarehouse } from '../../src/db/snowflake.js';
 import { enqueueJob } from '../../src/queue/enqueue.js';
-import { createServices } from '../../src/services.js';
 import { startChild, type RunningChild } from '../support/child-process.js';
 import { createControlledTables, ROWS_PER_TYPE } from '../support/controlled-types.js';
-import { silentLog, tempDir, testConfig } from '../support/embedded.js';
-import { FakeSnowflake, fakeSnowflakeSettings } from '../support/fake-snowflake.js';
+import { tempDir } from '../support/embedded.js';
 import { insertTests } from '../support/processor-fixtures.js';
+import { openFakeAccount } from './fake-account.js';
 
-const PASSWORD = 'contention-password';
 const TYPES_PER_JOB = 3; // STANDARD tests
 const COMPLETION_TIMEOUT_MS = 300_000;
 
@@ -25,46 +20,20 @@ export interface ServiceProcessRace {
 
 export async function raceServiceProcesses(jobs: number, processes: number): Promise<ServiceProcessRace> {
   const problems: string[] = [];
-  const fake = await FakeSnowflake.start({ password: PASSWORD });
+  const account = await openFakeAccount();
+  const { fake } = account;
   const dirs = Array.from({ length: processes }, () => tempDir('fbde-contention-sf-'));
   const children: RunningChild[] = [];
   const started = Date.now();
   try {
-    await fake.createFlakeBenchTables();
-    await fake.createAccountUsageViews();
-    const settings = fakeSnowflakeSettings(fake, PASSWORD, { statementTimeoutMs: 60_000, writeCarrier: 'procedure' });
-    const setup = await openSnowflakeWarehouse(settings, silentLog);
-    try {
-      // Installed once, as an operator would (`npm run migrate`), before the instances start.
-      await migrate(setup, { clock: systemClock, log: { info: () => undefined, warn: () => undefined } });
-      await createControlledTables(setup);
-      const ids = Array.from({ length: jobs }, (_, i) => `contention-sf-${String(i).padStart(5, '0')}`);
-      const end = new Date(Date.now() - 4 * 3_600_000);
-      await insertTests(setup, ids.map((testId) => ({ testId, runId: 'r', start: new Date(end.getTime() - 600_000), end })));
-      const services = createServices({
-        config: testConfig(),
-        clock: systemClock,
-        log: silentLog,
-        engine: { engine: 'snowflake', warehouse: setup, connect: async () => setup, location: 'fake', close: async () => undefined },
-      });
-      for (const testId of ids) await enqueueJob(services, { test_id: testId, run_id: 'r', table_type: 'STANDARD', test_end_time: end });
-    } finally {
-      await setup.close();
-    }
+    await createControlledTables(account.setup);
+    const ids = Array.from({ length: jobs }, (_, i) => `contention-sf-${String(i).padStart(5, '0')}`);
+    const end = new Date(Date.now() - 4 * 3_600_000);
+    await insertTests(account.setup, ids.map((testId) => ({ testId, runId: 'r', start: new Date(end.getTime() - 600_000), end })));
+    for (const testId of ids) await enqueueJob(account.services, { test_id: testId, run_id: 'r', table_type: 'STANDARD', test_end_time: end });
 
-    const env = {
-      ENV_FILE: '/dev/null',
-      SNOWFLAKE_ACCOUNT: 'FAKEACCOUNT',
-      SNOWFLAKE_USER: 'SERVICE_USER',
-      SNOWFLAKE_PASSWORD: PASSWORD,
-      SNOWFLAKE_ACCESS_URL: fake.url,
-      SNOWFLAKE_POOL_SIZE: '2',
-      CHILD_TYPE_MS: '20',
-      MAX_CONCURRENT_JOBS: '4',
-      // Batches on (statement-batcher.ts), small enough that the quick run's 30 jobs are shared by all three.
-      CLAIM_BATCH_SIZE: '3',
-      AUTO_ENQUEUE: 'false',
-    };
+    // Batches on (statement-batcher.ts), small enough that the quick run's 30 jobs are shared by all three.
+    const env = { ...account.serviceEnv, CHILD_TYPE_MS: '20', MAX_CONCURRENT_JOBS: '4', CLAIM_BATCH_SIZE: '3' };
     children.push(...(await Promise.all(dirs.map((dir) => startChild(dir.path, env)))));
 
     const open = async () =>
@@ -104,7 +73,7 @@ export async function raceServiceProcesses(jobs: number, processes: number): Pro
         await child.exited;
       }),
     );
-    await fake.stop();
+    await account.close();
     for (const dir of dirs) dir.remove();
   }
 }

@@ -2,15 +2,17 @@
 // over the simulated views), at a random point. Each trial must see exit 0 within the grace period (plus the
 // close of the database), no claim left behind (every unfinished job PENDING, unclaimed, its unfinished types
 // with their attempt given back), and, after a restart, every job COMPLETED with exactly the rows of an
-// uninterrupted run.
-// Run: npx tsx test/reliability/shutdown.ts [--trials 10] [--jobs 10] [--seed 2] [--quick]
+// uninterrupted run. --engine as in crash.ts (Snowflake mode: the real driver against a fake account in this
+// script's process; both, the default, runs each engine in turn).
+// Run: npx tsx test/reliability/shutdown.ts [--engine duckdb|snowflake|both] [--trials 10] [--jobs 10] [--seed 2] [--quick]
 import { parseArgs } from 'node:util';
-import { queueRows, report, seedBacklog, withDatabase, type QueueRow } from './backlog.js';
+import { queueRows, report, type QueueRow } from './backlog.js';
 import { claimedJobs, completedJobs, terminate } from './children.js';
-import { runInterruptedTrials } from './trials.js';
+import { parseEngines } from './trial-backlogs.js';
+import { runInterruptedTrials, trialsOnEngines } from './trials.js';
 
 const { values } = parseArgs({
-  options: { trials: { type: 'string' }, jobs: { type: 'string' }, seed: { type: 'string', default: '2' }, quick: { type: 'boolean', default: false } },
+  options: { engine: { type: 'string', default: 'both' }, trials: { type: 'string' }, jobs: { type: 'string' }, seed: { type: 'string', default: '2' }, quick: { type: 'boolean', default: false } },
 });
 const TRIALS = Number(values.trials ?? (values.quick ? 2 : 10));
 const JOBS = Number(values.jobs ?? (values.quick ? 6 : 10));
@@ -35,29 +37,31 @@ function releaseProblems(rows: readonly QueueRow[]): string[] {
   });
 }
 
-let inFlight = 0;
-let slowestExitMs = 0;
-const problems = await runInterruptedTrials({
-  template: await seedBacklog(JOBS, SEED),
-  trials: TRIALS,
-  seed: SEED,
-  env: CHILD_ENV,
-  maxAttempts: MAX_ATTEMPTS,
-  async interrupt(child, backlog, trial, atMs) {
-    const unfinished = new Set(claimedJobs(child.events));
-    for (const job of completedJobs(child.events)) unfinished.delete(job);
-    inFlight += unfinished.size;
-    const { code, ms } = await terminate(child);
-    slowestExitMs = Math.max(slowestExitMs, ms);
-    const found: string[] = [];
-    if (code !== 0) found.push(`exit ${code}: ${child.stderr().slice(-300)}`);
-    if (ms > GRACE_SECONDS * 1000 + EXIT_MARGIN_MS) found.push(`exit took ${Math.round(ms)} ms, grace ${GRACE_SECONDS} s`);
-    found.push(...(await withDatabase(backlog.file, async (warehouse) => releaseProblems(await queueRows(warehouse)))));
-    return { label: `trial ${trial} (SIGTERM at ${atMs} ms, ${unfinished.size} jobs in flight)`, problems: found };
-  },
+const { figures, problems } = await trialsOnEngines(parseEngines(values.engine), JOBS, SEED, async (source) => {
+  let inFlight = 0;
+  let slowestExitMs = 0;
+  const problems = await runInterruptedTrials({
+    source,
+    trials: TRIALS,
+    seed: SEED,
+    env: CHILD_ENV,
+    maxAttempts: MAX_ATTEMPTS,
+    async interrupt(child, backlog, trial, atMs) {
+      const unfinished = new Set(claimedJobs(child.events));
+      for (const job of completedJobs(child.events)) unfinished.delete(job);
+      inFlight += unfinished.size;
+      const { code, ms } = await terminate(child);
+      slowestExitMs = Math.max(slowestExitMs, ms);
+      const found: string[] = [];
+      if (code !== 0) found.push(`exit ${code}: ${child.stderr().slice(-300)}`);
+      if (ms > GRACE_SECONDS * 1000 + EXIT_MARGIN_MS) found.push(`exit took ${Math.round(ms)} ms, grace ${GRACE_SECONDS} s`);
+      found.push(...(await backlog.read(async (warehouse) => releaseProblems(await queueRows(warehouse)))));
+      return { label: `trial ${trial} (SIGTERM at ${atMs} ms, ${unfinished.size} jobs in flight)`, problems: found };
+    },
+  });
+  return {
+    figure: `${TRIALS} trials × ${JOBS} jobs, ${inFlight} jobs in flight at a SIGTERM, slowest exit ${Math.round(slowestExitMs)} ms (grace ${GRACE_SECONDS} s)`,
+    problems,
+  };
 });
-report(
-  'shutdown',
-  `${TRIALS} trials × ${JOBS} jobs, ${inFlight} jobs in flight at a SIGTERM, slowest exit ${Math.round(slowestExitMs)} ms (grace ${GRACE_SECONDS} s)`,
-  problems,
-);
+report('shutdown', figures, problems);

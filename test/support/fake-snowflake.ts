@@ -172,6 +172,8 @@ export class FakeSnowflake {
   private readonly faults: Fault[] = [];
   private readonly hanging = new Map<string, () => void>();
   private nextSessionId = 1;
+  private inFlight = 0;
+  private readonly settledWaiters: Array<() => void> = [];
   private readonly publicKey: KeyObject | undefined;
 
   private constructor(
@@ -186,7 +188,13 @@ export class FakeSnowflake {
     const database = await DuckDbDatabase.open(':memory:');
     const server = createServer();
     const fake = new FakeSnowflake(server, database, { account: 'FAKEACCOUNT', user: 'SERVICE_USER', ...options });
-    server.on('request', (req, res) => void fake.handle(req, res));
+    server.on('request', (req, res) => {
+      fake.inFlight += 1;
+      void fake.handle(req, res).finally(() => {
+        fake.inFlight -= 1;
+        if (fake.inFlight === 0) for (const resolve of fake.settledWaiters.splice(0)) resolve();
+      });
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return fake;
   }
@@ -212,6 +220,20 @@ export class FakeSnowflake {
   /** The next statement whose text matches never finishes until the client sends an abort request. */
   hangNext(pattern: RegExp): void {
     this.faults.push({ pattern, kind: 'hang' });
+  }
+
+  /**
+   * Resolves once no request is being answered (at most `maxMs`): what a client sent before it was killed has
+   * then run to its end, as Snowflake runs a statement whose client went away.
+   */
+  async settled(maxMs = 30_000): Promise<void> {
+    if (this.inFlight === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.settledWaiters.push(resolve);
+      timer = setTimeout(resolve, maxMs);
+    });
+    clearTimeout(timer);
   }
 
   /** Runs SQL directly on the backing database (setup: objects that exist in the account before the test). */

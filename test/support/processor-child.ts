@@ -7,6 +7,12 @@ import { eventBusOf } from '../../src/events/bus.js';
 import { main } from '../../src/server.js';
 import { controlledRegistry, type Script } from './controlled-types.js';
 
+// The suite's network guard, before the service starts (the driver loads inside main(), in Snowflake mode): a
+// connection outside loopback throws in the service process as it would in a test file. This process is not a
+// vitest worker even when a test started it (VITEST is inherited), so the guard must not look for vitest here.
+delete process.env.VITEST;
+await import('./loopback-guard.js');
+
 const dataDir = process.argv[2];
 if (!dataDir) throw new Error('usage: processor-child.ts <dataDir>');
 const typeMs = Number(process.env.CHILD_TYPE_MS ?? '200');
