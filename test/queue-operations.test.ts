@@ -114,6 +114,23 @@ describe('queue operations', () => {
     expect(await count(`SELECT COUNT(*) AS N FROM QUERY_INSIGHTS_CACHE`)).toBe(1);
   });
 
+  it('stats: completion lag counts from when the job could complete (its last type due, or its enqueue if later)', async () => {
+    const t0 = clock.now().getTime();
+    await insertTests(db.warehouse, [{ testId: 'lag-1', runId: 'r' }]);
+    // Enqueued one hour after the test ended. STANDARD: QUERY_HISTORY due at end + 50 min, QUERY_INSIGHTS at
+    // end + 100 min, AGGREGATE at end + 195 min (3 h + the 15 min buffer), i.e. t0 + 135 min.
+    await enqueueJob(services, { test_id: 'lag-1', run_id: 'r', table_type: 'STANDARD', test_end_time: new Date(t0 - HOUR) });
+    clock.advance(150 * 60_000);
+    const processor = new Processor(services, { registry: controlledRegistry(() => ({ kind: 'succeed' })) });
+    await processor.poll();
+    await processor.idle();
+    const stats = await queueStats(services);
+    expect(stats.depth_by_status).toMatchObject({ COMPLETED: 1 });
+    // Completed at t0 + 150 min, 15 min after its last type fell due (not 160 min after its first).
+    expect(stats.figures.completion_lag_seconds.value).toBe(15 * 60);
+    expect(stats.figures.completion_lag_seconds.level).toBe('ok');
+  });
+
   it('retry and cancel refuse jobs in the wrong state with a 409 naming it', async () => {
     await insertTests(db.warehouse, [{ testId: 'o1', runId: 'r' }]);
     const { job_id } = await enqueueJob(services, { test_id: 'o1', run_id: 'r', table_type: 'STANDARD', test_end_time: clock.now() });
