@@ -168,15 +168,15 @@ function readBatches(pending: PendingRead[]): PendingRead[][] {
   const sorted = [...pending].sort((a, b) => a.context.job.testEndTime.getTime() - b.context.job.testEndTime.getTime());
   const batches: PendingRead[][] = [];
   let batch: PendingRead[] = [];
-  let spanStart = 0;
+  let spanStart = Infinity;
   for (const entry of sorted) {
-    const start = (entry.context.job.testStartTime ?? entry.context.job.testEndTime).getTime();
-    const end = entry.context.job.testEndTime.getTime();
-    if (batch.length > 0 && (batch.length >= MAX_JOBS_PER_READ || end - Math.min(spanStart, start) > MAX_READ_SPAN_MS)) {
+    const { testStartTime, testEndTime } = entry.context.job;
+    const start = (testStartTime ?? testEndTime).getTime();
+    if (batch.length > 0 && (batch.length >= MAX_JOBS_PER_READ || testEndTime.getTime() - Math.min(spanStart, start) > MAX_READ_SPAN_MS)) {
       batches.push(batch);
       batch = [];
+      spanStart = Infinity;
     }
-    if (batch.length === 0) spanStart = start;
     spanStart = Math.min(spanStart, start);
     batch.push(entry);
   }

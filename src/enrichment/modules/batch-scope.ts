@@ -78,8 +78,13 @@ export function withExclusivePrefixes(jobs: readonly BatchJob[]): BatchJob[] {
 
 /** The tag rule of query-tags.ts (equal, or starts with prefix + ':') against each job's prefixes. */
 export function batchTagMatch(column: string): string {
+  return tagMatchSql(column, BATCH_JOB_PREFIX);
+}
+
+/** The one text of the prefix rule: `column` (checked) against `prefix`, a column or this file's own expression. */
+function tagMatchSql(column: string, prefix: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(column)) throw new Error(`not a column name: ${column}`);
-  return `(${column} = ${BATCH_JOB_PREFIX} OR STARTSWITH(${column}, ${BATCH_JOB_PREFIX} || ':'))`;
+  return `(${column} = ${prefix} OR STARTSWITH(${column}, ${prefix} || ':'))`;
 }
 
 /** The union of the jobs' read windows, [earliest from, latest to]: plain binds for time pruning. */
@@ -158,8 +163,8 @@ export function batchPrefixesPresent(jobs: readonly BatchJob[]): void {
 
 /** batchTagMatch's rule against a prefix column (BATCH_JOB_PREFIX_ROWS' PREFIX) instead of `bpx`. */
 export function prefixColumnMatch(column: string, prefixColumn: string): string {
-  for (const name of [column, prefixColumn]) if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(name)) throw new Error(`not a column name: ${name}`);
-  return `(${column} = ${prefixColumn} OR STARTSWITH(${column}, ${prefixColumn} || ':'))`;
+  if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(prefixColumn)) throw new Error(`not a column name: ${prefixColumn}`);
+  return tagMatchSql(column, prefixColumn);
 }
 
 /** The union of the jobs' test intervals, [earliest test start, latest test end]: plain binds for pruning. */
