@@ -2,6 +2,7 @@
 // the change (SEQ comes from a sequence, so it rises). Statements here are built so they can be placed
 // inside a fenced batch: `condition` makes the insert happen only while the writer still holds its claim.
 import type { BindValue, JsonObject, Row, Statement, Warehouse } from '../db/warehouse.js';
+import { formatUtcTimestamp } from '../db/binds.js';
 import { limitClause } from '../db/limit.js';
 import { sql, sqlSample } from '../db/sql-registry.js';
 
@@ -55,6 +56,23 @@ FROM (SELECT 1 AS ONE) AS ONE_ROW
 WHERE EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ?)`,
 );
 
+// Many events, each written only when its job exists (a batch enqueue: the jobs its insert created). The events
+// travel as one JSON bind turned into rows on the server, in the order given (INDEX).
+const INSERT_EVENTS_IF_JOBS = sql(
+  'events.insert_many_if_jobs',
+  `INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD)
+SELECT e.EVENT_TYPE, CAST(e.OCCURRED_AT AS TIMESTAMP_NTZ), e.JOB_ID, e.TEST_ID, e.RUN_ID, e.ENRICHMENT_TYPE, e.PAYLOAD
+FROM (
+  SELECT r.INDEX AS POSITION, AS_VARCHAR(GET(r.VALUE, 'type')) AS EVENT_TYPE, AS_VARCHAR(GET(r.VALUE, 'at')) AS OCCURRED_AT,
+    AS_VARCHAR(GET(r.VALUE, 'job')) AS JOB_ID, AS_VARCHAR(GET(r.VALUE, 'test')) AS TEST_ID,
+    AS_VARCHAR(GET(r.VALUE, 'run')) AS RUN_ID, AS_VARCHAR(GET(r.VALUE, 'enrichment_type')) AS ENRICHMENT_TYPE,
+    GET(r.VALUE, 'payload') AS PAYLOAD
+  FROM (SELECT PARSE_JSON(?) AS J) j, LATERAL FLATTEN(INPUT => j.J) r
+) e
+JOIN DELAYED_ENRICHMENT_QUEUE q ON q.JOB_ID = e.JOB_ID
+ORDER BY e.POSITION`,
+);
+
 function eventBinds(event: EnrichmentEvent): BindValue[] {
   return [
     event.type,
@@ -79,6 +97,19 @@ export function insertEventFenced(event: EnrichmentEvent, jobId: string, claimId
 /** Inserted only when job `jobId` exists (after a conditional insert of that job in the same batch). */
 export function insertEventIfJob(event: EnrichmentEvent, jobId: string): Statement {
   return { sql: INSERT_EVENT_IF_JOB, binds: [...eventBinds(event), jobId] };
+}
+
+/** One statement for many events, each inserted only when its job exists (see INSERT_EVENTS_IF_JOBS). */
+export function insertEventsIfJobs(events: readonly EnrichmentEvent[]): Statement {
+  const rows = events.map((event) => {
+    if (event.job_id === null) throw new Error(`event ${event.type} has no job: it cannot be written conditional on its job`);
+    const row: JsonObject = { type: event.type, at: formatUtcTimestamp(event.at), job: event.job_id, payload: event.payload ?? {} };
+    if (event.test_id !== null) row.test = event.test_id;
+    if (event.run_id !== null) row.run = event.run_id;
+    if (event.enrichment_type) row.enrichment_type = event.enrichment_type;
+    return row;
+  });
+  return { sql: INSERT_EVENTS_IF_JOBS, binds: [JSON.stringify(rows)] };
 }
 
 // The job-level completion event carries the test's summary as FlakeBench streams it (api.md). It is the

@@ -8,7 +8,7 @@ import { defaultRegistry } from '../enrichment/registry.js';
 import { scaledBackoff, type BackoffPolicy } from '../queue/backoff.js';
 import { claimBatch, instanceName, nextWakeTime } from '../queue/claim.js';
 import { discoverFinishedTests, type FinishedTest } from '../queue/discovery.js';
-import { enqueueJob } from '../queue/enqueue.js';
+import { enqueueJobs } from '../queue/enqueue-batch.js';
 import type { Services } from '../services.js';
 import type { SourceViewName } from '../sources/account-usage.js';
 import { classifyError } from './outcomes.js';
@@ -150,26 +150,24 @@ export class Processor {
 
   /** Enqueues what discovery found; one test that cannot be enqueued does not stop the others. */
   private async enqueueFound(tests: readonly FinishedTest[]): Promise<void> {
-    let enqueued = 0;
-    for (const test of tests) {
-      if (this.stopping) break;
-      try {
-        const result = await enqueueJob(this.services, {
-          test_id: test.testId,
-          run_id: test.runId,
-          table_type: test.tableType,
-          test_end_time: test.endTime,
-          ...(test.startTime ? { test_start_time: test.startTime } : {}),
-        });
-        if (result.created) enqueued += 1;
-      } catch (error) {
-        this.services.log.warn(
-          { test_id: test.testId, run_id: test.runId, err: error instanceof Error ? error.message : String(error) },
-          'discovery could not enqueue a finished test',
-        );
-      }
-    }
-    if (tests.length > 0) this.services.log.info({ found: tests.length, enqueued }, 'discovery enqueued finished FlakeBench tests');
+    if (tests.length === 0 || this.stopping) return;
+    const results = await enqueueJobs(
+      this.services,
+      tests.map((test) => ({
+        test_id: test.testId,
+        run_id: test.runId,
+        table_type: test.tableType,
+        test_end_time: test.endTime,
+        ...(test.startTime ? { test_start_time: test.startTime } : {}),
+      })),
+    );
+    results.forEach((result, index) => {
+      if (!(result instanceof Error)) return;
+      const test = tests[index]!;
+      this.services.log.warn({ test_id: test.testId, run_id: test.runId, err: result.message }, 'discovery could not enqueue a finished test');
+    });
+    const enqueued = results.filter((result) => !(result instanceof Error) && result.created).length;
+    this.services.log.info({ found: tests.length, enqueued }, 'discovery enqueued finished FlakeBench tests');
   }
 
   private async pollLoop(): Promise<number> {

@@ -168,18 +168,12 @@ export function validateEnqueueRequest(request: EnqueueRequest): readonly Enrich
   return chosen;
 }
 
-export async function enqueueJob(services: Services, request: EnqueueRequest): Promise<EnqueueResult> {
-  const types = validateEnqueueRequest(request);
-  const testId = request.test_id;
-  const runId = request.run_id;
-  if (types.length === 0) {
-    // POSTGRES: the ACCOUNT_USAGE views know nothing of it; no job, the test is marked NOT_APPLICABLE.
-    const [marked] = await services.warehouse.transaction([{ sql: MARK_TEST_NOT_APPLICABLE, binds: [testId, runId] }]);
-    if (marked?.rowsAffected === 0) throw await refusal(services, testId, runId);
-    return { job_id: null, created: false, status: 'NOT_APPLICABLE' };
-  }
-
-  const now = services.clock.now();
+/** A new job's schedule: each type's due time (all PENDING), the earliest of them, the deadline. */
+export function planJob(
+  services: Pick<Services, 'config'>,
+  request: Pick<EnqueueRequest, 'test_end_time'>,
+  types: readonly EnrichmentType[],
+): { typeState: TypeStates; earliest: Date; deadline: Date } {
   const typeState: TypeStates = {};
   for (const type of types) {
     const state: TypeState = {
@@ -193,7 +187,22 @@ export async function enqueueJob(services: Services, request: EnqueueRequest): P
     typeState[type] = state;
   }
   const earliest = new Date(Math.min(...types.map((type) => Date.parse(typeState[type]!.due_at))));
-  const deadline = deadlineAt(services.config, request.test_end_time);
+  return { typeState, earliest, deadline: deadlineAt(services.config, request.test_end_time) };
+}
+
+export async function enqueueJob(services: Services, request: EnqueueRequest): Promise<EnqueueResult> {
+  const types = validateEnqueueRequest(request);
+  const testId = request.test_id;
+  const runId = request.run_id;
+  if (types.length === 0) {
+    // POSTGRES: the ACCOUNT_USAGE views know nothing of it; no job, the test is marked NOT_APPLICABLE.
+    const [marked] = await services.warehouse.transaction([{ sql: MARK_TEST_NOT_APPLICABLE, binds: [testId, runId] }]);
+    if (marked?.rowsAffected === 0) throw await refusal(services, testId, runId);
+    return { job_id: null, created: false, status: 'NOT_APPLICABLE' };
+  }
+
+  const now = services.clock.now();
+  const { typeState, earliest, deadline } = planJob(services, request, types);
 
   for (let attempt = 0; ; attempt += 1) {
     const jobId = randomUUID();

@@ -9,7 +9,8 @@ import { insertEvent, type EnrichmentEvent } from '../events/outbox.js';
 import { HttpProblem } from '../http/problem.js';
 import type { Services } from '../services.js';
 import { SOURCE_VIEWS } from '../sources/account-usage.js';
-import { DEFAULT_PRIORITY, enqueueJob } from './enqueue.js';
+import { DEFAULT_PRIORITY } from './enqueue.js';
+import { enqueueJobs, type BatchEnqueueRequest } from './enqueue-batch.js';
 import { JOB_COLUMNS, isTerminal, toQueueJob, type QueueJob } from './job-state.js';
 import { deadlineAt, isTableType, TABLE_TYPES, type EnrichmentType, type TableType } from './plan.js';
 
@@ -244,8 +245,8 @@ export async function backfill(
   const beyond = Number(count?.TOO_OLD ?? 0);
   if (options.dryRun) return { dry_run: true, eligible, beyond_retention: beyond, enqueued: 0, not_applicable: 0, more: eligible > limit, ...scope };
   const rows = await services.warehouse.query(backfillCandidates(typeBinds.length, limit), [from, to, ...typeBinds]);
-  let enqueued = 0;
   let notApplicable = 0;
+  const requests: BatchEnqueueRequest[] = [];
   for (const row of rows) {
     const end = row.END_TIME as Date;
     const testId = String(row.TEST_ID);
@@ -256,7 +257,7 @@ export async function backfill(
       notApplicable += 1;
       continue;
     }
-    const result = await enqueueJob(services, {
+    requests.push({
       test_id: testId,
       run_id: runId,
       table_type: tableType,
@@ -264,9 +265,13 @@ export async function backfill(
       ...(row.START_TIME instanceof Date ? { test_start_time: row.START_TIME } : {}),
       priority: options.priority ?? BACKFILL_PRIORITY,
     });
-    if (result.created) enqueued += 1;
-    else if (result.status === 'NOT_APPLICABLE') notApplicable += 1;
   }
+  // Set-based, ENQUEUE_BATCH tests per transaction (enqueue-batch.ts).
+  const results = await enqueueJobs(services, requests);
+  const failure = results.find((result): result is Error => result instanceof Error);
+  if (failure) throw failure;
+  const enqueued = results.filter((result) => !(result instanceof Error) && result.created).length;
+  notApplicable += results.filter((result) => !(result instanceof Error) && result.status === 'NOT_APPLICABLE').length;
   return { dry_run: false, eligible, beyond_retention: beyond, enqueued, not_applicable: notApplicable, more: eligible > rows.length, ...scope };
 }
 
