@@ -4,6 +4,7 @@ import { Processor } from '../src/processor/processor.js';
 import { probeViews } from '../src/processor/probe.js';
 import { enqueueJob } from '../src/queue/enqueue.js';
 import { cancelJob, retryJob } from '../src/queue/operations.js';
+import { WarehouseError, type Warehouse } from '../src/db/warehouse.js';
 import type { Services } from '../src/services.js';
 import { openTestDatabase, type TestDatabase } from './support/embedded.js';
 import { controlledRegistry, createControlledTables, ROWS_PER_TYPE, succeedAll, type Behaviour, type Script } from './support/controlled-types.js';
@@ -350,5 +351,38 @@ describe('processor', () => {
     expect((await job(jobId)).STATUS).toBe('COMPLETED');
     dead.abortJob(jobId);
     await dead.idle();
+  });
+
+  it('a run that threw leaves its claim; the queue\'s wake time counts that lease, and after it the same instance takes the job back', async () => {
+    const jobId = await enqueue('t13', 'STANDARD');
+    // A disk refusing writes (as in test/reliability/disk-faults.ts): every write of the run fails, so the run
+    // throws and nothing releases its claim. Reads and the claim itself still work.
+    let refusing = true;
+    const disk = new Proxy(db.warehouse, {
+      get(target, property) {
+        if (property === 'writeGroups' && refusing) return async () => Promise.reject(new WarehouseError('storage', 'injected: the disk refuses writes'));
+        const value = Reflect.get(target, property) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as Warehouse;
+    const processor = new Processor(services, { registry: controlledRegistry(succeedAll), warehouse: disk, claimedBy: 'me:1' });
+    clock.advance(200 * MINUTE);
+    await runUntilIdle(processor);
+    expect(processor.stats.errors).toBe(1);
+    const stranded = await job(jobId);
+    expect([stranded.STATUS, stranded.CLAIMED_BY]).toEqual(['IN_PROGRESS', 'me:1']);
+    const leaseEnd = (stranded.LEASE_EXPIRES_AT as Date).getTime();
+    // What the instance learns from the queue (here the discovery poll, which replaces what it knew) includes
+    // the lease of its own job that no run here is working on.
+    await processor.discover();
+    expect(processor.knownNextDue?.getTime()).toBe(leaseEnd);
+    refusing = false;
+    // Before the lease ends a poll takes nothing; after it, the job comes back to this instance and completes.
+    await runUntilIdle(processor);
+    expect((await job(jobId)).STATUS).toBe('IN_PROGRESS');
+    clock.set(new Date(leaseEnd));
+    await runUntilIdle(processor);
+    expect((await job(jobId)).STATUS).toBe('COMPLETED');
+    expect(processor.stats.rescued).toBe(1);
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ManualClock } from '../src/clock.js';
 import { migrate } from '../src/db/migrations.js';
 import type { Row, Warehouse } from '../src/db/warehouse.js';
-import { openEngine, type Engine as OpenEngine } from '../src/engine.js';
+import { openEngine, type EngineHandle as OpenEngine } from '../src/engine.js';
 import { HttpProblem } from '../src/http/problem.js';
 import { ENQUEUE_BATCH, enqueueJobs, type BatchEnqueueRequest } from '../src/queue/enqueue-batch.js';
 import { enqueueJob } from '../src/queue/enqueue.js';

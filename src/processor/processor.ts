@@ -25,9 +25,6 @@ export interface ProcessorOptions {
   random?: () => number;
 }
 
-/** Polls after a failed run that may pass without taking its job back (see start()). */
-const LOOK_AGAIN_POLLS = 5;
-
 /** Base recheck delay for a not-ready view (scaled by LATENCY_SCALE, at least 1 s). */
 const NOT_READY_RECHECK_MS = 5 * 60_000;
 
@@ -138,7 +135,7 @@ export class Processor {
     if (this.stopping) return 0;
     const { config, clock } = this.services;
     const found = await discoverFinishedTests(this.warehouse, {
-      self: this.claimedBy,
+      running: this.runs.keys(),
       now: clock.now(),
       autoEnqueue: config.autoEnqueue,
       lookBackMs: config.autoEnqueueLookBackMs,
@@ -196,6 +193,7 @@ export class Processor {
       leaseMs: this.services.config.leaseMs,
       limit: free,
       claimedBy: this.claimedBy,
+      running: this.runs.keys(),
     });
     if (claim.lostRace) {
       // Another instance took rows we also wanted: look again shortly, the queue may hold more. The
@@ -212,7 +210,7 @@ export class Processor {
     if (!claim.lostRace && claim.jobs.length < free && !this.stopping) {
       // Fewer due than slots: nothing else is due now; learn when the next one is (the claim's read-back
       // brought it when it took any job).
-      this.setNextDue(claim.wake !== undefined ? claim.wake : await nextWakeTime(this.warehouse, this.claimedBy));
+      this.setNextDue(claim.wake !== undefined ? claim.wake : await nextWakeTime(this.warehouse, this.runs.keys()));
     }
     return claim.jobs.length;
   }
@@ -230,26 +228,14 @@ export class Processor {
         return result;
       })
       .catch((error: unknown) => {
-        // The claim stays until its lease expires; any instance then reclaims the job, this one too: its own
-        // leases are left out of the wake time it learns from the queue, so it looks again at the expiry,
-        // until a poll takes the job back (a poll that fails, e.g. on a disk still refusing writes, does not
-        // count; after LOOK_AGAIN_POLLS polls that do not take it, another instance has it).
+        // The claim stays until its lease expires; any instance then reclaims the job, this one too. The lease
+        // ends within LEASE_MS of now: look then. Once the run is gone from `runs`, the queue's wake time
+        // (nextWakeSelect) counts this lease like another instance's, so a poll that fails in between, or a
+        // wake time learned later, still brings this instance back to it.
         this.stats.errors += 1;
         this.services.storageHealth.noteFailure(error);
-        const jobId = run.job.jobId;
-        const lookAgain = (pollsLeft: number) =>
-          setTimeout(() => {
-            if (this.stopping || this.runs.has(jobId) || pollsLeft === 0) return;
-            this.noteDue(this.services.clock.now());
-            void this.poll().then(
-              () => lookAgain(this.runs.has(jobId) ? 0 : pollsLeft - 1),
-              (pollError: unknown) => {
-                this.logPollError(pollError);
-                lookAgain(pollsLeft);
-              },
-            );
-          }, this.services.config.leaseMs).unref();
-        lookAgain(LOOK_AGAIN_POLLS);
+        this.runs.delete(run.job.jobId);
+        this.noteDue(new Date(this.services.clock.now().getTime() + this.services.config.leaseMs));
         this.services.log.error({ job: run.job.jobId, err: classifyError(error).message }, 'job run failed');
         return undefined;
       })

@@ -25,12 +25,24 @@ export function instanceName(): string {
   return `${hostname()}:${process.pid}`.slice(0, 100);
 }
 
-// What the instance needs to know to stay quiet until then: the next pending due time and the next
-// lease expiry of a job claimed elsewhere (continuous orphan recovery).
-// Binds: [self]. Also the `wake` part of the claim's read-back and of the discovery statement (queue/discovery.ts).
-export const NEXT_WAKE_SELECT = `SELECT MIN(IFF(STATUS = 'PENDING' AND CLAIM_ID IS NULL, NEXT_DUE_AT, NULL)) AS NEXT_DUE,
-  MIN(IFF(STATUS = 'IN_PROGRESS' AND CLAIMED_BY <> ?, LEASE_EXPIRES_AT, NULL)) AS NEXT_LEASE_EXPIRY
+// What the instance needs to know to stay quiet until then: the next pending due time and the next lease
+// expiry of a job no run on this instance is working on (continuous orphan recovery). That includes this
+// instance's own claims whose run ended without releasing them (a run that threw, e.g. on a disk refusing
+// writes): their lease runs out like any other, and this instance may take them back then. Leases of the jobs
+// running here are left out, since those runs report their next due time when they finish.
+// Binds: [the running job ids as JSON text]; `alsoRunning` adds a condition (with its own binds) for jobs the
+// statement itself has just claimed. Job ids are UUIDs, so a quoted id found in the JSON text is that job.
+// Also the `wake` part of the claim's read-back and of the discovery statement (queue/discovery.ts).
+export function nextWakeSelect(alsoRunning = ''): string {
+  return `SELECT MIN(IFF(STATUS = 'PENDING' AND CLAIM_ID IS NULL, NEXT_DUE_AT, NULL)) AS NEXT_DUE,
+  MIN(IFF(STATUS = 'IN_PROGRESS' AND NOT CONTAINS(?, '"' || JOB_ID || '"')${alsoRunning}, LEASE_EXPIRES_AT, NULL)) AS NEXT_LEASE_EXPIRY
 FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS IN ('PENDING', 'IN_PROGRESS')`;
+}
+
+/** The bind nextWakeSelect's statements take for the jobs running on this instance. */
+export function runningJobsBind(running: Iterable<string>): string {
+  return JSON.stringify([...running]);
+}
 
 /** A claim takes at most this many jobs at once (the processor asks for its free slots). */
 export const MAX_CLAIM_BATCH = 1000;
@@ -56,13 +68,14 @@ sqlSample('queue.claim.batch', claimBatchText(8));
  * The claimed rows, each with the TEST_RESULTS rows of its run that its QUERY_TAG prefixes need: the test's
  * own rows, and for a run's parent row (TEST_ID = RUN_ID) every row of the run (query-tags.ts). One row per
  * (job, tag row); a job whose test has no row comes once, with NULL tag columns. Every row also carries the
- * queue's next wake-up (NEXT_WAKE_SELECT, read after the claim committed), so a claim that found fewer jobs
- * than it asked for needs no second statement to learn when to look again. Binds: [self, claimId, rescueId].
+ * queue's next wake-up (nextWakeSelect, read after the claim committed), so a claim that found fewer jobs
+ * than it asked for needs no second statement to learn when to look again (the jobs it has just claimed run
+ * here, like those in `running`). Binds: [running, claimId, rescueId, claimId, rescueId].
  */
 const READ_CLAIMED = sql(
   'queue.claim.read',
   `WITH wake AS (
-${NEXT_WAKE_SELECT}
+${nextWakeSelect(' AND CLAIM_ID NOT IN (?, ?)')}
 ),
 claimed AS (
   SELECT ${qualified('q', JOB_COLUMNS)}, t.TEST_ID AS RUN_TAG_TEST_ID, t.QUERY_TAG AS RUN_TAG_QUERY_TAG,
@@ -124,7 +137,7 @@ export interface ClaimResult {
 
 export async function claimBatch(
   warehouse: Warehouse,
-  options: { now: Date; leaseMs: number; limit: number; claimedBy: string },
+  options: { now: Date; leaseMs: number; limit: number; claimedBy: string; running?: Iterable<string> },
 ): Promise<ClaimResult> {
   const claimId = randomUUID();
   // A second token for rows that were IN_PROGRESS (an expired lease): the UPDATE sees each row's old
@@ -153,16 +166,16 @@ export async function claimBatch(
     throw error;
   }
   if (updated === 0) return { claimId, jobs: [], rescued: [], lostRace: false };
-  const rows = await warehouse.query(READ_CLAIMED, [options.claimedBy, claimId, rescueId]);
+  const rows = await warehouse.query(READ_CLAIMED, [runningJobsBind(options.running ?? []), claimId, rescueId, claimId, rescueId]);
   const jobs = claimedJobs(rows);
   const rescued = jobs.filter((job) => job.claimId === rescueId).map((job) => job.jobId);
   // Fewer rows carry our token than the UPDATE reported: a concurrent claim overwrote them.
   return { claimId, jobs, rescued, wake: wakeTimeOf(rows[0]), lostRace: jobs.length < updated };
 }
 
-const NEXT_WAKE = sql('queue.next_wake', NEXT_WAKE_SELECT);
+const NEXT_WAKE = sql('queue.next_wake', nextWakeSelect());
 
-/** The earlier of a NEXT_WAKE_SELECT row's times (null: the queue has no live job). */
+/** The earlier of a nextWakeSelect row's times (null: the queue has no live job). */
 export function wakeTimeOf(row: Row | undefined): Date | null {
   const times = [row?.NEXT_DUE, row?.NEXT_LEASE_EXPIRY].filter((value): value is Date => value instanceof Date);
   if (times.length === 0) return null;
@@ -170,10 +183,10 @@ export function wakeTimeOf(row: Row | undefined): Date | null {
 }
 
 /**
- * Earliest time something may become claimable (null: the queue has no live job). Leases held by
- * `self` are left out: this instance's own jobs report their next due time when they finish.
+ * Earliest time something may become claimable (null: the queue has no live job), the leases of the jobs
+ * `running` on this instance left out (see nextWakeSelect).
  */
-export async function nextWakeTime(warehouse: Warehouse, self: string): Promise<Date | null> {
-  const [row] = await warehouse.query(NEXT_WAKE, [self]);
+export async function nextWakeTime(warehouse: Warehouse, running: Iterable<string>): Promise<Date | null> {
+  const [row] = await warehouse.query(NEXT_WAKE, [runningJobsBind(running)]);
   return wakeTimeOf(row);
 }

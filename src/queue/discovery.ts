@@ -15,7 +15,7 @@
 //   queries and their tags, the parent only aggregates them).
 import { sql } from '../db/sql-registry.js';
 import type { Warehouse } from '../db/warehouse.js';
-import { NEXT_WAKE_SELECT, wakeTimeOf } from './claim.js';
+import { nextWakeSelect, runningJobsBind, wakeTimeOf } from './claim.js';
 
 /** Tests enqueued by one discovery poll at most; more are found by the next one (the oldest first). */
 export const DISCOVERY_BATCH = 100;
@@ -26,7 +26,7 @@ export const FIRST_PASS_GRACE_MS = 3_600_000;
 const DISCOVER = sql(
   'queue.discovery',
   `WITH wake AS (
-${NEXT_WAKE_SELECT}
+${nextWakeSelect()}
 ),
 found AS (
   SELECT tr.TEST_ID, tr.RUN_ID, tr.TABLE_TYPE, tr.START_TIME, tr.END_TIME
@@ -65,11 +65,11 @@ export interface Discovery {
 
 export async function discoverFinishedTests(
   warehouse: Warehouse,
-  options: { self: string; now: Date; autoEnqueue: boolean; lookBackMs: number },
+  options: { running: Iterable<string>; now: Date; autoEnqueue: boolean; lookBackMs: number },
 ): Promise<Discovery> {
   const lookBackStart = new Date(options.now.getTime() - options.lookBackMs);
   const graceEnd = new Date(options.now.getTime() - FIRST_PASS_GRACE_MS);
-  const rows = await warehouse.query(DISCOVER, [options.self, options.autoEnqueue, lookBackStart, graceEnd]);
+  const rows = await warehouse.query(DISCOVER, [runningJobsBind(options.running), options.autoEnqueue, lookBackStart, graceEnd]);
   const wake = wakeTimeOf(rows[0]);
   const finished = rows
     .filter((row) => row.TEST_ID !== null && row.TEST_ID !== undefined && row.END_TIME instanceof Date)
