@@ -5,7 +5,7 @@
 // BEGIN/COMMIT from separate async flows on one connection would mix their transactions. Two
 // warehouses (connections) writing the same rows raise DuckDB transaction conflicts, surfaced as
 // WarehouseError kind 'conflict' (retryable).
-import { existsSync, mkdirSync, statfsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   DuckDBDecimalType,
@@ -86,6 +86,14 @@ export class DuckDbDatabase {
       const { bavail, bsize } = statfsSync(dirname(this.path));
       const free = bavail * bsize;
       if (free < MIN_FREE_BYTES) throw new WarehouseError('storage', `No space left on device: ${free} bytes free in ${dirname(this.path)}`);
+      // Asked of the file system, not of DuckDB: a write DuckDB tries on a read-only file system may end the
+      // process from native code (see StorageHealth.writesPaused).
+      try {
+        // (A missing file is reopen's to report: a disk not mounted again.)
+        if (existsSync(this.path)) accessSync(this.path, constants.W_OK);
+      } catch (error) {
+        throw new WarehouseError('storage', `${(error as Error).message} (the database file is not writable)`, { cause: error });
+      }
     }
     if (this.mustReopen) await this.reopen();
     const probe = await this.connect();

@@ -46,7 +46,9 @@ const FAULT_HOLD_MS = 3000;
 /** "Within a few seconds": longer than this to turn degraded, or to recover once cleared, fails. */
 const HEALTH_DEADLINE_MS = 15_000;
 const IMAGE_MB = 64;
-const CHILD_ENV = { CHILD_TYPES: 'real', LEASE_SECONDS: '2', MAX_CONCURRENT_JOBS: '2', MAX_ATTEMPTS: String(MAX_ATTEMPTS) };
+// Two jobs at a time (claims of one job): with batches the whole backlog runs at once, and nothing would be
+// left to meet the second fault.
+const CHILD_ENV = { CHILD_TYPES: 'real', LEASE_SECONDS: '2', MAX_CONCURRENT_JOBS: '2', CLAIM_BATCH_SIZE: '1', MAX_ATTEMPTS: String(MAX_ATTEMPTS) };
 
 const run = (command: string, args: string[]) => execFileSync(command, args, { stdio: 'pipe' }).toString('utf8').trim();
 const failureText = (error: unknown) =>
