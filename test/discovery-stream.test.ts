@@ -190,9 +190,62 @@ describe('discovery through a stream on TEST_RESULTS (Snowflake driver, fake end
     expect(await inboxTests()).toEqual([]);
   });
 
+  it('an enqueue that fails after the stream was consumed loses no test: its key stays until a later enqueue succeeds', async () => {
+    const processor = await start();
+    await processor.discover();
+    await insertTestRow({ testId: 'retried', runId: 'retried', endedAgoMs: 5 * MINUTE });
+    // The job's INSERT fails, not retryably (inside the write transaction); discovery logs it and goes on.
+    fake.failNext(/^INSERT INTO DELAYED_ENRICHMENT_QUEUE/, { code: '100000', message: 'internal error', sqlState: 'XX000' });
+    await processor.discover();
+    expect(await jobTests()).toEqual([]);
+    expect(await inboxTests()).toEqual(['retried']);
+    // No row changes; the next poll looks at the inbox again.
+    await processor.discover();
+    expect(await jobTests()).toEqual(['retried']);
+    expect(await inboxTests()).toEqual([]);
+  });
+
+  it('the fake stream follows the documentation: a SELECT or a rolled-back DML leaves the offset, a committed DML moves it', async () => {
+    await start();
+    const warehouse = service!.services.warehouse;
+    await warehouse.execute(statementText('queue.discovery_stream.create'));
+    const hasData = async () => (await warehouse.query(statementText('queue.discovery_stream.check')))[0]?.TESTS_CHANGED;
+    expect(await hasData()).toBe(false);
+    await insertTestRow({ testId: 'r1', runId: 'r1', status: 'RUNNING', endedAgoMs: null, enrichmentStatus: null });
+    expect(await hasData()).toBe(true);
+    // An update of a row inserted since the offset is still one INSERT record (net changes).
+    await fake.runDirect("UPDATE TEST_RESULTS SET STATUS = 'COMPLETED' WHERE TEST_ID = 'r1'");
+    const read = `SELECT TEST_ID, STATUS, METADATA$ACTION AS A, METADATA$ISUPDATE AS U FROM ${DISCOVERY_STREAM} ORDER BY A`;
+    expect(await warehouse.query(read)).toEqual([{ TEST_ID: 'r1', STATUS: 'COMPLETED', A: 'INSERT', U: false }]);
+    expect(await hasData()).toBe(true); // a query alone does not consume
+    await expect(
+      warehouse.withTransaction(async (scope) => {
+        await scope.execute(statementText('queue.discovery_stream.consume'), [clock.now()]);
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    expect(await hasData()).toBe(true);
+    expect(await inboxTests()).toEqual([]);
+    await warehouse.execute(statementText('queue.discovery_stream.consume'), [clock.now()]);
+    expect(await hasData()).toBe(false);
+    expect(await inboxTests()).toEqual(['r1']);
+    // An update of a row from before the offset: a DELETE and an INSERT record, both METADATA$ISUPDATE.
+    await fake.runDirect("UPDATE TEST_RESULTS SET STATUS = 'FAILED' WHERE TEST_ID = 'r1'");
+    expect(await warehouse.query(read)).toEqual([
+      { TEST_ID: 'r1', STATUS: 'COMPLETED', A: 'DELETE', U: true },
+      { TEST_ID: 'r1', STATUS: 'FAILED', A: 'INSERT', U: true },
+    ]);
+  });
+
   it('a role that may not create the stream stops the start with what is missing', async () => {
     fake.failNext(/CREATE STREAM/, { code: '003001', message: "SQL access control error:\nInsufficient privileges to operate on table 'TEST_RESULTS'", sqlState: '42501' });
-    await expect(startService(config({ ENRICHMENT_ENABLED: 'true' }), silentLog, { clock })).rejects.toThrow(
+    // A service that starts anyway is stopped again (not left running behind the test).
+    const outcome = await startService(config({ ENRICHMENT_ENABLED: 'true' }), silentLog, { clock }).then(
+      async (started) => started.stop(),
+      (error: unknown) => error,
+    );
+    expect(outcome).toBeInstanceOf(Error);
+    expect((outcome as Error).message).toMatch(
       /cannot create stream DELAYED_ENRICHMENT_TEST_RESULTS_CHANGES.*003001.*CREATE STREAM.*CHANGE_TRACKING = TRUE.*AUTO_ENQUEUE_SOURCE=scan/s,
     );
   });
