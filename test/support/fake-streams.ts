@@ -18,6 +18,7 @@
 //   it; the service only compares tokens for a change of its rows, so that is enough here).
 // Only standard streams ON TABLE; APPEND_ONLY, AT/BEFORE and streams on views are refused.
 import type { DuckDbWarehouse } from '../../src/db/duckdb.js';
+import { streamDefinition } from './snowflake-rules.js';
 
 interface FakeStream {
   table: string;
@@ -31,7 +32,6 @@ export interface StreamFailure {
   sqlState: string;
 }
 
-const CREATE_STREAM = /^CREATE\s+(OR\s+REPLACE\s+)?STREAM\s+(IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_$]*)\s+ON\s+TABLE\s+([A-Za-z_][A-Za-z0-9_$]*)\s*(.*)$/is;
 const DROP_STREAM = /^DROP\s+STREAM\s+(IF\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_$]*)\s*$/i;
 const HAS_DATA = /SYSTEM\$STREAM_HAS_DATA\s*\(\s*'([^']*)'\s*\)/gi;
 const LAST_CHANGE = /SYSTEM\$LAST_CHANGE_COMMIT_TIME\s*\(\s*'([^']*)'\s*\)/gi;
@@ -44,22 +44,20 @@ export class FakeStreams {
 
   /** CREATE/DROP STREAM: runs it and returns true; false for any other statement. */
   async ddl(db: DuckDbWarehouse, sql: string): Promise<boolean> {
-    const create = CREATE_STREAM.exec(sql);
+    const create = streamDefinition(sql);
     if (create) {
-      const [, replace, ifNotExists, rawName, rawTable, rest] = create as unknown as [string, string | undefined, string | undefined, string, string, string];
-      if (rest.trim() !== '') throw new Error(`the fake supports only standard streams without options (got "${rest.trim()}")`);
-      const name = rawName.toUpperCase();
-      if (this.streams.has(name) && !replace) {
-        if (ifNotExists) return true; // the existing stream keeps its offset
+      if (create.options !== '') throw new Error(`the fake supports only standard streams without options (got "${create.options}")`);
+      const { name, table } = create;
+      if (this.streams.has(name) && !create.orReplace) {
+        if (create.ifNotExists) return true; // the existing stream keeps its offset
         throw this.fail({ code: '002002', message: `SQL compilation error:\nObject '${name}' already exists.`, sqlState: '42710' });
       }
-      const table = rawTable.toUpperCase();
       const columns = (
         await db.query<{ NAME: string }>('SELECT column_name AS NAME FROM information_schema.columns WHERE upper(table_name) = ? ORDER BY ordinal_position', [table])
       ).map((row) => String(row.NAME).toUpperCase());
       if (columns.length === 0) throw this.fail(missing(table));
       const stream = { table, columns, offset: `FAKE_STREAM_OFFSET_${name}` };
-      await db.execute(`CREATE OR REPLACE TABLE ${stream.offset} AS SELECT rowid AS FAKE_ROW_ID, ${quoted(columns, '')} FROM ${table}`);
+      await db.execute(`CREATE OR REPLACE TABLE ${stream.offset} AS ${snapshotOf(stream)}`);
       this.streams.set(name, stream);
       return true;
     }
@@ -101,7 +99,7 @@ export class FakeStreams {
     for (const name of names) {
       const stream = this.stream(name);
       await db.execute(`DELETE FROM ${stream.offset}`);
-      await db.execute(`INSERT INTO ${stream.offset} SELECT rowid AS FAKE_ROW_ID, ${quoted(stream.columns, '')} FROM ${stream.table}`);
+      await db.execute(`INSERT INTO ${stream.offset} ${snapshotOf(stream)}`);
     }
   }
 
@@ -123,6 +121,11 @@ UNION ALL
 ${record('old', 'DELETE', 'cur')} FROM ${stream.offset} old LEFT JOIN ${current} cur ON cur.FAKE_ROW_ID = old.FAKE_ROW_ID
   WHERE cur.FAKE_ROW_ID IS NULL OR ${differs}`;
   }
+}
+
+/** The table's rows as the offset keeps them: each with its rowid. */
+function snapshotOf(stream: FakeStream): string {
+  return `SELECT rowid AS FAKE_ROW_ID, ${quoted(stream.columns, '')} FROM ${stream.table}`;
 }
 
 function quoted(columns: readonly string[], prefix: string): string {

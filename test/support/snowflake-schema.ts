@@ -28,7 +28,7 @@ import { Dialect, generate, outputColumnsWithSchema, parse, tokenize, validate, 
 import type { ColumnSchema, Schema, TableSchema, ValidationError } from '@polyglot-sql/sdk';
 import { SOURCE_VIEWS, sourceViewName } from '../../src/sources/account-usage.js';
 import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
-import { anonymousProcedureCall, boundRowCount, procedureCall, procedureDefinition, withoutLiterals } from './snowflake-rules.js';
+import { anonymousProcedureCall, boundRowCount, procedureCall, procedureDefinition, streamDefinition, withoutLiterals } from './snowflake-rules.js';
 
 /** The one dialect name polyglot's validators take for Snowflake. */
 export const SNOWFLAKE = 'snowflake';
@@ -118,8 +118,8 @@ export class SnowflakeSchema {
   /** Records the effect of one DDL statement; statements that change no table or view are ignored. */
   apply(text: string): void {
     // polyglot keeps CREATE STREAM as raw text: read here.
-    const stream = STREAM_ON_TABLE.exec(text);
-    if (stream) return this.createStream(stream[2] as string, stream[3] as string, stream[1] !== undefined);
+    const stream = streamDefinition(text);
+    if (stream) return this.createStream(stream.name, stream.table, stream.ifNotExists);
     const parsed = parse(text, Dialect.Snowflake);
     if (!parsed.success) throw new Error(`cannot read DDL: ${parsed.error}`);
     for (const node of parsed.ast as unknown as Array<Record<string, any>>) {
@@ -172,11 +172,10 @@ export class SnowflakeSchema {
    * A table stream reads as its table's columns plus the change metadata columns METADATA$ACTION,
    * METADATA$ISUPDATE and METADATA$ROW_ID (docs.snowflake.com/en/user-guide/streams-intro, "Stream columns").
    */
-  private createStream(rawName: string, rawTable: string, ifNotExists: boolean): void {
-    const name = rawName.toUpperCase();
+  private createStream(name: string, tableName: string, ifNotExists: boolean): void {
     if (ifNotExists && this.objects.has(name)) return;
-    const table = this.objects.get(rawTable.toUpperCase());
-    if (!table) throw new Error(`CREATE STREAM on unknown table ${rawTable.toUpperCase()}`);
+    const table = this.objects.get(tableName);
+    if (!table) throw new Error(`CREATE STREAM on unknown table ${tableName}`);
     const metadata: ColumnSchema[] = [
       { name: 'METADATA$ACTION', type: 'text' },
       { name: 'METADATA$ISUPDATE', type: 'boolean' },
@@ -203,8 +202,6 @@ export class SnowflakeSchema {
     });
   }
 }
-
-const STREAM_ON_TABLE = /^\s*CREATE\s+(?:OR\s+REPLACE\s+)?STREAM\s+(IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_$]*)\s+ON\s+TABLE\s+([A-Za-z_][A-Za-z0-9_$]*)/i;
 
 /** Upper-case names of the columns referenced anywhere inside an AST node. */
 function columnReferences(node: unknown): string[] {
