@@ -13,18 +13,22 @@
 //
 // When the stream has data, its changed rows' keys are copied into DELAYED_ENRICHMENT_DISCOVERY_INBOX by one
 // INSERT … SELECT: a stream's offset advances only when a DML statement that reads it commits, and querying it
-// alone does not advance it (docs.snowflake.com/en/user-guide/streams-intro, "Offset storage" and "Data
-// retention"). The inbox's tests that pass the scan's own conditions (FINISHED_UNENQUEUED) are then enqueued
+// alone does not advance it, even in an explicit transaction (docs.snowflake.com/en/user-guide/streams-intro). The inbox's tests that pass the scan's own conditions (FINISHED_UNENQUEUED) are then enqueued
 // through the usual path, and only then are the handled keys deleted: a crash or an error at any step leaves
 // them in the inbox, and the next poll after a start looks at the inbox whatever the stream says.
 //
 // The stream is a standard one (not APPEND_ONLY): FlakeBench UPDATEs a test's row when it ends (STATUS,
 // END_TIME, ENRICHMENT_STATUS), and a standard stream returns an update as a DELETE and an INSERT record
-// with METADATA$ISUPDATE = TRUE, so the row's new state is an INSERT record either way
-// (docs.snowflake.com/en/sql-reference/sql/create-stream, APPEND_ONLY). A key not yet eligible leaves the
+// with METADATA$ISUPDATE = TRUE, so the row's new state is an INSERT record either way; an append-only stream
+// records inserts only (docs.snowflake.com/en/user-guide/streams-intro, "Types of streams", "Stream columns"). A key not yet eligible leaves the
 // inbox unless only time can make it eligible: a row still running or a first pass still PENDING changes
 // again when it ends, and the stream brings it back then; a row whose first pass never records a status
 // (older FlakeBench) becomes eligible an hour after it ended without any change, so it stays until then.
+//
+// Not handled: a stream left unread longer than TEST_RESULTS's data retention goes stale and fails every read
+// (an hourly SYSTEM$STREAM_HAS_DATA on an empty stream keeps it from going stale, per the function's page; a
+// service stopped for that long is the case). Then DROP STREAM DELAYED_ENRICHMENT_TEST_RESULTS_CHANGES: the next
+// start creates it again and scans TEST_RESULTS once.
 import { sql } from '../db/sql-registry.js';
 import { isWarehouseError, type Warehouse } from '../db/warehouse.js';
 import { nextWakeTime } from './claim.js';

@@ -6,8 +6,8 @@
 //   a table FAKE_STREAM_OFFSET_<name> with each row's DuckDB rowid (the fake's METADATA$ROW_ID).
 // - Reading a stream gives the net changes between the offset and now: a row inserted since is one INSERT
 //   record, a deleted one a DELETE record, an updated one a DELETE of its old values and an INSERT of its new
-//   ones, both with METADATA$ISUPDATE = TRUE (docs.snowflake.com/en/user-guide/streams-intro, "Change
-//   tracking"). A row inserted and then updated is one INSERT, as on Snowflake (net changes).
+//   ones, both with METADATA$ISUPDATE = TRUE (docs.snowflake.com/en/user-guide/streams-intro, "Stream
+//   columns"). A row inserted and then updated is one INSERT, as on Snowflake (a stream keeps net changes).
 // - The offset advances only when a DML statement that reads the stream commits; a SELECT, even in an explicit
 //   transaction, does not advance it. Here the snapshot is taken again in the DML's own DuckDB transaction
 //   (so it is the table as that statement saw it, and it is undone with a rollback).
