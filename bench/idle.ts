@@ -8,14 +8,12 @@
 import { parseArgs } from 'node:util';
 import { createTask } from 'node-cron';
 import { ManualClock } from '../src/clock.js';
-import { migrate } from '../src/db/migrations.js';
 import type { Warehouse } from '../src/db/warehouse.js';
-import { openEngine } from '../src/engine.js';
 import { Processor } from '../src/processor/processor.js';
 import { Scheduler } from '../src/processor/scheduler.js';
 import { startService } from '../src/service.js';
 import type { Services } from '../src/services.js';
-import { fakeSnowflakeConfig, openTestDatabase, silentLog, tempDir } from '../test/support/embedded.js';
+import { fakeSnowflakeConfig, migrateAccount, openTestDatabase, silentLog, tempDir } from '../test/support/embedded.js';
 import { FakeSnowflake } from '../test/support/fake-snowflake.js';
 import { servicesFor } from '../test/support/processor-fixtures.js';
 
@@ -35,9 +33,7 @@ async function open(): Promise<{ services: Services; warehouse: Warehouse; sent?
   await fake.createFlakeBenchTables();
   const dir = tempDir('fbde-idle-');
   const config = fakeSnowflakeConfig(fake.url, dir.path, password, { AUTO_ENQUEUE_SOURCE: 'stream' });
-  const engine = await openEngine(config, silentLog);
-  await migrate(engine.warehouse, { clock, log: { info: () => undefined, warn: () => undefined } });
-  await engine.close();
+  await migrateAccount(config, clock);
   const service = await startService(config, silentLog, { clock });
   return {
     services: service.services,

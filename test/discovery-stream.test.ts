@@ -5,16 +5,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
 import { ConfigError, type Config } from '../src/config.js';
-import { migrate } from '../src/db/migrations.js';
 import { registeredStatements } from '../src/db/sql-registry.js';
 import type { Warehouse } from '../src/db/warehouse.js';
-import { openEngine } from '../src/engine.js';
 import { Processor } from '../src/processor/processor.js';
 import { DISCOVERY_STREAM } from '../src/queue/discovery-stream.js';
 import { enqueueJob } from '../src/queue/enqueue.js';
 import { startService, type RunningService } from '../src/service.js';
 import { simulate } from '../src/simulator/simulate.js';
-import { fakeSnowflakeConfig, processDueJobs, silentLog, tempDir, testConfig } from './support/embedded.js';
+import { fakeSnowflakeConfig, migrateAccount, processDueJobs, silentLog, tempDir, testConfig } from './support/embedded.js';
 import { FakeSnowflake } from './support/fake-snowflake.js';
 import { INSERT_FLAKEBENCH_TEST_ROW, flakeBenchTestRowBinds, type FlakeBenchTestRow } from './support/flakebench-rows.js';
 
@@ -44,12 +42,7 @@ describe('discovery through a stream on TEST_RESULTS (Snowflake driver, fake end
     backing = await fake.backingConnection();
     dir = tempDir('fbde-stream-');
     clock = new ManualClock('2025-11-20T12:00:00Z');
-    const engine = await openEngine(config(), silentLog);
-    try {
-      await migrate(engine.warehouse, { clock, log: { info: () => undefined, warn: () => undefined } });
-    } finally {
-      await engine.close();
-    }
+    await migrateAccount(config(), clock);
   });
   afterEach(async () => {
     await service?.stop();
