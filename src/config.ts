@@ -94,6 +94,12 @@ export const VARIABLES = {
     default: 168,
     description: 'How far back (by END_TIME) the discovery poll looks for finished tests; older ones are for POST /api/enrichment/backfill.',
   }),
+  AUTO_ENQUEUE_SOURCE: variable({
+    schema: Type.Union([Type.Literal('scan'), Type.Literal('stream')]),
+    default: 'scan' as const,
+    description:
+      "How the discovery poll finds finished tests: 'scan' reads TEST_RESULTS in its one statement; 'stream' (Snowflake only; needs change tracking on TEST_RESULTS) checks a stream on it with SYSTEM$STREAM_HAS_DATA and reads TEST_RESULTS only when it changed (src/queue/discovery-stream.ts).",
+  }),
   CLEANUP_CRON: variable({ schema: Type.String(), default: '17 3 * * *', description: 'Cleanup schedule (daily by default).', check: cron }),
   MAX_CONCURRENT_JOBS: variable({ schema: PositiveInt(64), default: 3, description: 'Batches of jobs processed at once by one instance (seed: 3 jobs); each holds up to CLAIM_BATCH_SIZE jobs.' }),
   CLAIM_BATCH_SIZE: variable({
@@ -211,6 +217,8 @@ export interface Config {
   discoveryPollCron: string;
   autoEnqueue: boolean;
   autoEnqueueLookBackMs: number;
+  /** AUTO_ENQUEUE_SOURCE: 'stream' only in Snowflake mode (loadConfig refuses it on the embedded engine). */
+  autoEnqueueSource: RawSettings['AUTO_ENQUEUE_SOURCE'];
   cleanupCron: string;
   maxConcurrentJobs: number;
   claimBatchSize: number;
@@ -293,6 +301,10 @@ export function loadConfig(env: EnvironmentValues = process.env, source?: Pick<E
   }
   const settings = raw as RawSettings;
   const snowflake = snowflakeSettings(settings, problems);
+  if (settings.AUTO_ENQUEUE_SOURCE === 'stream' && snowflake === undefined) {
+    // DuckDB has no streams and no change tracking; the embedded engine is one process, so the scan is cheap there.
+    problems.push(`AUTO_ENQUEUE_SOURCE: 'stream' needs Snowflake mode (set SNOWFLAKE_ACCOUNT); the embedded engine has no streams, use 'scan'${where('AUTO_ENQUEUE_SOURCE')}`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     host: settings.HOST,
@@ -308,6 +320,7 @@ export function loadConfig(env: EnvironmentValues = process.env, source?: Pick<E
     discoveryPollCron: settings.DISCOVERY_POLL_CRON,
     autoEnqueue: settings.AUTO_ENQUEUE,
     autoEnqueueLookBackMs: settings.AUTO_ENQUEUE_LOOKBACK_HOURS * 3_600_000,
+    autoEnqueueSource: settings.AUTO_ENQUEUE_SOURCE,
     cleanupCron: settings.CLEANUP_CRON,
     maxConcurrentJobs: settings.MAX_CONCURRENT_JOBS,
     claimBatchSize: settings.CLAIM_BATCH_SIZE,

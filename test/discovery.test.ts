@@ -9,6 +9,7 @@ import { ManualClock } from '../src/clock.js';
 import { Processor } from '../src/processor/processor.js';
 import { VisibilityClock } from '../src/simulator/visibility.js';
 import { startTestService } from './support/embedded.js';
+import { INSERT_FLAKEBENCH_TEST_ROW, flakeBenchTestRowBinds, type FlakeBenchTestRow } from './support/flakebench-rows.js';
 
 type Service = Awaited<ReturnType<typeof startTestService>>;
 
@@ -35,41 +36,9 @@ describe('discovery of finished FlakeBench tests', () => {
   const jobTests = async () =>
     (await service.services.warehouse.query('SELECT TEST_ID FROM DELAYED_ENRICHMENT_QUEUE ORDER BY TEST_ID')).map((row) => String(row.TEST_ID));
 
-  /** A TEST_RESULTS row as FlakeBench writes it: its NOT NULL columns, the target in TEST_CONFIG, its tag. */
-  async function insertTestRow(row: {
-    testId: string;
-    runId: string;
-    tableType?: string;
-    status?: string;
-    endedAgoMs: number | null;
-    enrichmentStatus?: string | null;
-  }) {
-    const now = clock.now().getTime();
-    const end = row.endedAgoMs === null ? null : new Date(now - row.endedAgoMs);
-    const startTime = new Date((end?.getTime() ?? now) - 10 * MINUTE);
-    const tableType = row.tableType ?? 'HYBRID';
-    const config = { target: { database: 'BENCH_DB', schema: 'PUBLIC', table_name: 'ORDERS', table_type: tableType, warehouse: 'BENCH_WH' } };
-    await service.services.warehouse.execute(
-      `INSERT INTO TEST_RESULTS (TEST_ID, RUN_ID, TEST_NAME, SCENARIO_NAME, TABLE_NAME, TABLE_TYPE, WAREHOUSE, STATUS, START_TIME,
-  END_TIME, CONCURRENT_CONNECTIONS, TEST_CONFIG, QUERY_TAG, ENRICHMENT_STATUS)
-SELECT ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP_NTZ), CAST(? AS TIMESTAMP_NTZ), ?, PARSE_JSON(?), ?, ?`,
-      [
-        row.testId,
-        row.runId,
-        `discovery ${row.testId}`,
-        'point lookups',
-        'ORDERS',
-        tableType,
-        'BENCH_WH',
-        row.status ?? 'COMPLETED',
-        startTime,
-        end,
-        8,
-        JSON.stringify(config),
-        `flakebench:test_id=${row.testId}`,
-        row.enrichmentStatus === undefined ? 'COMPLETED' : row.enrichmentStatus,
-      ],
-    );
+  /** A TEST_RESULTS row as FlakeBench writes it (support/flakebench-rows.ts), inserted directly. */
+  async function insertTestRow(row: FlakeBenchTestRow) {
+    await service.services.warehouse.execute(INSERT_FLAKEBENCH_TEST_ROW, flakeBenchTestRowBinds(clock.now(), row));
   }
 
   it('enqueues a finished test nobody enqueued, and enriches it to the truth', async () => {

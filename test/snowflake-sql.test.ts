@@ -188,6 +188,21 @@ FROM (SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT => p.J) r`;
     expect(checkStatement('SELECT PHASE FROM QUERY_EXECUTIONS WHERE TEST_ID = ?', known)).not.toEqual([]);
   });
 
+  it("knows a stream on TEST_RESULTS as the table's columns plus METADATA$ACTION/ISUPDATE/ROW_ID, also in an INSERT … SELECT's query", () => {
+    const { schema } = checkMigrations(migrations);
+    schema.apply('CREATE STREAM IF NOT EXISTS S_CHANGES ON TABLE TEST_RESULTS');
+    expect(schema.columnsOf('S_CHANGES')).toEqual([...schema.columnsOf('TEST_RESULTS'), 'METADATA$ACTION', 'METADATA$ISUPDATE', 'METADATA$ROW_ID']);
+    expect(() => schema.apply('CREATE STREAM S2 ON TABLE NO_SUCH_TABLE')).toThrow(/unknown table/);
+    const known = schema.toSchema();
+    const consume = (column: string) =>
+      `INSERT INTO DELAYED_ENRICHMENT_DISCOVERY_INBOX (TEST_ID, RUN_ID, NOTED_AT) SELECT s.TEST_ID, s.RUN_ID, CAST(? AS TIMESTAMP_NTZ) FROM S_CHANGES s WHERE s.${column} = 'INSERT'`;
+    expect(checkStatement(consume('METADATA$ACTION'), known)).toEqual([]);
+    // The query of an INSERT … SELECT is checked too (polyglot alone checks only the column list).
+    expect(checkStatement(consume('METADATA$ACTIONS'), known).map((p) => p.message).join()).toMatch(/Unknown column 'metadata\$actions'/i);
+    expect(checkStatement(consume('DATABASE_NAME'), known)).not.toEqual([]);
+    expect(checkStatement("SELECT SYSTEM$STREAM_HAS_DATA('S_CHANGES') AS HAS_DATA", known)).toEqual([]);
+  });
+
   it("starts FlakeBench's tables from exactly their real columns, then adds only what our migrations add", () => {
     const { schema } = checkMigrations(migrations);
     const testResults = schema.columnsOf('TEST_RESULTS');
@@ -258,7 +273,7 @@ FROM (SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT => p.J) r`;
   it('every registered statement parses in Snowflake grammar and names only known tables and columns', () => {
     const { schema } = checkMigrations(migrations);
     // Tables the service itself creates with a registered statement (the migration ledger) are known too.
-    for (const statement of statements) if (/^\s*CREATE\s+(TABLE|OR\s+REPLACE\s+VIEW|VIEW)\b/i.test(statement.text)) schema.apply(statement.text);
+    for (const statement of statements) if (/^\s*CREATE\s+(TABLE|OR\s+REPLACE\s+VIEW|VIEW|STREAM)\b/i.test(statement.text)) schema.apply(statement.text);
     const known = schema.toSchema();
     const failures = statements
       .map((statement) => ({ name: statement.name, text: statement.text, problems: checkStatement(statement.text, known) }))

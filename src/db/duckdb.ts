@@ -87,7 +87,7 @@ export class DuckDbDatabase {
       const free = bavail * bsize;
       if (free < MIN_FREE_BYTES) throw new WarehouseError('storage', `No space left on device: ${free} bytes free in ${dirname(this.path)}`);
       // Asked of the file system, not of DuckDB: a write DuckDB tries on a read-only file system may end the
-      // process from native code (see StorageHealth.writesPaused).
+      // process from native code (BENCHMARKS.md, "Reliability": an uncaught IOException truncating the WAL).
       try {
         // (A missing file is reopen's to report: a disk not mounted again.)
         if (existsSync(this.path)) accessSync(this.path, constants.W_OK);

@@ -24,6 +24,8 @@ export async function startBackgroundWork(services: Services, options: { registr
     services.log.warn({ view: probe.view, error: probe.error }, 'ACCOUNT_USAGE view not readable: its enrichment types will end with this reason');
   }
   const processor = new Processor(services, { warehouse, ...(options.registry ? { registry: options.registry } : {}) });
+  // AUTO_ENQUEUE_SOURCE=stream: a role or table that does not allow the stream stops the start with the reason.
+  await processor.streamDiscovery?.ensureStream();
   const unregister = services.signals.onAbort((jobId) => processor.abortJob(jobId, 'cancelled'));
   services.health.processor = () => processor.snapshot();
   const scheduler = new Scheduler(services, processor);

@@ -8,6 +8,7 @@ import { defaultRegistry } from '../enrichment/registry.js';
 import { scaledBackoff, type BackoffPolicy } from '../queue/backoff.js';
 import { claimBatch, instanceName, nextWakeTime } from '../queue/claim.js';
 import { discoverFinishedTests, type FinishedTest } from '../queue/discovery.js';
+import { StreamDiscovery } from '../queue/discovery-stream.js';
 import { enqueueJobs } from '../queue/enqueue-batch.js';
 import type { Services } from '../services.js';
 import type { SourceViewName } from '../sources/account-usage.js';
@@ -42,6 +43,8 @@ export class Processor {
   private readonly listeners = new Set<() => void>();
   private readonly deps: ConstructorParameters<typeof JobRun>[0];
   readonly batcher: StatementBatcher;
+  /** AUTO_ENQUEUE with AUTO_ENQUEUE_SOURCE=stream: the stream-fed discovery (queue/discovery-stream.ts). */
+  readonly streamDiscovery: StreamDiscovery | undefined;
   /**
    * What this instance did since start. A claim ends one way: `completed`/`failed` (the job reached that
    * terminal status), `rescheduled` (back to PENDING with types left for later), `releasedForShutdown`,
@@ -72,6 +75,10 @@ export class Processor {
     this.nextDue = new Date(0);
     const { config } = services;
     this.batcher = new StatementBatcher(this.warehouse, services.log);
+    this.streamDiscovery =
+      config.autoEnqueue && config.autoEnqueueSource === 'stream'
+        ? new StreamDiscovery(this.warehouse, { running: () => this.runs.keys(), lookBackMs: config.autoEnqueueLookBackMs })
+        : undefined;
     this.deps = {
       batcher: this.batcher,
       services,
@@ -130,10 +137,16 @@ export class Processor {
   /**
    * The slower discovery poll: one statement asks the queue what is due (finds other instances' jobs) and
    * TEST_RESULTS for finished tests nobody enqueued (AUTO_ENQUEUE); those are enqueued, then it polls.
+   * With AUTO_ENQUEUE_SOURCE=stream an idle poll is one metadata-only statement instead (queue/discovery-stream.ts).
    */
   async discover(): Promise<number> {
     if (this.stopping) return 0;
     const { config, clock } = this.services;
+    if (this.streamDiscovery) {
+      const found = await this.streamDiscovery.discover(clock.now(), (tests) => this.enqueueFound(tests));
+      if (found.wake !== undefined) this.setNextDue(found.wake);
+      return this.poll();
+    }
     const found = await discoverFinishedTests(this.warehouse, {
       running: this.runs.keys(),
       now: clock.now(),
@@ -145,9 +158,10 @@ export class Processor {
     return this.poll();
   }
 
-  /** Enqueues what discovery found; one test that cannot be enqueued does not stop the others. */
-  private async enqueueFound(tests: readonly FinishedTest[]): Promise<void> {
-    if (tests.length === 0 || this.stopping) return;
+  /** Enqueues what discovery found; one test that cannot be enqueued does not stop the others (counted in `failed`). */
+  private async enqueueFound(tests: readonly FinishedTest[]): Promise<{ failed: number }> {
+    if (tests.length === 0) return { failed: 0 };
+    if (this.stopping) return { failed: tests.length };
     const results = await enqueueJobs(
       this.services,
       tests.map((test) => ({
@@ -163,8 +177,10 @@ export class Processor {
       const test = tests[index]!;
       this.services.log.warn({ test_id: test.testId, run_id: test.runId, err: result.message }, 'discovery could not enqueue a finished test');
     });
+    const failed = results.filter((result) => result instanceof Error).length;
     const enqueued = results.filter((result) => !(result instanceof Error) && result.created).length;
     this.services.log.info({ found: tests.length, enqueued }, 'discovery enqueued finished FlakeBench tests');
+    return { failed };
   }
 
   private async pollLoop(): Promise<number> {

@@ -14,7 +14,7 @@
 //   row of a multi-node run (TEST_ID = RUN_ID with child rows sharing the RUN_ID: the children carry the
 //   queries and their tags, the parent only aggregates them).
 import { sql } from '../db/sql-registry.js';
-import type { Warehouse } from '../db/warehouse.js';
+import type { Row, Warehouse } from '../db/warehouse.js';
 import { nextWakeSelect, runningJobsBind, wakeTimeOf } from './claim.js';
 
 /** Tests enqueued by one discovery poll at most; more are found by the next one (the oldest first). */
@@ -23,23 +23,35 @@ export const DISCOVERY_BATCH = 100;
 /** A first pass that never recorded a status is taken as over this long after the test ended. */
 export const FIRST_PASS_GRACE_MS = 3_600_000;
 
+/** FlakeBench's terminal STATUS values (upper case, as it writes them). */
+export const TERMINAL_STATUS = `UPPER(tr.STATUS) IN ('COMPLETED', 'FAILED', 'CANCELLED', 'STOPPED', 'ERROR')`;
+
+/**
+ * A TEST_RESULTS row `tr` that is a finished test nobody enqueued (the conditions in the header). Shared by the
+ * scan and the stream-fed poll (discovery-stream.ts). Binds: [lookBackStart, graceEnd].
+ */
+export const FINISHED_UNENQUEUED = `tr.TEST_ID IS NOT NULL AND tr.RUN_ID IS NOT NULL AND tr.END_TIME IS NOT NULL
+    AND tr.END_TIME >= CAST(? AS TIMESTAMP_NTZ)
+    AND ${TERMINAL_STATUS}
+    AND (UPPER(tr.ENRICHMENT_STATUS) IN ('COMPLETED', 'FAILED', 'SKIPPED')
+      OR (tr.ENRICHMENT_STATUS IS NULL AND tr.END_TIME < CAST(? AS TIMESTAMP_NTZ)))
+    AND tr.DELAYED_ENRICHMENT_STATUS IS NULL
+    AND UPPER(tr.TABLE_TYPE) <> 'POSTGRES'
+    AND NOT EXISTS (SELECT 1 FROM TEST_RESULTS c WHERE c.RUN_ID = tr.TEST_ID AND c.TEST_ID <> tr.TEST_ID)
+    AND NOT EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE q WHERE q.TEST_ID = tr.TEST_ID AND q.RUN_ID = tr.RUN_ID)`;
+
+/** The columns a found test is read with (finishedTestsOf reads them back). */
+export const FOUND_COLUMNS = 'tr.TEST_ID, tr.RUN_ID, tr.TABLE_TYPE, tr.START_TIME, tr.END_TIME';
+
 const DISCOVER = sql(
   'queue.discovery',
   `WITH wake AS (
 ${nextWakeSelect()}
 ),
 found AS (
-  SELECT tr.TEST_ID, tr.RUN_ID, tr.TABLE_TYPE, tr.START_TIME, tr.END_TIME
+  SELECT ${FOUND_COLUMNS}
   FROM TEST_RESULTS tr
-  WHERE CAST(? AS BOOLEAN) AND tr.TEST_ID IS NOT NULL AND tr.RUN_ID IS NOT NULL AND tr.END_TIME IS NOT NULL
-    AND tr.END_TIME >= CAST(? AS TIMESTAMP_NTZ)
-    AND UPPER(tr.STATUS) IN ('COMPLETED', 'FAILED', 'CANCELLED', 'STOPPED', 'ERROR')
-    AND (UPPER(tr.ENRICHMENT_STATUS) IN ('COMPLETED', 'FAILED', 'SKIPPED')
-      OR (tr.ENRICHMENT_STATUS IS NULL AND tr.END_TIME < CAST(? AS TIMESTAMP_NTZ)))
-    AND tr.DELAYED_ENRICHMENT_STATUS IS NULL
-    AND UPPER(tr.TABLE_TYPE) <> 'POSTGRES'
-    AND NOT EXISTS (SELECT 1 FROM TEST_RESULTS c WHERE c.RUN_ID = tr.TEST_ID AND c.TEST_ID <> tr.TEST_ID)
-    AND NOT EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE q WHERE q.TEST_ID = tr.TEST_ID AND q.RUN_ID = tr.RUN_ID)
+  WHERE CAST(? AS BOOLEAN) AND ${FINISHED_UNENQUEUED}
   ORDER BY tr.END_TIME, tr.TEST_ID
   LIMIT ${DISCOVERY_BATCH}
 )
@@ -63,15 +75,14 @@ export interface Discovery {
   finished: FinishedTest[];
 }
 
-export async function discoverFinishedTests(
-  warehouse: Warehouse,
-  options: { running: Iterable<string>; now: Date; autoEnqueue: boolean; lookBackMs: number },
-): Promise<Discovery> {
-  const lookBackStart = new Date(options.now.getTime() - options.lookBackMs);
-  const graceEnd = new Date(options.now.getTime() - FIRST_PASS_GRACE_MS);
-  const rows = await warehouse.query(DISCOVER, [runningJobsBind(options.running), options.autoEnqueue, lookBackStart, graceEnd]);
-  const wake = wakeTimeOf(rows[0]);
-  const finished = rows
+/** The look-back window's start and the end of the first-pass grace, the binds of FINISHED_UNENQUEUED. */
+export function discoveryWindow(now: Date, lookBackMs: number): [lookBackStart: Date, graceEnd: Date] {
+  return [new Date(now.getTime() - lookBackMs), new Date(now.getTime() - FIRST_PASS_GRACE_MS)];
+}
+
+/** The found tests among rows read with FOUND_COLUMNS (rows without a test, e.g. the wake-only row, are skipped). */
+export function finishedTestsOf(rows: readonly Row[]): FinishedTest[] {
+  return rows
     .filter((row) => row.TEST_ID !== null && row.TEST_ID !== undefined && row.END_TIME instanceof Date)
     .map((row) => ({
       testId: String(row.TEST_ID),
@@ -80,5 +91,12 @@ export async function discoverFinishedTests(
       startTime: row.START_TIME instanceof Date ? row.START_TIME : null,
       endTime: row.END_TIME as Date,
     }));
-  return { wake, finished };
+}
+
+export async function discoverFinishedTests(
+  warehouse: Warehouse,
+  options: { running: Iterable<string>; now: Date; autoEnqueue: boolean; lookBackMs: number },
+): Promise<Discovery> {
+  const rows = await warehouse.query(DISCOVER, [runningJobsBind(options.running), options.autoEnqueue, ...discoveryWindow(options.now, options.lookBackMs)]);
+  return { wake: wakeTimeOf(rows[0]), finished: finishedTestsOf(rows) };
 }

@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { DuckDbDatabase } from '../../src/db/duckdb.js';
 import { migrate } from '../../src/db/migrations.js';
 import type { Warehouse } from '../../src/db/warehouse.js';
-import type { EngineHandle } from '../../src/engine.js';
+import { openEngine, type EngineHandle } from '../../src/engine.js';
 import { realModules } from '../../src/enrichment/modules/index.js';
 import { EnrichmentRegistry } from '../../src/enrichment/registry.js';
 import { createLogger } from '../../src/logger.js';
@@ -69,6 +69,16 @@ export function fakeSnowflakeConfig(url: string, dataDir: string, password: stri
     SNOWFLAKE_ACCESS_URL: url,
     ...overrides,
   });
+}
+
+/** Applies this service's migrations to the account `config` points at (the fake endpoint), through the driver. */
+export async function migrateAccount(config: Config, clock: Clock = new ManualClock()): Promise<void> {
+  const engine = await openEngine(config, silentLog);
+  try {
+    await migrate(engine.warehouse, { clock, log: { info: () => undefined, warn: () => undefined } });
+  } finally {
+    await engine.close();
+  }
 }
 
 /** One poll of a real processor with the real enrichment modules, until it is idle. */

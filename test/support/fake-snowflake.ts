@@ -13,6 +13,9 @@
 // under Node (fake-procedures.ts); its statements take the same path as a request's statement (Snowflake's
 // rules, failNext/hangNext, the session's DuckDB connection and transaction).
 //
+// Standard table streams (CREATE STREAM … ON TABLE, reading one, SYSTEM$STREAM_HAS_DATA, the offset moving when
+// a DML that read it commits) and SYSTEM$LAST_CHANGE_COMMIT_TIME: fake-streams.ts.
+//
 // It is test infrastructure, not a second SQL engine: SQL that DuckDB cannot run with the prelude fails
 // here as it would in the embedded mode.
 import { createHash, createPublicKey, randomUUID, verify, type KeyObject } from 'node:crypto';
@@ -27,6 +30,7 @@ import { flakeBenchTableDdl } from '../../src/simulator/flakebench-stand-ins.js'
 import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
 import { INVALID_ROW_COUNT, anonymousProcedureCall, boundRowCount, procedureCall, procedureDefinition, type ProcedureDefinition } from './snowflake-rules.js';
 import { runJavaScriptProcedure, type ProcedureStatementResult } from './fake-procedures.js';
+import { FakeStreams } from './fake-streams.js';
 
 export interface FakeSnowflakeOptions {
   account?: string;
@@ -81,6 +85,8 @@ interface FakeSession {
   connection: DuckDbWarehouse;
   /** Parameters from the login body and from ALTER SESSION SET, upper-case names. */
   parameters: Record<string, unknown>;
+  /** Inside BEGIN … COMMIT/ROLLBACK (a DML that reads a stream then consumes it at that COMMIT). */
+  inTransaction?: boolean;
 }
 
 /** What one statement did, before it is put into Snowflake's wire format. */
@@ -167,6 +173,8 @@ export class FakeSnowflake {
 
   /** Stored procedures by upper-case name (CREATE PROCEDURE). */
   private readonly procedures = new Map<string, ProcedureDefinition>();
+  /** Table streams of the account (CREATE STREAM). */
+  private readonly streams = new FakeStreams((failure) => new SnowflakeFailure(failure));
 
   private readonly sessions = new Map<string, FakeSession>();
   private readonly faults: Fault[] = [];
@@ -414,7 +422,9 @@ export class FakeSnowflake {
   }
 
   private async execute(session: FakeSession, requestId: string, sqlText: string, binds: BindValue[]): Promise<Outcome> {
-    const sql = sqlText.trim().replace(/;\s*$/, '');
+    if (await this.streams.ddl(session.connection, sqlText.trim().replace(/;\s*$/, ''))) return { kind: 'status' };
+    const { text: streamless, read: streamsRead } = this.streams.rewrite(sqlText);
+    const sql = streamless.trim().replace(/;\s*$/, '');
     const keyword = /^\s*([A-Za-z]+)(?:\s+([A-Za-z]+))?/.exec(sql);
     const first = keyword?.[1]?.toUpperCase() ?? '';
     const second = keyword?.[2]?.toUpperCase() ?? '';
@@ -447,9 +457,11 @@ export class FakeSnowflake {
     }
     if (first === 'BEGIN' || first === 'START') {
       await db.execute('BEGIN TRANSACTION');
+      session.inTransaction = true;
       return { kind: 'status' };
     }
     if (first === 'INSERT' || first === 'UPDATE' || first === 'DELETE' || first === 'MERGE') {
+      if (streamsRead.length > 0) return this.consumingDml(session, first, sql, binds, streamsRead);
       const { rowsAffected } = await db.execute(sql, binds);
       return { kind: 'dml', keyword: first, rows: rowsAffected };
     }
@@ -460,12 +472,32 @@ export class FakeSnowflake {
     }
     if (first === 'COMMIT' || first === 'ROLLBACK' || first === 'USE' || first === 'SET') {
       await db.execute(sql, binds);
+      if (first === 'COMMIT' || first === 'ROLLBACK') session.inTransaction = false;
       return { kind: 'status' };
     }
     // A query: DESCRIBE gives the column types that the normalised rows no longer carry.
     const described = await db.query<{ COLUMN_NAME: string; COLUMN_TYPE: string }>(`DESCRIBE ${sql}`, binds);
     const rows = await db.query(sql, binds);
     return { kind: 'rows', rowtype: described.map((column) => snowflakeColumn(column.COLUMN_NAME.toUpperCase(), column.COLUMN_TYPE)), rows };
+  }
+
+  /**
+   * A DML that reads a stream: the offset moves to what the statement read, in the statement's own transaction
+   * (committed with it, or at the session's COMMIT; rolled back with it).
+   */
+  private async consumingDml(session: FakeSession, keyword: string, sql: string, binds: BindValue[], streams: string[]): Promise<Outcome> {
+    const db = session.connection;
+    const autocommit = !session.inTransaction;
+    if (autocommit) await db.execute('BEGIN TRANSACTION');
+    try {
+      const { rowsAffected } = await db.execute(sql, binds);
+      await this.streams.consume(db, streams);
+      if (autocommit) await db.execute('COMMIT');
+      return { kind: 'dml', keyword, rows: rowsAffected };
+    } catch (error) {
+      if (autocommit) await db.execute('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   }
 
   /**

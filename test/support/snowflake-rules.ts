@@ -72,3 +72,28 @@ export const INVALID_ROW_COUNT = {
   message: "SQL compilation error:\nInvalid row count '?' in limit clause",
   sqlState: '42601',
 } as const;
+
+// ---- streams (src/queue/discovery-stream.ts) --------------------------------------------------------
+
+export interface StreamDefinition {
+  /** Upper case, as Snowflake resolves unquoted names. */
+  name: string;
+  table: string;
+  orReplace: boolean;
+  ifNotExists: boolean;
+  /** Whatever follows the table (APPEND_ONLY, AT/BEFORE, COMMENT …), trimmed; '' for a plain standard stream. */
+  options: string;
+}
+
+/** Reads `CREATE [OR REPLACE] STREAM [IF NOT EXISTS] name ON TABLE table …` (docs.snowflake.com/en/sql-reference/sql/create-stream). */
+export function streamDefinition(text: string): StreamDefinition | undefined {
+  const match = new RegExp(`^\\s*CREATE\\s+(OR\\s+REPLACE\\s+)?STREAM\\s+(IF\\s+NOT\\s+EXISTS\\s+)?${NAME}\\s+ON\\s+TABLE\\s+${NAME}([\\s\\S]*?);?\\s*$`, 'i').exec(text);
+  if (!match) return undefined;
+  return {
+    name: (match[3] as string).toUpperCase(),
+    table: (match[4] as string).toUpperCase(),
+    orReplace: match[1] !== undefined,
+    ifNotExists: match[2] !== undefined,
+    options: (match[5] as string).trim(),
+  };
+}

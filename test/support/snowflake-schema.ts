@@ -28,7 +28,7 @@ import { Dialect, generate, outputColumnsWithSchema, parse, tokenize, validate, 
 import type { ColumnSchema, Schema, TableSchema, ValidationError } from '@polyglot-sql/sdk';
 import { SOURCE_VIEWS, sourceViewName } from '../../src/sources/account-usage.js';
 import { FLAKEBENCH_TABLES } from '../../src/sources/flakebench-tables.js';
-import { anonymousProcedureCall, boundRowCount, procedureCall, procedureDefinition, withoutLiterals } from './snowflake-rules.js';
+import { anonymousProcedureCall, boundRowCount, procedureCall, procedureDefinition, streamDefinition, withoutLiterals } from './snowflake-rules.js';
 
 /** The one dialect name polyglot's validators take for Snowflake. */
 export const SNOWFLAKE = 'snowflake';
@@ -117,6 +117,9 @@ export class SnowflakeSchema {
 
   /** Records the effect of one DDL statement; statements that change no table or view are ignored. */
   apply(text: string): void {
+    // polyglot keeps CREATE STREAM as raw text: read here.
+    const stream = streamDefinition(text);
+    if (stream) return this.createStream(stream.name, stream.table, stream.ifNotExists);
     const parsed = parse(text, Dialect.Snowflake);
     if (!parsed.success) throw new Error(`cannot read DDL: ${parsed.error}`);
     for (const node of parsed.ast as unknown as Array<Record<string, any>>) {
@@ -163,6 +166,22 @@ export class SnowflakeSchema {
         }
       }
     }
+  }
+
+  /**
+   * A table stream reads as its table's columns plus the change metadata columns METADATA$ACTION,
+   * METADATA$ISUPDATE and METADATA$ROW_ID (docs.snowflake.com/en/user-guide/streams-intro, "Stream columns").
+   */
+  private createStream(name: string, tableName: string, ifNotExists: boolean): void {
+    if (ifNotExists && this.objects.has(name)) return;
+    const table = this.objects.get(tableName);
+    if (!table) throw new Error(`CREATE STREAM on unknown table ${tableName}`);
+    const metadata: ColumnSchema[] = [
+      { name: 'METADATA$ACTION', type: 'text' },
+      { name: 'METADATA$ISUPDATE', type: 'boolean' },
+      { name: 'METADATA$ROW_ID', type: 'text' },
+    ];
+    this.objects.set(name, { name, columns: [...table.columns.map((column) => ({ ...column })), ...metadata] });
   }
 
   private createView(create: { name: AstName; query: unknown }): void {
@@ -273,6 +292,8 @@ export const SNOWFLAKE_FUNCTIONS: ReadonlySet<string> = new Set(
     'ROUND FLOOR CEIL ABS SQRT POWER POW EXP LN LOG MOD DIV0 DIV0NULL SIGN TRUNC TRUNCATE',
     // table functions
     'TABLE RESULT_SCAN GENERATOR',
+    // system (docs.snowflake.com/en/sql-reference/functions/system_stream_has_data, .../system_last_change_commit_time)
+    'SYSTEM$STREAM_HAS_DATA SYSTEM$LAST_CHANGE_COMMIT_TIME',
   ].flatMap((line) => line.split(' ')),
 );
 
@@ -322,6 +343,8 @@ export function unknownFlattenColumns(text: string): string[] {
   return unknown;
 }
 
+const INSERT_SELECT = /^\s*INSERT\s+INTO\s+[A-Za-z_][A-Za-z0-9_$.]*\s*\([^)]*\)\s*((?:SELECT|WITH)\b[\s\S]*)$/i;
+
 export function checkStatement(original: string, schema?: Schema): Problem[] {
   // polyglot cannot parse CALL with an anonymous procedure: checked as its CREATE PROCEDURE and its CALL.
   const anonymous = anonymousProcedureCall(original);
@@ -353,6 +376,9 @@ export function checkStatement(original: string, schema?: Schema): Problem[] {
   if (schema) {
     const checked = validateWithSchema(text, schema, SNOWFLAKE, { strict: true, semantic: true, strictSyntax: true });
     problems.push(...errorsOf(checked.errors, 'schema'));
+    // polyglot checks an INSERT … SELECT's column list but not the columns its query reads: the query on its own.
+    const query = INSERT_SELECT.exec(text)?.[1];
+    if (query !== undefined) problems.push(...errorsOf(validateWithSchema(query, schema, SNOWFLAKE, { strict: true, semantic: true, strictSyntax: true }).errors, 'schema'));
   }
   // The syntax pass and the schema pass report the same grammar errors; keep each once.
   return problems.filter((p, i) => problems.findIndex((q) => q.message === p.message) === i);
