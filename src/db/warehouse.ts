@@ -33,8 +33,9 @@ export interface Statement {
  */
 export interface WriteGroup {
   statements: readonly Statement[];
-  /** Statement 0 is a claim's fenced queue UPDATE: when it touches a number of rows other than 1, the group's
-   *  other statements are not run (they carry the fence too, so they would write nothing) and held=false. */
+  /** Statement 0 is a claim's fenced queue UPDATE: when it touches a number of rows other than 1 (fenceRows),
+   *  the group's other statements are not run (they carry the fence too, so they would write nothing) and
+   *  held=false. */
   fenced: boolean;
   /**
    * The rows statement 0 must touch for the fence to hold (default 1). A group that carries the writes of
