@@ -174,7 +174,7 @@ export const VARIABLES = {
     schema: Type.Union([Type.Literal('procedure'), Type.Literal('inline'), Type.Literal('statements')]),
     default: 'procedure' as const,
     description:
-      "How a transaction travels to Snowflake (src/db/write-carrier.ts): 'procedure' one CALL of the stored procedure migration 0009 creates; 'inline' the same body as an anonymous procedure (no CREATE PROCEDURE privilege; binds in it unverified); 'statements' BEGIN, each statement, COMMIT (n + 2 requests).",
+      "How a transaction travels to Snowflake (src/db/write-carrier.ts): 'procedure' one CALL of the stored procedure migrations 0009 and 0011 create; 'inline' the same body as an anonymous procedure (no CREATE PROCEDURE privilege; binds in it unverified); 'statements' BEGIN, each statement, COMMIT (n + 2 requests).",
   }),
 } as const;
 

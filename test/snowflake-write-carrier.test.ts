@@ -3,10 +3,10 @@
 // would (test/support/fake-procedures.ts), so these tests send the real request texts.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { SnowflakeSettings } from '../src/config.js';
-import { loadMigrations, statementsFor } from '../src/db/migrations.js';
+import { statementsFor } from '../src/db/migrations.js';
 import { openSnowflakeWarehouse } from '../src/db/snowflake.js';
 import { WarehouseError, type Warehouse } from '../src/db/warehouse.js';
-import { CALL_WRITE_CARRIER, INLINE_WRITE_CARRIER, MAX_CARRIER_PAYLOAD_BYTES, type WriteCarrier } from '../src/db/write-carrier.js';
+import { CALL_WRITE_CARRIER, carrierProcedureMigration, INLINE_WRITE_CARRIER, MAX_CARRIER_PAYLOAD_BYTES, type WriteCarrier } from '../src/db/write-carrier.js';
 import { fakeSnowflakeConfig, silentLog, tempDir } from './support/embedded.js';
 import { FakeSnowflake, SNOWFLAKE_CONFLICTS } from './support/fake-snowflake.js';
 import { fence, insert, ledger, writeGroupContract, writes } from './support/write-group-contract.js';
@@ -32,11 +32,11 @@ beforeAll(async () => {
   // The driver writes snowflake.log into the working directory unless routed elsewhere: run in a fresh one.
   process.chdir(dir.path);
   fake = await FakeSnowflake.start({ password: PASSWORD });
-  // The carrier procedure as migration 0009 creates it (its Snowflake text, sent through the adapter).
+  // The carrier procedure as its latest migration (0011) creates it (its Snowflake text, sent through the adapter).
   const setup = await openSnowflakeWarehouse(settings('statements'), silentLog);
   try {
-    const migration = loadMigrations().find((candidate) => candidate.name === 'write_carrier_procedure');
-    for (const text of statementsFor(migration!, 'snowflake')) await setup.execute(text);
+    const migration = carrierProcedureMigration();
+    for (const text of statementsFor(migration, 'snowflake')) await setup.execute(text);
   } finally {
     await setup.close();
   }

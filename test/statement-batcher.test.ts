@@ -3,10 +3,11 @@
 // each job still gets its own outcome (a lost fence loses only that job's write), a failing statement fails
 // only its own job (the others are resent alone), and reads of a type go through one readMany.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadMigrations, statementsFor } from '../src/db/migrations.js';
+import { statementsFor } from '../src/db/migrations.js';
 import { openSnowflakeWarehouse } from '../src/db/snowflake.js';
+import { ROWS_FROM, rowOf, rowSetStatement, textOf } from '../src/db/row-set.js';
 import { WarehouseError, type Warehouse } from '../src/db/warehouse.js';
-import { CALL_WRITE_CARRIER } from '../src/db/write-carrier.js';
+import { CALL_WRITE_CARRIER, carrierProcedureMigration } from '../src/db/write-carrier.js';
 import { ViewNotReady, type EnrichmentContext, type EnrichmentModule } from '../src/enrichment/types.js';
 import { StatementBatcher } from '../src/processor/statement-batcher.js';
 import { fakeSnowflakeConfig, silentLog, tempDir } from './support/embedded.js';
@@ -25,8 +26,8 @@ beforeAll(async () => {
   fake = await FakeSnowflake.start({ password: PASSWORD });
   const config = fakeSnowflakeConfig(fake.url, dir.path, PASSWORD, { SNOWFLAKE_WRITE_CARRIER: 'procedure', SNOWFLAKE_POOL_SIZE: '1' });
   warehouse = await openSnowflakeWarehouse(config.snowflake!, silentLog);
-  const migration = loadMigrations().find((candidate) => candidate.name === 'write_carrier_procedure');
-  for (const text of statementsFor(migration!, 'snowflake')) await warehouse.execute(text);
+  const migration = carrierProcedureMigration();
+  for (const text of statementsFor(migration, 'snowflake')) await warehouse.execute(text);
   await createWriteGroupTables(warehouse);
 });
 
@@ -104,6 +105,74 @@ describe('StatementBatcher writes through the Snowflake driver', () => {
     );
     expect(sent).toEqual([CALL_WRITE_CARRIER, CALL_WRITE_CARRIER]);
     expect(batcher.stats).toMatchObject({ batchedWrites: 1, batchedWriteGroups: 2 });
+  });
+});
+
+describe('StatementBatcher merges writes of the same shape (merge-groups.ts), through the Snowflake driver', () => {
+  // Row-set statements (src/db/row-set.ts) over the contract's tables: the fence is the queue UPDATE's join, the
+  // ledger insert checks each row's claim. Hand-written here so the test does not depend on the runner's texts.
+  const FENCE_ROWS = `UPDATE WG_QUEUE SET WRITES = WRITES + 1
+FROM (SELECT ${textOf('job')} AS JOB_ID, ${textOf('claim')} AS CLAIM_ID FROM ${ROWS_FROM}) s
+WHERE WG_QUEUE.JOB_ID = s.JOB_ID AND WG_QUEUE.CLAIM_ID = s.CLAIM_ID`;
+  const LEDGER_ROWS = `INSERT INTO WG_LEDGER (ID, NOTE) SELECT CAST(${textOf('id')} AS INTEGER), ${textOf('note')}
+FROM ${ROWS_FROM} WHERE EXISTS (SELECT 1 FROM WG_QUEUE q WHERE q.JOB_ID = ${textOf('job')} AND q.CLAIM_ID = ${textOf('claim')})`;
+  const claimOf = (job: string, claim: string) => rowSetStatement(FENCE_ROWS, [rowOf({ job, claim })]);
+  const ledgerRows = (job: string, claim: string, ...ids: number[]) =>
+    rowSetStatement(LEDGER_ROWS, ids.map((id) => rowOf({ job, claim, id, note: job })));
+  /** A statement that is no row-set statement: it stays one per job, between the merged ones. */
+  const touch = (id: number) => ({ sql: 'UPDATE WG_LEDGER SET NOTE = ? WHERE ID = ?', binds: [`touched ${id}`, id] });
+  const group = (job: string, claim: string, id: number) => ({ statements: [claimOf(job, claim), ledgerRows(job, claim, id, id + 10), touch(id)], fenced: true });
+
+  /** The groups of the carrier payloads the fake received (the CALL's one bind), as [statement count per group]. */
+  function payloadShapes(before: number): number[][] {
+    return fake.statements.slice(before).map((statement) => (JSON.parse(String(statement.binds[0])) as Array<{ s: unknown[] }>).map((sent) => sent.s.length));
+  }
+
+  it('three jobs of one shape: one request carrying ONE group of 1 + 1 + 3 statements; each job written exactly once', async () => {
+    const batcher = new StatementBatcher(warehouse, silentLog);
+    const before = fake.statements.length;
+    const results = await Promise.all([group('job-a', 'claim-a', 1), group('job-b', 'claim-b', 2), group('job-c', 'claim-c', 3)].map((entry) => batcher.write(entry)));
+    // Hand-computed: the fence and the ledger insert merged (one each), the per-job UPDATE kept (three).
+    expect(payloadShapes(before)).toEqual([[5]]);
+    expect(results.map((result) => result.held)).toEqual([true, true, true]);
+    // Each job's own fence count is 1; the merged insert's count is of all six rows, and says so.
+    expect(results[0]!.results).toEqual([{ rowsAffected: 1 }, { rowsAffected: 6, merged: true }, { rowsAffected: 1 }]);
+    expect(await ledger(warehouse)).toEqual([
+      { ID: 1, NOTE: 'touched 1' },
+      { ID: 2, NOTE: 'touched 2' },
+      { ID: 3, NOTE: 'touched 3' },
+      { ID: 11, NOTE: 'job-a' },
+      { ID: 12, NOTE: 'job-b' },
+      { ID: 13, NOTE: 'job-c' },
+    ]);
+    expect(await writes(warehouse)).toEqual({ 'job-a': 1, 'job-b': 1, 'job-c': 1 });
+    expect(batcher.stats).toMatchObject({ mergedGroups: 1, mergedGroupMembers: 3, writeFallbacks: 0 });
+  });
+
+  it('one job\'s lost fence: the merged write rolls back and each job goes alone; that job writes nothing, the others once', async () => {
+    const batcher = new StatementBatcher(warehouse, silentLog);
+    const before = fake.statements.length;
+    const results = await Promise.all([group('job-a', 'claim-a', 1), group('job-b', 'stolen', 2), group('job-c', 'claim-c', 3)].map((entry) => batcher.write(entry)));
+    // The merged request (rolled back), then one request per job.
+    expect(payloadShapes(before)).toEqual([[5], [3], [3], [3]]);
+    expect(results.map((result) => result.held)).toEqual([true, false, true]);
+    expect(results[1]!.results).toEqual([{ rowsAffected: 0 }, { rowsAffected: 0 }, { rowsAffected: 0 }]);
+    expect((await ledger(warehouse)).map((row) => row.ID)).toEqual([1, 3, 11, 13]);
+    expect(await writes(warehouse)).toEqual({ 'job-a': 1, 'job-b': 0, 'job-c': 1 });
+    expect(batcher.stats).toMatchObject({ mergedGroups: 0, writeFallbacks: 1 });
+  });
+
+  it('a group whose counts are read (separate) and a group of another shape are not merged', async () => {
+    const batcher = new StatementBatcher(warehouse, silentLog);
+    const before = fake.statements.length;
+    await Promise.all([
+      batcher.write(group('job-a', 'claim-a', 1)),
+      batcher.write({ ...group('job-b', 'claim-b', 2), separate: true }),
+      batcher.write({ statements: [claimOf('job-c', 'claim-c'), ledgerRows('job-c', 'claim-c', 3)], fenced: true }),
+    ]);
+    expect(payloadShapes(before)).toEqual([[3, 3, 2]]);
+    expect(await writes(warehouse)).toEqual({ 'job-a': 1, 'job-b': 1, 'job-c': 1 });
+    expect(batcher.stats.mergedGroups).toBe(0);
   });
 });
 

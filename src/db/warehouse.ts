@@ -19,6 +19,12 @@ export type Row = Record<string, JsonValue | Date | undefined>;
 export interface Statement {
   readonly sql: string;
   readonly binds?: readonly BindValue[];
+  /**
+   * A row-set statement (src/db/row-set.ts): the index of its bind that holds its rows as one JSON array text,
+   * every row carrying its own fence. Row-set statements with the same text and the same other binds are one
+   * statement over all their rows (statement-batcher.ts merges the groups of several claims that way).
+   */
+  readonly rowsBind?: number;
 }
 
 /**
@@ -27,9 +33,18 @@ export interface Statement {
  */
 export interface WriteGroup {
   statements: readonly Statement[];
-  /** Statement 0 is a claim's fenced queue UPDATE: when it touches a number of rows other than 1, the group's
-   *  other statements are not run (they carry the fence too, so they would write nothing) and held=false. */
+  /** Statement 0 is a claim's fenced queue UPDATE: when it touches a number of rows other than 1 (fenceRows),
+   *  the group's other statements are not run (they carry the fence too, so they would write nothing) and
+   *  held=false. */
   fenced: boolean;
+  /**
+   * The rows statement 0 must touch for the fence to hold (default 1). A group that carries the writes of
+   * several claims (statement-batcher.ts) sets their number: any other count fails the whole call (everything
+   * rolls back, a WarehouseError naming the group), so a lost fence among them never commits the others' part.
+   */
+  fenceRows?: number;
+  /** Its row counts are read per statement: never merged with other groups into one (statement-batcher.ts). */
+  separate?: boolean;
 }
 
 /**
@@ -51,6 +66,11 @@ export interface StatementOptions {
 export interface ExecuteResult {
   /** Rows inserted, updated or deleted; 0 for statements that change nothing. */
   rowsAffected: number;
+  /**
+   * The statement was one statement for several groups' rows (statement-batcher.ts merges groups):
+   * `rowsAffected` counts the rows of all of them, not this group's alone.
+   */
+  merged?: true;
 }
 
 /** Statements and round trips sent to the engine since the adapter was opened (benchmarks read these). */
@@ -162,7 +182,8 @@ export function withQuery(warehouse: Warehouse, query: Warehouse['query']): Ware
 /**
  * What `writeGroups` does inside an open transaction on an engine that sends one statement per request
  * (DuckDB; Snowflake's `statements` carrier): each group's statements in order, the fence checked after
- * statement 0. The carrier procedure's JavaScript body (sql/0009_write_carrier_procedure.sql) does the same.
+ * statement 0 (see WriteGroup.fenceRows). The carrier procedure's JavaScript body (sql/0011_write_carrier_merged_fence.sql)
+ * does the same.
  */
 export async function runWriteGroups(
   scope: TransactionScope,
@@ -185,11 +206,19 @@ export async function runWriteGroups(
         throw isWarehouseError(error) ? error.inGroup(index) : error;
       }
       results.push(result);
-      if (position === 0 && group.fenced && result.rowsAffected !== 1) held = false;
+      if (position === 0 && group.fenced && result.rowsAffected !== (group.fenceRows ?? 1)) {
+        if ((group.fenceRows ?? 1) > 1) throw mergedFenceLost(group.fenceRows ?? 1, result.rowsAffected, index);
+        held = false;
+      }
     }
     outcomes.push({ held, results });
   }
   return outcomes;
+}
+
+/** A merged group's fence touched fewer rows than it carries claims: the call fails, nothing is written. */
+export function mergedFenceLost(expected: number, touched: number, group: number): WarehouseError {
+  return new WarehouseError('conflict', `a merged fenced write held ${touched} of its ${expected} claims; nothing was written`, { group });
 }
 
 /** The row counts of `transaction(statements)`: the one unfenced group's results. */

@@ -4,20 +4,21 @@
 // support variable binding in multi-statement SQL requests"; snowflake-connector-nodejs#704), and an anonymous
 // Snowflake Scripting block takes no driver binds either. A procedure call does: every group's statements and
 // wire binds (src/db/binds.ts) travel as ONE text bind, the JSON below, and a JavaScript body runs them between
-// BEGIN TRANSACTION and COMMIT on the server. Its text lives once, in sql/0009_write_carrier_procedure.sql.
+// BEGIN TRANSACTION and COMMIT on the server. Its text lives once, in the latest migration that creates the
+// procedure (sql/0011_write_carrier_merged_fence.sql, which replaced 0009's).
 //
 // Carriers (SNOWFLAKE_WRITE_CARRIER):
-//   procedure  `CALL DELAYED_ENRICHMENT_WRITE_GROUPS(?)` of the procedure migration 0009 creates (needs CREATE
+//   procedure  `CALL DELAYED_ENRICHMENT_WRITE_GROUPS(?)` of the procedure migrations 0009/0011 create (needs CREATE
 //              PROCEDURE on the schema at migration time);
 //   inline     the same body as an anonymous procedure, `WITH … AS PROCEDURE … CALL …(?)`, which needs no
 //              CREATE PROCEDURE privilege and runs with caller's rights (docs.snowflake.com/en/sql-reference/sql/call-with).
 //              Whether Snowflake accepts a driver bind in that CALL is UNVERIFIED (no account was available):
 //              if it does not, the call fails loudly and `statements` is the fallback;
 //   statements BEGIN, each statement, COMMIT: n + 2 requests, the last resort.
-import { loadMigrations } from './migrations.js';
+import { loadMigrations, type Migration } from './migrations.js';
 import { sql } from './sql-registry.js';
 import { toWireBinds, type WireBind } from './binds.js';
-import { WarehouseError, type GroupResult, type WriteGroup } from './warehouse.js';
+import { mergedFenceLost, WarehouseError, type GroupResult, type WriteGroup } from './warehouse.js';
 
 export type WriteCarrier = 'procedure' | 'inline' | 'statements';
 
@@ -30,12 +31,19 @@ export const WRITE_CARRIER_PROCEDURE = 'DELAYED_ENRICHMENT_WRITE_GROUPS';
  */
 export const MAX_CARRIER_PAYLOAD_BYTES = 900_000;
 
+const createsCarrier = (text: string) => new RegExp(`^CREATE\\s+OR\\s+REPLACE\\s+PROCEDURE\\s+${WRITE_CARRIER_PROCEDURE}\\b`, 'i').test(text);
+
+/** The latest migration that (re)creates the carrier procedure (0011 replaced 0009's): the one whose body runs. */
+export function carrierProcedureMigration(): Migration {
+  const migration = loadMigrations().findLast((candidate) => candidate.statements.some((statement) => createsCarrier(statement.text)));
+  if (migration === undefined) throw new Error('no migration in sql/ creates the write carrier procedure');
+  return migration;
+}
+
 /** The migration's CREATE PROCEDURE statement, exactly as the migration sends it. */
 function procedureMigrationStatement(): string {
-  const migration = loadMigrations().find((candidate) => candidate.name === 'write_carrier_procedure');
-  const statement = migration?.statements.find((candidate) => /^CREATE\s+OR\s+REPLACE\s+PROCEDURE\b/i.test(candidate.text));
-  if (statement === undefined) throw new Error('sql/0009_write_carrier_procedure.sql holds no CREATE OR REPLACE PROCEDURE');
-  return statement.text;
+  const statement = carrierProcedureMigration().statements.find((candidate) => createsCarrier(candidate.text));
+  return statement!.text;
 }
 
 const CREATE_PROCEDURE = sql('write_carrier.create_procedure', procedureMigrationStatement());
@@ -71,6 +79,7 @@ export function carrierPayload(groups: readonly WriteGroup[]): string {
     groups.map((group) => ({
       s: group.statements.map((statement): PayloadStatement => ({ q: statement.sql, b: toWireBinds(statement.binds) })),
       f: group.fenced,
+      ...(group.fenceRows !== undefined && group.fenceRows !== 1 ? { n: group.fenceRows } : {}),
     })),
   );
 }
@@ -98,8 +107,17 @@ export type CarrierOutcome = { groups: GroupResult[] } | { failure: CarrierFailu
 export function readCarrierAnswer(rows: ReadonlyArray<Record<string, unknown>>, groups: readonly WriteGroup[]): CarrierOutcome {
   const cell = rows.length === 1 ? Object.values(rows[0] as Record<string, unknown>)[0] : undefined;
   const answer = (typeof cell === 'string' ? JSON.parse(cell) : cell) as
-    | { groups?: Array<{ held?: unknown; counts?: unknown }>; error?: { code?: unknown; state?: unknown; message?: unknown; group?: unknown } }
+    | {
+        groups?: Array<{ held?: unknown; counts?: unknown }>;
+        error?: { code?: unknown; state?: unknown; message?: unknown; group?: unknown; fence?: { expected?: unknown; touched?: unknown } };
+      }
     | undefined;
+  const lost = answer?.error?.fence;
+  if (lost !== undefined) {
+    // A merged group's fence did not hold for all its claims: rolled back, reported as runWriteGroups does.
+    const group = answer?.error?.group;
+    throw mergedFenceLost(Number(lost.expected), Number(lost.touched), typeof group === 'number' ? group : -1);
+  }
   if (answer?.error !== undefined) {
     const { code, state, message, group } = answer.error;
     return {

@@ -4,6 +4,7 @@
 import type { BindValue, JsonObject, Row, Statement, Warehouse } from '../db/warehouse.js';
 import { formatUtcTimestamp } from '../db/binds.js';
 import { limitClause } from '../db/limit.js';
+import { FENCED_ROWS_FROM, rowOf, rowSetStatement, textOf, timestampOf, variantOf } from '../db/row-set.js';
 import { sql, sqlSample } from '../db/sql-registry.js';
 
 export const EVENT_TYPES = [
@@ -38,13 +39,16 @@ const INSERT_EVENT = sql(
 SELECT ?, CAST(? AS TIMESTAMP_NTZ), ?, ?, ?, ?, PARSE_JSON(?)`,
 );
 
-// Fenced variant: the row is written only while the job still carries the writer's claim token.
-const INSERT_EVENT_FENCED = sql(
+// Fenced, as a row-set statement (db/row-set.ts): one statement for all of a claim's events, or for the
+// events of every claim a merged write carries; a row is written only while its job still carries its claim.
+// ORDER BY keeps SEQ (the sequence default) in the events' order.
+const EVENT_COLUMNS = `${textOf('type')}, ${timestampOf('at')}, ${textOf('job_id')}, ${textOf('test_id')}, ${textOf('run_id')}`;
+const INSERT_EVENTS_FENCED = sql(
   'events.insert_fenced',
   `INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD)
-SELECT ?, CAST(? AS TIMESTAMP_NTZ), ?, ?, ?, ?, PARSE_JSON(?)
-FROM (SELECT 1 AS ONE) AS ONE_ROW
-WHERE EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+SELECT ${EVENT_COLUMNS}, ${textOf('enrichment_type')}, ${variantOf('payload')}
+FROM ${FENCED_ROWS_FROM}
+ORDER BY r.INDEX`,
 );
 
 // Conditional on the job existing (enqueue: only when this request's insert happened).
@@ -89,9 +93,17 @@ export function insertEvent(event: EnrichmentEvent): Statement {
   return { sql: INSERT_EVENT, binds: eventBinds(event) };
 }
 
-/** Inserted only while JOB_ID still carries CLAIM_ID (inside a fenced batch). */
-export function insertEventFenced(event: EnrichmentEvent, jobId: string, claimId: string): Statement {
-  return { sql: INSERT_EVENT_FENCED, binds: [...eventBinds(event), jobId, claimId] };
+/** The row of an event written under the claim `claimId` of job `jobId` (keys as the fenced inserts read them). */
+function eventRow(event: EnrichmentEvent, jobId: string, claimId: string, extra: Record<string, string> = {}): JsonObject {
+  return rowOf(
+    { job: jobId, claim: claimId, type: event.type, at: event.at, job_id: event.job_id, test_id: event.test_id, run_id: event.run_id, enrichment_type: event.enrichment_type ?? null, ...extra },
+    { payload: event.payload ?? {} },
+  );
+}
+
+/** The events, in order, inserted only while JOB_ID still carries CLAIM_ID (inside a fenced batch). */
+export function insertEventsFenced(events: readonly EnrichmentEvent[], jobId: string, claimId: string): Statement {
+  return rowSetStatement(INSERT_EVENTS_FENCED, events.map((event) => eventRow(event, jobId, claimId)));
 }
 
 /** Inserted only when job `jobId` exists (after a conditional insert of that job in the same batch). */
@@ -126,13 +138,16 @@ const SUMMARY_JSON = `'{"delayed_status":' || COALESCE('"' || tr.DELAYED_ENRICHM
   || ',"query_insights_high_severity_count":' || COALESCE(TO_VARCHAR(tr.QUERY_INSIGHTS_HIGH_SEVERITY_COUNT), 'null')
   || '}'`;
 
-const INSERT_SUMMARY_EVENT_FENCED = sql(
+// One stored TEST_RESULTS row per event (QUALIFY keeps the first of a test stored twice; none: the summary's
+// values are null), the event itself only while its claim holds.
+const INSERT_SUMMARY_EVENTS_FENCED = sql(
   'events.insert_summary_fenced',
   `INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD)
-SELECT ?, CAST(? AS TIMESTAMP_NTZ), ?, ?, ?, NULL, PARSE_JSON(? || ${SUMMARY_JSON} || '}')
-FROM (SELECT 1 AS ONE) AS ONE_ROW
-LEFT JOIN (SELECT * FROM TEST_RESULTS WHERE TEST_ID = ? AND RUN_ID = ? LIMIT 1) tr ON 1 = 1
-WHERE EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_ID = ?)`,
+SELECT ${EVENT_COLUMNS}, NULL, PARSE_JSON(${textOf('prefix')} || ${SUMMARY_JSON} || '}')
+FROM ${FENCED_ROWS_FROM}
+LEFT JOIN TEST_RESULTS tr ON tr.TEST_ID = ${textOf('test_id')} AND tr.RUN_ID = ${textOf('run_id')}
+QUALIFY ROW_NUMBER() OVER (PARTITION BY r.INDEX ORDER BY r.INDEX) = 1
+ORDER BY r.INDEX`,
 );
 
 /**
@@ -143,10 +158,7 @@ WHERE EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ? AND CLAIM_
 export function insertSummaryEventFenced(event: EnrichmentEvent, jobId: string, claimId: string): Statement {
   const json = JSON.stringify(event.payload ?? {});
   const prefix = `${json.slice(0, -1)}${json === '{}' ? '' : ','}"summary":`;
-  return {
-    sql: INSERT_SUMMARY_EVENT_FENCED,
-    binds: [event.type, event.at, event.job_id, event.test_id, event.run_id, prefix, event.test_id, event.run_id, jobId, claimId],
-  };
+  return rowSetStatement(INSERT_SUMMARY_EVENTS_FENCED, [eventRow(event, jobId, claimId, { prefix })]);
 }
 
 /** One replay read returns at most this many events. */

@@ -2,26 +2,35 @@
 // says whether the claim still holds); every other statement in the batch carries the fence condition,
 // so a lost claim writes nothing even when the batch travels as one request.
 import { sql } from '../db/sql-registry.js';
-import type { BindValue, Statement } from '../db/warehouse.js';
-import { FENCE_SQL } from '../queue/fence.js';
+import { ROW_FENCE_SQL, ROWS_FROM, rowOf, rowSetStatement, textOf, timestampOf, variantOf } from '../db/row-set.js';
+import type { Statement } from '../db/warehouse.js';
 import { isTerminal, nextDue, type ErrorRecord, type QueueJob, type TypeStates } from '../queue/job-state.js';
+
+// Row-set statements (db/row-set.ts): one row per claim, fenced per row, so the batcher can write the groups
+// of many claims with one statement each (statement-batcher.ts). For the queue the fence is the join itself.
+const QUEUE_ROWS = `SELECT ${textOf('job')} AS JOB_ID, ${textOf('claim')} AS CLAIM_ID`;
+const OF_ROW_CLAIM = 'DELAYED_ENRICHMENT_QUEUE.JOB_ID = s.JOB_ID AND DELAYED_ENRICHMENT_QUEUE.CLAIM_ID = s.CLAIM_ID';
 
 const SAVE_STATE = sql(
   'processor.job.save_state',
   `UPDATE DELAYED_ENRICHMENT_QUEUE
-SET TYPE_STATE = PARSE_JSON(?), COMPLETED_TYPES = PARSE_JSON(?), ERROR_HISTORY = PARSE_JSON(?), ATTEMPTS = ?,
-  LAST_ERROR = ?, NEXT_DUE_AT = CAST(? AS TIMESTAMP_NTZ), LEASE_EXPIRES_AT = CAST(? AS TIMESTAMP_NTZ),
-  UPDATED_AT = CAST(? AS TIMESTAMP_NTZ)
-WHERE JOB_ID = ? AND CLAIM_ID = ?`,
+SET TYPE_STATE = s.TYPE_STATE, COMPLETED_TYPES = s.COMPLETED_TYPES, ERROR_HISTORY = s.ERROR_HISTORY, ATTEMPTS = s.ATTEMPTS,
+  LAST_ERROR = s.LAST_ERROR, NEXT_DUE_AT = s.NEXT_DUE_AT, LEASE_EXPIRES_AT = s.LEASE_EXPIRES_AT, UPDATED_AT = s.UPDATED_AT
+FROM (${QUEUE_ROWS}, ${variantOf('state')} AS TYPE_STATE, ${variantOf('completed')} AS COMPLETED_TYPES,
+    ${variantOf('errors')} AS ERROR_HISTORY, CAST(${textOf('attempts')} AS INTEGER) AS ATTEMPTS, ${textOf('last_error')} AS LAST_ERROR,
+    ${timestampOf('next_due')} AS NEXT_DUE_AT, ${timestampOf('lease')} AS LEASE_EXPIRES_AT, ${timestampOf('now')} AS UPDATED_AT
+  FROM ${ROWS_FROM}) s
+WHERE ${OF_ROW_CLAIM}`,
 );
 
 /** Ends the claim: job back to PENDING (types left) or terminal. Must be the batch's last statement. */
 const RELEASE = sql(
   'processor.job.release',
   `UPDATE DELAYED_ENRICHMENT_QUEUE
-SET STATUS = ?, CLAIM_ID = NULL, LEASE_EXPIRES_AT = NULL, COMPLETED_AT = CAST(? AS TIMESTAMP_NTZ),
-  UPDATED_AT = CAST(? AS TIMESTAMP_NTZ)
-WHERE JOB_ID = ? AND CLAIM_ID = ?`,
+SET STATUS = s.STATUS, CLAIM_ID = NULL, LEASE_EXPIRES_AT = NULL, COMPLETED_AT = s.COMPLETED_AT, UPDATED_AT = s.UPDATED_AT
+FROM (${QUEUE_ROWS}, ${textOf('status')} AS STATUS, ${timestampOf('completed_at')} AS COMPLETED_AT, ${timestampOf('now')} AS UPDATED_AT
+  FROM ${ROWS_FROM}) s
+WHERE ${OF_ROW_CLAIM}`,
 );
 
 const RENEW_LEASE = sql(
@@ -29,16 +38,24 @@ const RENEW_LEASE = sql(
   `UPDATE DELAYED_ENRICHMENT_QUEUE SET LEASE_EXPIRES_AT = CAST(? AS TIMESTAMP_NTZ) WHERE JOB_ID = ? AND CLAIM_ID = ?`,
 );
 
+/** TEST_RESULTS rows of the rows' tests, for the rows whose claim holds (FlakeBench's table has no key). */
+const TEST_ROWS = `SELECT ${textOf('test')} AS TEST_ID, ${textOf('run')} AS RUN_ID`;
+const OF_ROW_TEST = 'TEST_RESULTS.TEST_ID = s.TEST_ID AND TEST_RESULTS.RUN_ID = s.RUN_ID';
+
 const TEST_STATUS = sql(
   'processor.test.status',
   `UPDATE TEST_RESULTS
-SET DELAYED_ENRICHMENT_STATUS = ?, DELAYED_ENRICHMENT_ERROR = ?, DELAYED_ENRICHMENT_COMPLETED_AT = CAST(? AS TIMESTAMP_NTZ)
-WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
+SET DELAYED_ENRICHMENT_STATUS = s.STATUS, DELAYED_ENRICHMENT_ERROR = s.ERROR, DELAYED_ENRICHMENT_COMPLETED_AT = s.COMPLETED_AT
+FROM (${TEST_ROWS}, ${textOf('status')} AS STATUS, ${textOf('error')} AS ERROR, ${timestampOf('completed_at')} AS COMPLETED_AT
+  FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
+WHERE ${OF_ROW_TEST}`,
 );
 
 const AGGREGATE_STATUS = sql(
   'processor.test.aggregate_status',
-  `UPDATE TEST_RESULTS SET AGGREGATE_ENRICHMENT_STATUS = ? WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
+  `UPDATE TEST_RESULTS SET AGGREGATE_ENRICHMENT_STATUS = s.STATUS
+FROM (${TEST_ROWS}, ${textOf('status')} AS STATUS FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
+WHERE ${OF_ROW_TEST}`,
 );
 
 export function totalAttempts(states: TypeStates): number {
@@ -51,30 +68,33 @@ export function completedTypes(states: TypeStates): string[] {
     .map(([type]) => type);
 }
 
-/** The job's in-memory state written back (fenced); also renews the lease. */
+/** The job's in-memory state written back (fenced: it touches the row only while the claim holds); also renews the lease. */
 export function saveState(
   job: QueueJob,
   claimId: string,
   options: { now: Date; leaseMs: number; lastError: string | null; errorHistory: ErrorRecord[] },
 ): Statement {
-  const due = nextDue(job.typeState);
-  const binds: BindValue[] = [
-    job.typeState as unknown as Record<string, never>,
-    completedTypes(job.typeState),
-    options.errorHistory as unknown as Record<string, never>[],
-    totalAttempts(job.typeState),
-    options.lastError,
-    due,
-    new Date(options.now.getTime() + options.leaseMs),
-    options.now,
-    job.jobId,
-    claimId,
-  ];
-  return { sql: SAVE_STATE, binds };
+  const row = rowOf(
+    {
+      job: job.jobId,
+      claim: claimId,
+      attempts: totalAttempts(job.typeState),
+      last_error: options.lastError,
+      next_due: nextDue(job.typeState),
+      lease: new Date(options.now.getTime() + options.leaseMs),
+      now: options.now,
+    },
+    {
+      state: job.typeState as unknown as Record<string, never>,
+      completed: completedTypes(job.typeState),
+      errors: options.errorHistory as unknown as Record<string, never>[],
+    },
+  );
+  return rowSetStatement(SAVE_STATE, [row]);
 }
 
 export function release(job: QueueJob, claimId: string, status: string, now: Date): Statement {
-  return { sql: RELEASE, binds: [status, isTerminal(status) ? now : null, now, job.jobId, claimId] };
+  return rowSetStatement(RELEASE, [rowOf({ job: job.jobId, claim: claimId, status, completed_at: isTerminal(status) ? now : null, now })]);
 }
 
 export function renewLease(jobId: string, claimId: string, until: Date): Statement {
@@ -88,9 +108,9 @@ export function testStatus(
   error: string | null,
   completedAt: Date | null,
 ): Statement {
-  return { sql: TEST_STATUS, binds: [status, error, completedAt, job.testId, job.runId, job.jobId, claimId] };
+  return rowSetStatement(TEST_STATUS, [rowOf({ job: job.jobId, claim: claimId, test: job.testId, run: job.runId, status, error, completed_at: completedAt })]);
 }
 
 export function aggregateStatus(job: QueueJob, claimId: string, status: string): Statement {
-  return { sql: AGGREGATE_STATUS, binds: [status, job.testId, job.runId, job.jobId, claimId] };
+  return rowSetStatement(AGGREGATE_STATUS, [rowOf({ job: job.jobId, claim: claimId, test: job.testId, run: job.runId, status })]);
 }

@@ -10,7 +10,7 @@ import { isWarehouseError } from '../db/warehouse.js';
 import type { EnrichmentRegistry } from '../enrichment/registry.js';
 import { ViewNotReady, type EnrichmentContext, type EnrichmentModule } from '../enrichment/types.js';
 import { eventBusOf } from '../events/bus.js';
-import { insertEventFenced, insertSummaryEventFenced, type EnrichmentEvent, type EventType } from '../events/outbox.js';
+import { insertEventsFenced, insertSummaryEventFenced, type EnrichmentEvent, type EventType } from '../events/outbox.js';
 import type { JsonObject } from '../db/warehouse.js';
 import { backoffDelayMs, type BackoffPolicy } from '../queue/backoff.js';
 import { isTerminal, type ErrorRecord, type QueueJob, type TypeState } from '../queue/job-state.js';
@@ -232,7 +232,7 @@ export class JobRun {
     this.openingEvents.push(...events);
     if (job.testStored === undefined) {
       // Read without the claim's TEST_RESULTS join: send the opening alone, its row count says whether the test exists.
-      const results = await this.commit([this.save(now)], []);
+      const results = await this.commit([this.save(now)], [], { countsRead: true });
       if (!results) return this.lostResult();
       if (results[1]?.rowsAffected === 0) return this.endMissingTest(runnable, now);
     }
@@ -498,16 +498,22 @@ export class JobRun {
     const statements: Statement[] = [this.save(now)];
     if (aggregateOpen) statements.push(aggregateStatus(this.job, this.claimId, 'PENDING'));
     statements.push(...tail);
-    const committed = await this.commit(statements, events, true);
+    const committed = await this.commit(statements, events, { ignoreAbort: true });
     if (!committed) return this.lostResult();
     return { ending: 'released_for_shutdown', nextDueAt: this.job.status === 'PENDING' ? nextDueOf(this.job) : null, status: this.job.status };
   }
 
   /**
    * Sends one batch; the first statement is the fenced queue UPDATE. Returns undefined when the claim
-   * was lost (nothing was written). DuckDB conflicts are retried (the batch is idempotent).
+   * was lost (nothing was written). DuckDB conflicts are retried (the batch is idempotent). `countsRead`: the
+   * caller reads the statements' own row counts, so the batch is not merged with other claims' (the batcher
+   * merges the others: a merged statement's count covers all its claims).
    */
-  private async commit(batch: Statement[], batchEvents: EnrichmentEvent[], ignoreAbort = false): Promise<Array<{ rowsAffected: number }> | undefined> {
+  private async commit(
+    batch: Statement[],
+    batchEvents: EnrichmentEvent[],
+    { ignoreAbort = false, countsRead = false }: { ignoreAbort?: boolean; countsRead?: boolean } = {},
+  ): Promise<Array<{ rowsAffected: number }> | undefined> {
     if (this.lost || (this.aborted && !ignoreAbort && this.stopReason !== 'shutdown')) {
       this.trailing = [];
       this.reports = [];
@@ -522,12 +528,13 @@ export class JobRun {
     // summary event and the release, which ends the claim their fence checks.
     const closing = statements.findIndex((statement, index) => index > 0 && EVENTS_OR_QUEUE.has(writtenTable(statement.sql) ?? ''));
     const at = closing < 0 ? statements.length : closing;
-    const fenced = [...statements.slice(0, at), ...events.map((event) => insertEventFenced(event, this.job.jobId, this.claimId)), ...statements.slice(at)];
+    const inserts = events.length === 0 ? [] : [insertEventsFenced(events, this.job.jobId, this.claimId)];
+    const fenced = [...statements.slice(0, at), ...inserts, ...statements.slice(at)];
     for (let attempt = 0; ; attempt += 1) {
       try {
         // One request on Snowflake (db/write-carrier.ts), shared with the other runs' writes of this moment
         // (statement-batcher.ts); a lost fence runs nothing after this group's queue UPDATE.
-        const group = await this.deps.batcher.write({ statements: fenced, fenced: true });
+        const group = await this.deps.batcher.write({ statements: fenced, fenced: true, ...(countsRead ? { separate: true } : {}) });
         const results = group?.results ?? [];
         if (!group?.held) {
           this.trailing = [];
@@ -544,8 +551,8 @@ export class JobRun {
         this.deps.services.testReads.invalidate(this.job.testId);
         this.trailing = [];
         this.flushReports();
-        // The results of the batch with its opening, in order (without the event inserts).
-        return [...results.slice(0, at), ...results.slice(at + events.length)];
+        // The results of the batch with its opening, in order (without the event insert).
+        return [...results.slice(0, at), ...results.slice(at + inserts.length)];
       } catch (error) {
         if (isWarehouseError(error) && error.kind === 'conflict' && attempt < WRITE_CONFLICT_RETRIES) {
           await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));

@@ -4,6 +4,9 @@
 // `writeGroups` request for the writes, instead of one of each per job. The runs themselves do not change: each
 // still asks for its own read and its own fenced group, and gets back exactly its own answer.
 //
+// Writes of the same shape are merged into one group with one statement per step for all their jobs
+// (merge-groups.ts); a lost fence among them fails the merged write, which then goes job by job like any failure.
+//
 // Per-job fallback: when a batched read throws, each job is read alone; when a multi-group write fails, each
 // group is sent alone. One job's bad rows or failing statement therefore fails that job only, with its own error.
 //
@@ -14,6 +17,7 @@ import type { GroupResult, Warehouse, WriteGroup } from '../db/warehouse.js';
 import { MAX_CARRIER_PAYLOAD_BYTES } from '../db/write-carrier.js';
 import type { EnrichmentContext, EnrichmentModule, ViewNotReady } from '../enrichment/types.js';
 import type { Logger } from '../logger.js';
+import { mergeGroups, splitResults } from './merge-groups.js';
 
 /** The most jobs one batched read covers. */
 export const MAX_JOBS_PER_READ = 200;
@@ -51,13 +55,16 @@ export interface BatcherStats {
   batchedWriteGroups: number;
   /** Multi-group writes that failed and were resent one group at a time. */
   writeFallbacks: number;
+  /** Groups of the same shape sent as one merged group (merge-groups.ts), and the groups they carried. */
+  mergedGroups: number;
+  mergedGroupMembers: number;
 }
 
 export class StatementBatcher {
   private reads = new Map<EnrichmentModule, PendingRead[]>();
   private writes: PendingWrite[] = [];
   private scheduled = false;
-  readonly stats: BatcherStats = { batchedReads: 0, batchedReadJobs: 0, readFallbacks: 0, batchedWrites: 0, batchedWriteGroups: 0, writeFallbacks: 0 };
+  readonly stats: BatcherStats = { batchedReads: 0, batchedReadJobs: 0, readFallbacks: 0, batchedWrites: 0, batchedWriteGroups: 0, writeFallbacks: 0, mergedGroups: 0, mergedGroupMembers: 0 };
 
   constructor(
     private readonly warehouse: Warehouse,
@@ -129,9 +136,11 @@ export class StatementBatcher {
       return;
     }
     let results: GroupResult[];
+    const plan = mergeGroups(batch.map((entry) => entry.group));
     try {
-      results = await this.warehouse.writeGroups(batch.map((entry) => entry.group));
-      if (results.length !== batch.length) throw new Error(`writeGroups answered ${results.length} results for ${batch.length} groups`);
+      const sent = await this.warehouse.writeGroups(plan.map((merged) => merged.group));
+      if (sent.length !== plan.length) throw new Error(`writeGroups answered ${sent.length} results for ${plan.length} groups`);
+      results = splitResults(plan, sent, batch.length);
     } catch (error) {
       // Nothing of the batch was written (one transaction): each group goes alone, with its own outcome.
       this.stats.writeFallbacks += 1;
@@ -141,6 +150,11 @@ export class StatementBatcher {
     }
     this.stats.batchedWrites += 1;
     this.stats.batchedWriteGroups += batch.length;
+    for (const merged of plan) {
+      if (merged.members.length < 2) continue;
+      this.stats.mergedGroups += 1;
+      this.stats.mergedGroupMembers += merged.members.length;
+    }
     batch.forEach((entry, index) => entry.resolve(results[index]!));
   }
 

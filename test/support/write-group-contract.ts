@@ -16,6 +16,7 @@ export interface WriteGroupFixture {
 }
 
 const FENCE = 'UPDATE WG_QUEUE SET WRITES = WRITES + 1 WHERE JOB_ID = ? AND CLAIM_ID = ?';
+const FENCE_OF_TWO = 'UPDATE WG_QUEUE SET WRITES = WRITES + 1 WHERE (JOB_ID = ? AND CLAIM_ID = ?) OR (JOB_ID = ? AND CLAIM_ID = ?)';
 const INSERT = 'INSERT INTO WG_LEDGER (ID, NOTE, WRITTEN_AT) SELECT ?, ?, CAST(? AS TIMESTAMP_NTZ)';
 export const WG_TOUCH = 'UPDATE WG_LEDGER SET NOTE = ? WHERE ID = ?';
 
@@ -119,6 +120,30 @@ export function writeGroupContract(fixture: WriteGroupFixture): void {
     expect(error.code).toBe(fixture.conflictCode);
     expect(error.group).toBe(1);
     // Group 0 had committed nothing on its own: the whole call is one transaction.
+    expect(await ledger(fixture.warehouse())).toEqual([{ ID: 100, NOTE: 'kept' }]);
+    expect(await writes(fixture.warehouse())).toEqual({ 'job-a': 0, 'job-b': 0 });
+  });
+
+  // WriteGroup.fenceRows (a group carrying several claims, src/processor/merge-groups.ts).
+  const bothClaims = (second: string): Statement => ({ sql: FENCE_OF_TWO, binds: ['job-a', 'claim-a', 'job-b', second] });
+
+  it('a group whose fence must touch 2 rows and does: held, everything written', async () => {
+    const outcome = await fixture.warehouse().writeGroups([{ statements: [bothClaims('claim-b'), insert(1, 'a'), insert(2, 'b')], fenced: true, fenceRows: 2 }]);
+    expect(outcome).toEqual([{ held: true, results: [{ rowsAffected: 2 }, { rowsAffected: 1 }, { rowsAffected: 1 }] }]);
+    expect((await ledger(fixture.warehouse())).map((row) => row.ID)).toEqual([1, 2, 100]);
+    expect(await writes(fixture.warehouse())).toEqual({ 'job-a': 1, 'job-b': 1 });
+  });
+
+  it('a group whose fence must touch 2 rows and touches 1: the whole call fails and rolls back, even the groups before it', async () => {
+    const error = await rejection(
+      fixture.warehouse().writeGroups([
+        { statements: [fence('job-b', 'claim-b'), insert(3, 'earlier group')], fenced: true },
+        { statements: [bothClaims('stolen'), insert(1, 'a'), insert(2, 'b')], fenced: true, fenceRows: 2 },
+      ]),
+    );
+    expect(error.kind).toBe('conflict');
+    expect(error.group).toBe(1);
+    expect(error.message).toMatch(/held 1 of its 2 claims/);
     expect(await ledger(fixture.warehouse())).toEqual([{ ID: 100, NOTE: 'kept' }]);
     expect(await writes(fixture.warehouse())).toEqual({ 'job-a': 0, 'job-b': 0 });
   });

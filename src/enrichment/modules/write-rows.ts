@@ -11,7 +11,8 @@
 // are UTC text cast to TIMESTAMP_NTZ. VARIANT columns take the nested JSON value
 // itself (GET), so they stay variants. Columns whose value is the same in every row (ColumnSpec.shared) are
 // bound once instead.
-import { formatUtcTimestamp, toWireBind } from '../../db/binds.js';
+import { toWireBind } from '../../db/binds.js';
+import { rowValue } from '../../db/row-set.js';
 import { sqlSample } from '../../db/sql-registry.js';
 import type { BindValue, JsonValue, Statement } from '../../db/warehouse.js';
 import { fenceOf } from '../../queue/fence.js';
@@ -52,27 +53,13 @@ FROM (SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT => p.J) r
 WHERE ${fence.sql}`;
 }
 
-/** A row's value as it travels in the payload: scalars as their bind text, variants as JSON. */
-function payloadValue(value: BindValue, kind: ColumnKind | undefined): JsonValue {
-  if (kind === 'variant') return value instanceof Date ? formatUtcTimestamp(value) : value;
-  if (value instanceof Date) return formatUtcTimestamp(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError(`cannot write non-finite number ${value}`);
-    return String(value);
-  }
-  if (typeof value === 'boolean') return String(value);
-  if (typeof value === 'string') return value;
-  // An object or array in a non-VARIANT column: its JSON text, as a bind would carry it.
-  return JSON.stringify(value);
-}
-
 /** One row as JSON object text, NULLs left out. */
 function rowJson(row: readonly BindValue[], columns: readonly ColumnSpec[]): string {
   if (row.length !== columns.length) throw new Error(`row has ${row.length} values for ${columns.length} columns`);
   const object: Record<string, JsonValue> = {};
   row.forEach((value, index) => {
     if (value === null || value === undefined || columns[index]?.shared) return;
-    object[key(index)] = payloadValue(value, columns[index]?.kind);
+    object[key(index)] = rowValue(value, columns[index]?.kind === 'variant' ? 'variant' : 'value');
   });
   return JSON.stringify(object);
 }
