@@ -9,6 +9,7 @@
 // from that distribution, never from (p90 + p99) / 2.
 import { CensoredPool } from './censored-pool.js';
 import { orderStatisticsOf } from './row-order-statistics.js';
+import { runSteps, type Steps } from './steps.js';
 
 /** One statistics OBJECT of a row (keys as Snowflake publishes them, lower case). */
 export interface RowStats {
@@ -66,6 +67,11 @@ const num = (value: number | null | undefined): number | undefined =>
  * percentiles nobody stores: it is the costly part.
  */
 export function combineStats(rows: readonly WeightedStats[], options: { percentiles?: boolean } = {}): CombinedStats {
+  return runSteps(combineStatsSteps(rows, options));
+}
+
+/** combineStats as steps (steps.ts): the percentile estimate yields between its passes. */
+export function* combineStatsSteps(rows: readonly WeightedStats[], options: { percentiles?: boolean } = {}): Steps<CombinedStats> {
   const live = rows.filter((row) => row.calls > 0);
   const count = live.reduce((acc, row) => acc + row.calls, 0);
   if (count === 0) {
@@ -80,6 +86,7 @@ export function combineStats(rows: readonly WeightedStats[], options: { percenti
   const exact = { count, sum, avg, stddev, min: mins.length > 0 ? Math.min(...mins) : null, max: maxs.length > 0 ? Math.max(...maxs) : null };
   if (options.percentiles === false) return { ...exact, median: null, p90: null, p95: null, p99: null, p999: null, method: 'NOT_COMPUTED' };
   const pool = new CensoredPool(live.map((row) => ({ ...orderStatisticsOf(row.calls, row.stats), group: row.group })));
+  yield* pool.fit();
   const single = live.length === 1 ? live[0] : undefined;
   const quantile = (q: number, publishedKey?: keyof RowStats) => {
     if (single && publishedKey) {
