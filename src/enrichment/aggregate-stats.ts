@@ -7,7 +7,7 @@
 // (row-order-statistics.ts), and the combined percentile is read off the pooled distribution that the pinned
 // executions and the bounded runs imply (censored-pool.ts). p95 does not exist in the view and only ever comes
 // from that distribution, never from (p90 + p99) / 2.
-import { CensoredPool } from './censored-pool.js';
+import { CensoredPool, type PoolRow } from './censored-pool.js';
 import { orderStatisticsOf } from './row-order-statistics.js';
 import { runSteps, type Steps } from './steps.js';
 
@@ -85,7 +85,13 @@ export function* combineStatsSteps(rows: readonly WeightedStats[], options: { pe
   const stddev = pooledStddev(live, avg);
   const exact = { count, sum, avg, stddev, min: mins.length > 0 ? Math.min(...mins) : null, max: maxs.length > 0 ? Math.max(...maxs) : null };
   if (options.percentiles === false) return { ...exact, median: null, p90: null, p95: null, p99: null, p999: null, method: 'NOT_COMPUTED' };
-  const pool = new CensoredPool(live.map((row) => ({ ...orderStatisticsOf(row.calls, row.stats), group: row.group })));
+  const poolRows: PoolRow[] = [];
+  for (const row of live) {
+    poolRows.push({ ...orderStatisticsOf(row.calls, row.stats), group: row.group });
+    yield;
+  }
+  const pool = new CensoredPool(poolRows);
+  yield;
   yield* pool.fit();
   const single = live.length === 1 ? live[0] : undefined;
   const quantile = (q: number, publishedKey?: keyof RowStats) => {
@@ -95,13 +101,22 @@ export function* combineStatsSteps(rows: readonly WeightedStats[], options: { pe
     }
     return pool.quantile(q);
   };
+  const median = quantile(0.5, 'median');
+  yield;
+  const p90 = quantile(0.9, 'p90');
+  yield;
+  const p95 = quantile(0.95);
+  yield;
+  const p99 = quantile(0.99, 'p99');
+  yield;
+  const p999 = quantile(0.999, 'p99.9');
   return {
     ...exact,
-    median: quantile(0.5, 'median'),
-    p90: quantile(0.9, 'p90'),
-    p95: quantile(0.95),
-    p99: quantile(0.99, 'p99'),
-    p999: quantile(0.999, 'p99.9'),
+    median,
+    p90,
+    p95,
+    p99,
+    p999,
     method: pool.total === 0 ? 'NONE' : single ? 'EXACT_SINGLE_ROW' : 'ORDER_STATISTICS_EM',
   };
 }

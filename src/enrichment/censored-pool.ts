@@ -177,8 +177,10 @@ export class CensoredPool {
         const b = binOf(this.at(run.lower) + share * (this.at(run.upper) - this.at(run.lower)));
         mass[b] = (mass[b] as number) + run.count / points;
       }
+      yield;
     }
 
+    yield;
     // Self-consistency passes: each run's members go where the group's distribution has executions.
     const weight = new Float64Array(BINS);
     const prefix = new Float64Array(BINS + 1);
@@ -248,7 +250,7 @@ export class CensoredPool {
           const shares = cell.tilted(lambda, scale);
           for (let k = 0; k < shares.length; k += 1) next[cell.first + k] = (next[cell.first + k] as number) + (shares[k] as number);
         }
-        if (r % 16 === 15) yield;
+        yield;
       }
       mass.set(next);
     }
