@@ -5,9 +5,10 @@
 // service publishes are scored: test level (every pattern together) and per pattern.
 //
 //   npx tsx bench/fidelity.ts [--seeds 1,2,3,4] [--minutes 30]
-import { parseArgs } from 'node:util';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { combineStatsSeedMethod, type CombinedStats, type RowStats } from '../src/enrichment/aggregate-stats.js';
-import { transformAggregate, type AggregateSourceRow } from '../src/enrichment/aggregate-transform.js';
+import { transformAggregate, transformAggregateYielding, type AggregateSourceRow } from '../src/enrichment/aggregate-transform.js';
 import { tagBelongsToTest, testTagPrefixes } from '../src/enrichment/query-tags.js';
 import { planSimulation } from '../src/simulator/simulate.js';
 import { truthOf, type LatencySummary } from '../src/simulator/truth.js';
@@ -23,6 +24,8 @@ const now = new Date('2025-11-20T12:00:00Z');
 interface Estimate { workload: string; seed: number; level: string; quantile: string; ours: number; seedMethod: number }
 const estimates: Estimate[] = [];
 const started = Date.now();
+/** The test with the most rows: the one whose transform blocks longest. */
+let largest: { workload: string; seed: number; rows: AggregateSourceRow[] } | undefined;
 
 const rel = (estimate: number | null, truth: number | null) =>
   estimate === null || truth === null || truth === 0 ? null : Math.abs(estimate - truth) / truth;
@@ -45,6 +48,7 @@ for (const tableType of ['HYBRID', 'STANDARD'] as const) {
       const rows = (plan.rows.views.AGGREGATE_QUERY_HISTORY as unknown as AggregateSourceRow[]).filter((row) => tagBelongsToTest(row.QUERY_TAG, prefixes));
       const truth = truthOf(plan.workload, 0, [], tableType === 'HYBRID');
       const result = transformAggregate(rows);
+      if (!largest || rows.length > largest.rows.length) largest = { workload, seed, rows };
       const weighted = (subset: readonly AggregateSourceRow[]) => subset.map((row) => ({ calls: row.CALLS, stats: row.EXECUTION_TIME as RowStats }));
       score(workload, seed, 'test', result.test, combineStatsSeedMethod(weighted(rows)), truth.overall);
       for (const pattern of result.patterns) {
@@ -103,5 +107,19 @@ const overGoal = estimates.filter((e) => e.ours > GOAL.worst);
 console.log(`${overGoal.length} of ${overall.n} estimates above ${pct(GOAL.worst)} (${overGoal.filter((e) => e.level === 'test').length} at test level); largest errors:`);
 for (const e of [...estimates].sort((a, b) => b.ours - a.ours).slice(0, 8)) {
   console.log(`  ${pct(e.ours)}  ${e.workload}, seed ${e.seed}, ${e.level} ${e.quantile} (seed method ${pct(e.seedMethod)})`);
+}
+// How long the transform holds the event loop: straight through, and as the service runs it (yielding).
+if (largest) {
+  const syncStart = performance.now();
+  const straight = transformAggregate(largest.rows);
+  const syncMs = performance.now() - syncStart;
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const yieldStart = performance.now();
+  const yielded = await transformAggregateYielding(largest.rows);
+  const yieldMs = performance.now() - yieldStart;
+  delay.disable();
+  console.log(`\nlargest test (${largest.workload}, seed ${largest.seed}, ${largest.rows.length} rows): transform ${syncMs.toFixed(0)} ms in one synchronous run; ` +
+    `yielding: ${yieldMs.toFixed(0)} ms in all, longest event-loop delay ${(delay.max / 1e6).toFixed(1)} ms, result ${isDeepStrictEqual(straight, yielded) ? 'identical' : 'DIFFERENT'}`);
 }
 console.log(`\nran in ${((Date.now() - started) / 1000).toFixed(1)} s; reproduce: npx tsx bench/fidelity.ts --seeds ${SEEDS.join(',')} --minutes ${MINUTES}`);

@@ -7,8 +7,9 @@
 // (row-order-statistics.ts), and the combined percentile is read off the pooled distribution that the pinned
 // executions and the bounded runs imply (censored-pool.ts). p95 does not exist in the view and only ever comes
 // from that distribution, never from (p90 + p99) / 2.
-import { CensoredPool } from './censored-pool.js';
+import { CensoredPool, type PoolRow } from './censored-pool.js';
 import { orderStatisticsOf } from './row-order-statistics.js';
+import { runSteps, type Steps } from './steps.js';
 
 /** One statistics OBJECT of a row (keys as Snowflake publishes them, lower case). */
 export interface RowStats {
@@ -66,6 +67,11 @@ const num = (value: number | null | undefined): number | undefined =>
  * percentiles nobody stores: it is the costly part.
  */
 export function combineStats(rows: readonly WeightedStats[], options: { percentiles?: boolean } = {}): CombinedStats {
+  return runSteps(combineStatsSteps(rows, options));
+}
+
+/** combineStats as steps (steps.ts): the percentile estimate yields between its passes. */
+export function* combineStatsSteps(rows: readonly WeightedStats[], options: { percentiles?: boolean } = {}): Steps<CombinedStats> {
   const live = rows.filter((row) => row.calls > 0);
   const count = live.reduce((acc, row) => acc + row.calls, 0);
   if (count === 0) {
@@ -79,7 +85,14 @@ export function combineStats(rows: readonly WeightedStats[], options: { percenti
   const stddev = pooledStddev(live, avg);
   const exact = { count, sum, avg, stddev, min: mins.length > 0 ? Math.min(...mins) : null, max: maxs.length > 0 ? Math.max(...maxs) : null };
   if (options.percentiles === false) return { ...exact, median: null, p90: null, p95: null, p99: null, p999: null, method: 'NOT_COMPUTED' };
-  const pool = new CensoredPool(live.map((row) => ({ ...orderStatisticsOf(row.calls, row.stats), group: row.group })));
+  const poolRows: PoolRow[] = [];
+  for (const row of live) {
+    poolRows.push({ ...orderStatisticsOf(row.calls, row.stats), group: row.group });
+    yield;
+  }
+  const pool = new CensoredPool(poolRows);
+  yield;
+  yield* pool.fit();
   const single = live.length === 1 ? live[0] : undefined;
   const quantile = (q: number, publishedKey?: keyof RowStats) => {
     if (single && publishedKey) {
@@ -88,13 +101,22 @@ export function combineStats(rows: readonly WeightedStats[], options: { percenti
     }
     return pool.quantile(q);
   };
+  const median = quantile(0.5, 'median');
+  yield;
+  const p90 = quantile(0.9, 'p90');
+  yield;
+  const p95 = quantile(0.95);
+  yield;
+  const p99 = quantile(0.99, 'p99');
+  yield;
+  const p999 = quantile(0.999, 'p99.9');
   return {
     ...exact,
-    median: quantile(0.5, 'median'),
-    p90: quantile(0.9, 'p90'),
-    p95: quantile(0.95),
-    p99: quantile(0.99, 'p99'),
-    p999: quantile(0.999, 'p99.9'),
+    median,
+    p90,
+    p95,
+    p99,
+    p999,
     method: pool.total === 0 ? 'NONE' : single ? 'EXACT_SINGLE_ROW' : 'ORDER_STATISTICS_EM',
   };
 }

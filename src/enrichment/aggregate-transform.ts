@@ -1,6 +1,7 @@
 // AGGREGATE_QUERY_HISTORY rows of one test → one AGGREGATE_QUERY_METRICS row per parameterized hash, plus the
 // test-level server percentiles across all hashes. Pure: the rows come in, plain values go out.
-import { combineStats, type CombinedStats, type RowStats, type WeightedStats } from './aggregate-stats.js';
+import { combineStatsSteps, type CombinedStats, type RowStats, type WeightedStats } from './aggregate-stats.js';
+import { runSteps, runStepsYielding, type Steps } from './steps.js';
 
 /** The columns the AGGREGATE type reads from the view (OBJECT columns already parsed). */
 export interface AggregateSourceRow {
@@ -96,6 +97,19 @@ const minuteKey = (date: Date) => Math.floor(date.getTime() / 60_000);
 const SUMS_ONLY = { percentiles: false } as const;
 
 export function transformAggregate(rows: readonly AggregateSourceRow[]): AggregateResult {
+  return runSteps(transformAggregateSteps(rows));
+}
+
+/**
+ * The same result, handing the event loop back every few milliseconds: the percentile estimates of a large
+ * test take seconds of CPU (bench/fidelity.ts measures the longest synchronous stretch), which would otherwise
+ * stall every request and socket of the server.
+ */
+export function transformAggregateYielding(rows: readonly AggregateSourceRow[]): Promise<AggregateResult> {
+  return runStepsYielding(transformAggregateSteps(rows));
+}
+
+function* transformAggregateSteps(rows: readonly AggregateSourceRow[]): Steps<AggregateResult> {
   const byHash = new Map<string, AggregateSourceRow[]>();
   for (const row of rows) {
     const list = byHash.get(row.QUERY_PARAMETERIZED_HASH);
@@ -114,19 +128,19 @@ export function transformAggregate(rows: readonly AggregateSourceRow[]): Aggrega
       intervalCount: new Set(ordered.map((row) => minuteKey(row.INTERVAL_START_TIME))).size,
       queryCount: ordered.reduce((acc, row) => acc + row.CALLS, 0),
       errorsCount: errorsBreakdown.reduce((acc, entry) => acc + entry.count, 0),
-      exec: combineStats(weighted(ordered, (row) => row.EXECUTION_TIME)),
-      compile: combineStats(weighted(ordered, (row) => row.COMPILATION_TIME)),
-      elapsed: combineStats(weighted(ordered, (row) => row.TOTAL_ELAPSED_TIME)),
-      queuedOverload: combineStats(weighted(ordered, (row) => row.QUEUED_OVERLOAD_TIME), SUMS_ONLY),
-      queuedProvisioning: combineStats(weighted(ordered, (row) => row.QUEUED_PROVISIONING_TIME), SUMS_ONLY),
-      bytesScanned: combineStats(weighted(ordered, (row) => row.BYTES_SCANNED), SUMS_ONLY),
-      rowsProduced: combineStats(weighted(ordered, (row) => row.ROWS_PRODUCED), SUMS_ONLY),
+      exec: (yield* combineStatsSteps(weighted(ordered, (row) => row.EXECUTION_TIME))),
+      compile: (yield* combineStatsSteps(weighted(ordered, (row) => row.COMPILATION_TIME))),
+      elapsed: (yield* combineStatsSteps(weighted(ordered, (row) => row.TOTAL_ELAPSED_TIME))),
+      queuedOverload: (yield* combineStatsSteps(weighted(ordered, (row) => row.QUEUED_OVERLOAD_TIME), SUMS_ONLY)),
+      queuedProvisioning: (yield* combineStatsSteps(weighted(ordered, (row) => row.QUEUED_PROVISIONING_TIME), SUMS_ONLY)),
+      bytesScanned: (yield* combineStatsSteps(weighted(ordered, (row) => row.BYTES_SCANNED), SUMS_ONLY)),
+      rowsProduced: (yield* combineStatsSteps(weighted(ordered, (row) => row.ROWS_PRODUCED), SUMS_ONLY)),
       throttledCount: ordered.reduce((acc, row) => acc + (row.HYBRID_TABLE_REQUESTS_THROTTLED_COUNT ?? 0), 0),
       errorsBreakdown,
       rawSample: ordered[0]!,
     });
   }
-  const test = combineStats(weighted(rows, (row) => row.EXECUTION_TIME, true));
+  const test = (yield* combineStatsSteps(weighted(rows, (row) => row.EXECUTION_TIME, true)));
   return {
     patterns,
     test: {

@@ -11,6 +11,7 @@
 // exact values stay exact.
 import { normalQuantile } from './normal.js';
 import type { CensoredRun, RowOrderStatistics } from './row-order-statistics.js';
+import type { Steps } from './steps.js';
 
 const BINS = 1024;
 /** EM passes: enough for mass in an empty gap to drain away, few enough to stay cheap (O(runs + bins) each). */
@@ -106,10 +107,13 @@ export class CensoredPool {
   private readonly log: boolean;
   private readonly mass: Float64Array;
   private readonly massBelow: Float64Array;
+  private readonly groups: PoolRow[][];
+  private readonly passes: number;
 
   /**
    * Rows of one group are taken to share a distribution (one query pattern, one stretch of time); groups are
    * estimated apart and then added up, so a run of one pattern is never drawn towards another pattern's executions.
+   * The estimate itself runs in fit().
    */
   constructor(rows: readonly PoolRow[], passes = PASSES) {
     this.exact = Float64Array.from(rows.flatMap((row) => row.exact)).sort();
@@ -135,8 +139,14 @@ export class CensoredPool {
       if (list) list.push(row);
       else groups.set(key, [row]);
     }
-    for (const group of groups.values()) {
-      const mass = this.groupMass(group, passes);
+    this.groups = [...groups.values()];
+    this.passes = passes;
+  }
+
+  /** The estimate, as steps (steps.ts): it yields between passes and rows; quantile() needs it finished. */
+  *fit(): Steps<void> {
+    for (const group of this.groups) {
+      const mass = yield* this.groupMass(group, this.passes);
       for (let b = 0; b < BINS; b += 1) this.mass[b] = (this.mass[b] as number) + (mass[b] as number);
     }
     for (let b = 0; b < BINS; b += 1) this.massBelow[b + 1] = (this.massBelow[b] as number) + (this.mass[b] as number);
@@ -148,7 +158,7 @@ export class CensoredPool {
   }
 
   /** The censored mass of one group's runs on the grid, after the self-consistency passes. */
-  private groupMass(rows: readonly PoolRow[], passes: number): Float64Array {
+  private *groupMass(rows: readonly PoolRow[], passes: number): Steps<Float64Array> {
     const binOf = (f: number) => Math.min(BINS - 1, Math.max(0, Math.floor(f)));
     const mass = new Float64Array(BINS);
     const exactCount = new Float64Array(BINS);
@@ -167,8 +177,10 @@ export class CensoredPool {
         const b = binOf(this.at(run.lower) + share * (this.at(run.upper) - this.at(run.lower)));
         mass[b] = (mass[b] as number) + run.count / points;
       }
+      yield;
     }
 
+    yield;
     // Self-consistency passes: each run's members go where the group's distribution has executions.
     const weight = new Float64Array(BINS);
     const prefix = new Float64Array(BINS + 1);
@@ -216,6 +228,7 @@ export class CensoredPool {
         density += uniform[b] as number;
         mass[b] = (next[b] as number) + ratio * (weight[b] as number) + density;
       }
+      yield;
     }
 
     // Tilted passes: a row's sum says how much of its runs sits high (a few slow calls weigh a lot), which the
@@ -227,7 +240,8 @@ export class CensoredPool {
     for (let pass = 0; pass < TILTED_PASSES; pass += 1) {
       for (let b = 0; b < BINS; b += 1) weight[b] = (exactCount[b] as number) + (mass[b] as number);
       next.fill(0);
-      rows.forEach((row, r) => {
+      for (let r = 0; r < rows.length; r += 1) {
+        const row = rows[r] as PoolRow;
         const cells = row.runs.map((run) => this.runCells(run, weight, centers));
         const scale = Math.max(...cells.map((cell) => cell.extent));
         const lambda = row.runSum === undefined ? 0 : tiltFor(cells, row.runSum, lambdas[r] as number, scale);
@@ -236,7 +250,8 @@ export class CensoredPool {
           const shares = cell.tilted(lambda, scale);
           for (let k = 0; k < shares.length; k += 1) next[cell.first + k] = (next[cell.first + k] as number) + (shares[k] as number);
         }
-      });
+        yield;
+      }
       mass.set(next);
     }
     return mass;

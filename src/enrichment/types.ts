@@ -72,8 +72,8 @@ export interface EnrichmentModule<Source = unknown, Output = unknown> {
    * the batch only: the processor then reads each job alone, so one job's bad rows cannot fail the others.
    */
   readMany?(contexts: readonly EnrichmentContext[], options: BatchReadOptions): Promise<Array<Source | ViewNotReady>>;
-  /** Pure: no I/O, no clock. */
-  transform(source: Source, job: QueueJob): Output;
+  /** Pure: no I/O, no clock. A long one may return a promise and yield to the event loop (aggregate.ts). */
+  transform(source: Source, job: QueueJob): Output | Promise<Output>;
   /** Rows the output holds (reported in the progress event and the type's state). */
   rowCount(output: Output): number;
   /**

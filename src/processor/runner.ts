@@ -365,7 +365,7 @@ export class JobRun {
         ? await this.deps.batcher.read(module, { ...context, warehouse: checkedSourceWarehouse(context.warehouse, module.view) })
         : new ViewNotReady(readiness.reason, readiness.retryAt);
       if (source instanceof ViewNotReady) return { kind: 'not_ready', reason: source.reason, ...(source.retryAt ? { retryAt: source.retryAt } : {}) };
-      return { kind: 'done', output: module.transform(source, this.job) };
+      return { kind: 'done', output: await module.transform(source, this.job) };
     })().catch((error: unknown): TypeResult => ({ kind: 'error', error }));
     // A module that ignores its signal still cannot hold the run past the abort or the timeout.
     const stopped = new Promise<TypeResult>((resolve) => {

@@ -6,7 +6,7 @@ import { sql } from '../../db/sql-registry.js';
 import { FENCE_SQL } from '../../queue/fence.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
-import { transformAggregate, type AggregateResult, type AggregateSourceRow } from '../aggregate-transform.js';
+import { transformAggregateYielding, type AggregateResult, type AggregateSourceRow } from '../aggregate-transform.js';
 import type { CombinedStats } from '../aggregate-stats.js';
 import { tagBelongsToTest, tagPredicate } from '../query-tags.js';
 import type { BatchReadOptions, EnrichmentContext, EnrichmentModule, Fence, ViewNotReady } from '../types.js';
@@ -195,7 +195,8 @@ export const aggregateModule: EnrichmentModule<AggregateSource, AggregateOutput>
     });
   },
 
-  transform: (source) => ({ ...transformAggregate(source.rows), readAt: source.readAt }),
+  // The percentile estimates take seconds for a large test: they yield so the server keeps answering.
+  transform: async (source) => ({ ...(await transformAggregateYielding(source.rows)), readAt: source.readAt }),
 
   rowCount: (output) => output.patterns.length,
 
