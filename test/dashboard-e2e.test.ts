@@ -179,9 +179,21 @@ describe('dashboard in headless Chromium', () => {
         await cancel.waitFor({ timeout: 30_000 });
         const storage = (await page.evaluate('({ session: sessionStorage.length, local: localStorage.length, cookie: document.cookie, url: location.href })')) as Record<string, unknown>;
         expect(storage).toEqual({ session: 1, local: 0, cookie: '', url: base });
-        const cancelledJob = (await cancel.locator('xpath=ancestor::tr').getAttribute('data-job-id'))!;
-        await cancel.focus();
-        await page.keyboard.press('Enter');
+        // A row shown PENDING may have completed by the time the request arrives (the demo's jobs take seconds,
+        // and a loaded machine delays the page): the service then refuses with a 409 the page shows. Such a
+        // refusal must name a job that really is terminal; the next PENDING row is tried then.
+        let cancelledJob: string | undefined;
+        for (let tries = 0; cancelledJob === undefined && tries < 5; tries += 1) {
+          await cancel.waitFor({ timeout: 30_000 });
+          const candidate = (await cancel.locator('xpath=ancestor::tr').getAttribute('data-job-id'))!;
+          await page.locator('.action-status').evaluate((node) => (node.textContent = ''));
+          await cancel.focus();
+          await page.keyboard.press('Enter');
+          await expect.poll(() => page.locator('.action-status').textContent(), { timeout: 30_000 }).toMatch(/^(Cancelled the job of|Could not cancel)/);
+          if (/^Cancelled/.test((await page.locator('.action-status').textContent()) ?? '')) cancelledJob = candidate;
+          else expect(['COMPLETED', 'FAILED', 'SKIPPED', 'NOT_APPLICABLE']).toContain((await api<{ status: string }>(base, `/api/enrichment/jobs/${candidate}`)).status);
+        }
+        expect(cancelledJob, 'no PENDING job could be cancelled in 5 tries').toBeDefined();
         await page.locator(`tr[data-job-id="${cancelledJob}"][data-status="SKIPPED"]`).waitFor({ timeout: 30_000 });
         expect((await api<{ status: string }>(base, `/api/enrichment/jobs/${cancelledJob}`)).status).toBe('SKIPPED');
         await expect.poll(() => page.locator('.action-status').textContent()).toMatch(/^Cancelled the job of /);
