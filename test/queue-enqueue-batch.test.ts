@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
 import { migrate } from '../src/db/migrations.js';
+import { registeredStatements } from '../src/db/sql-registry.js';
 import type { Row, Warehouse } from '../src/db/warehouse.js';
 import { openEngine, type EngineHandle as OpenEngine } from '../src/engine.js';
 import { HttpProblem } from '../src/http/problem.js';
@@ -178,7 +179,12 @@ describe('set-based enqueue through the Snowflake driver (fake endpoint, FlakeBe
     expect(await snapshot(engine.warehouse)).toEqual(await snapshot(oracle.warehouse));
     // The new jobs' five statements travelled as one request (the write carrier's CALL).
     const sent = fake.statements.slice(before).map((statement) => statement.sqlText);
-    const carried = fake.procedureStatements.filter((statement) => statement.sqlText.includes('LATERAL FLATTEN(INPUT => j.J)'));
+    const batchTexts = new Set(
+      registeredStatements()
+        .filter((statement) => statement.name.startsWith('queue.enqueue_batch.') || statement.name === 'events.insert_many_if_jobs')
+        .map((statement) => statement.text),
+    );
+    const carried = fake.procedureStatements.filter((statement) => batchTexts.has(statement.sqlText));
     expect(carried.length).toBeGreaterThanOrEqual(5);
     expect(sent.filter((text) => /^CALL /.test(text)).length).toBeGreaterThanOrEqual(1);
   });

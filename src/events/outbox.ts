@@ -2,9 +2,8 @@
 // the change (SEQ comes from a sequence, so it rises). Statements here are built so they can be placed
 // inside a fenced batch: `condition` makes the insert happen only while the writer still holds its claim.
 import type { BindValue, JsonObject, Row, Statement, Warehouse } from '../db/warehouse.js';
-import { formatUtcTimestamp } from '../db/binds.js';
 import { limitClause } from '../db/limit.js';
-import { FENCED_ROWS_FROM, rowOf, rowSetStatement, textOf, timestampOf, variantOf } from '../db/row-set.js';
+import { FENCED_ROWS_FROM, ROWS_FROM, rowOf, rowSetStatement, textOf, timestampOf, variantOf } from '../db/row-set.js';
 import { sql, sqlSample } from '../db/sql-registry.js';
 
 export const EVENT_TYPES = [
@@ -60,21 +59,15 @@ FROM (SELECT 1 AS ONE) AS ONE_ROW
 WHERE EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE WHERE JOB_ID = ?)`,
 );
 
-// Many events, each written only when its job exists (a batch enqueue: the jobs its insert created). The events
-// travel as one JSON bind turned into rows on the server, in the order given (INDEX).
+// Many events, each written only when its job exists (a batch enqueue: the jobs its insert created), as one
+// JSON bind of rows (db/row-set.ts), in the order given.
 const INSERT_EVENTS_IF_JOBS = sql(
   'events.insert_many_if_jobs',
   `INSERT INTO ENRICHMENT_EVENTS (EVENT_TYPE, OCCURRED_AT, JOB_ID, TEST_ID, RUN_ID, ENRICHMENT_TYPE, PAYLOAD)
-SELECT e.EVENT_TYPE, CAST(e.OCCURRED_AT AS TIMESTAMP_NTZ), e.JOB_ID, e.TEST_ID, e.RUN_ID, e.ENRICHMENT_TYPE, e.PAYLOAD
-FROM (
-  SELECT r.INDEX AS POSITION, AS_VARCHAR(GET(r.VALUE, 'type')) AS EVENT_TYPE, AS_VARCHAR(GET(r.VALUE, 'at')) AS OCCURRED_AT,
-    AS_VARCHAR(GET(r.VALUE, 'job')) AS JOB_ID, AS_VARCHAR(GET(r.VALUE, 'test')) AS TEST_ID,
-    AS_VARCHAR(GET(r.VALUE, 'run')) AS RUN_ID, AS_VARCHAR(GET(r.VALUE, 'enrichment_type')) AS ENRICHMENT_TYPE,
-    GET(r.VALUE, 'payload') AS PAYLOAD
-  FROM (SELECT PARSE_JSON(?) AS J) j, LATERAL FLATTEN(INPUT => j.J) r
-) e
-JOIN DELAYED_ENRICHMENT_QUEUE q ON q.JOB_ID = e.JOB_ID
-ORDER BY e.POSITION`,
+SELECT ${EVENT_COLUMNS}, ${textOf('enrichment_type')}, ${variantOf('payload')}
+FROM (SELECT r.INDEX AS INDEX, r.VALUE AS VALUE FROM ${ROWS_FROM}) r
+JOIN DELAYED_ENRICHMENT_QUEUE q ON q.JOB_ID = ${textOf('job_id')}
+ORDER BY r.INDEX`,
 );
 
 function eventBinds(event: EnrichmentEvent): BindValue[] {
@@ -115,11 +108,10 @@ export function insertEventIfJob(event: EnrichmentEvent, jobId: string): Stateme
 export function insertEventsIfJobs(events: readonly EnrichmentEvent[]): Statement {
   const rows = events.map((event) => {
     if (event.job_id === null) throw new Error(`event ${event.type} has no job: it cannot be written conditional on its job`);
-    const row: JsonObject = { type: event.type, at: formatUtcTimestamp(event.at), job: event.job_id, payload: event.payload ?? {} };
-    if (event.test_id !== null) row.test = event.test_id;
-    if (event.run_id !== null) row.run = event.run_id;
-    if (event.enrichment_type) row.enrichment_type = event.enrichment_type;
-    return row;
+    return rowOf(
+      { type: event.type, at: event.at, job_id: event.job_id, test_id: event.test_id, run_id: event.run_id, enrichment_type: event.enrichment_type ?? null },
+      { payload: event.payload ?? {} },
+    );
   });
   return { sql: INSERT_EVENTS_IF_JOBS, binds: [JSON.stringify(rows)] };
 }

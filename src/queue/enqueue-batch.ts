@@ -10,7 +10,7 @@
 // (it has a job already, has not ended, is not in TEST_RESULTS) goes through enqueueJob on its own, which gives
 // it enqueueJob's exact answer (the existing job, or the refusal naming why).
 import { randomUUID } from 'node:crypto';
-import { formatUtcTimestamp } from '../db/binds.js';
+import { ROWS_FROM, rowOf, textOf, variantOf } from '../db/row-set.js';
 import { sql } from '../db/sql-registry.js';
 import { isWarehouseError, type JsonObject, type JsonValue } from '../db/warehouse.js';
 import { eventBusOf } from '../events/bus.js';
@@ -27,14 +27,12 @@ export type BatchEnqueueRequest = Pick<EnqueueRequest, 'test_id' | 'run_id' | 't
 /** Conflicts (DuckDB) with a concurrent enqueue of one of the tests are retried this often. */
 const CONFLICT_RETRIES = 8;
 
-/** The JSON bind as rows: one per test, every field as the text a bind carries (VARIANT fields as JSON). */
-const TESTS = `(SELECT AS_VARCHAR(GET(r.VALUE, 'job')) AS JOB_ID, AS_VARCHAR(GET(r.VALUE, 'test')) AS TEST_ID,
-    AS_VARCHAR(GET(r.VALUE, 'run')) AS RUN_ID, AS_VARCHAR(GET(r.VALUE, 'table_type')) AS TABLE_TYPE,
-    AS_VARCHAR(GET(r.VALUE, 'end')) AS END_TIME, AS_VARCHAR(GET(r.VALUE, 'start')) AS START_TIME,
-    AS_VARCHAR(GET(r.VALUE, 'earliest')) AS EARLIEST, AS_VARCHAR(GET(r.VALUE, 'deadline')) AS DEADLINE,
-    AS_VARCHAR(GET(r.VALUE, 'priority')) AS PRIORITY, AS_VARCHAR(GET(r.VALUE, 'aggregate')) AS AGGREGATE,
-    GET(r.VALUE, 'types') AS TYPES, GET(r.VALUE, 'type_state') AS TYPE_STATE
-  FROM (SELECT PARSE_JSON(?) AS J) j, LATERAL FLATTEN(INPUT => j.J) r)`;
+/** The JSON bind as rows (db/row-set.ts): one per test, every field as the text a bind carries (VARIANTs as JSON). */
+const TESTS = `(SELECT ${textOf('job')} AS JOB_ID, ${textOf('test')} AS TEST_ID, ${textOf('run')} AS RUN_ID,
+    ${textOf('table_type')} AS TABLE_TYPE, ${textOf('end')} AS END_TIME, ${textOf('start')} AS START_TIME,
+    ${textOf('earliest')} AS EARLIEST, ${textOf('deadline')} AS DEADLINE, ${textOf('priority')} AS PRIORITY,
+    ${textOf('aggregate')} AS AGGREGATE, ${variantOf('types')} AS TYPES, ${variantOf('type_state')} AS TYPE_STATE
+  FROM ${ROWS_FROM})`;
 
 const LOCK_JOB_ROWS = sql(
   'queue.enqueue_batch.lock_jobs',
@@ -104,24 +102,22 @@ export async function enqueueJobs(
   services: Services,
   requests: readonly BatchEnqueueRequest[],
 ): Promise<Array<EnqueueResult | Error>> {
-  const answers = new Map<string, Promise<EnqueueResult | Error>>();
+  const answers = new Map<string, EnqueueResult | Error>();
   const keyOf = (request: BatchEnqueueRequest) => JSON.stringify([request.test_id, request.run_id]);
   const unique = [...new Map(requests.map((request) => [keyOf(request), request])).values()];
   for (let first = 0; first < unique.length; first += ENQUEUE_BATCH) {
     const chunk = unique.slice(first, first + ENQUEUE_BATCH);
     const results = await enqueueChunk(services, chunk);
-    chunk.forEach((request, index) => answers.set(keyOf(request), Promise.resolve(results[index]!)));
+    chunk.forEach((request, index) => answers.set(keyOf(request), results[index]!));
   }
   // A repeated test is answered as a second enqueueJob would answer it: the job exists now, not created again.
   const answered = new Set<string>();
-  return Promise.all(
-    requests.map(async (request) => {
-      const answer = await answers.get(keyOf(request))!;
-      const repeated = answered.has(keyOf(request));
-      answered.add(keyOf(request));
-      return repeated && !(answer instanceof Error) ? { ...answer, created: false } : answer;
-    }),
-  );
+  return requests.map((request) => {
+    const answer = answers.get(keyOf(request))!;
+    const repeated = answered.has(keyOf(request));
+    answered.add(keyOf(request));
+    return repeated && !(answer instanceof Error) ? { ...answer, created: false } : answer;
+  });
 }
 
 async function enqueueChunk(services: Services, requests: readonly BatchEnqueueRequest[]): Promise<Array<EnqueueResult | Error>> {
@@ -191,20 +187,21 @@ function planBatchJob(
   const { typeState, earliest, deadline } = planJob(services, request, types);
   const jobId = randomUUID();
   const priority = request.priority ?? DEFAULT_PRIORITY;
-  const row: JsonObject = {
-    job: jobId,
-    test: request.test_id,
-    run: request.run_id,
-    table_type: String(request.table_type).toUpperCase(),
-    end: formatUtcTimestamp(request.test_end_time),
-    earliest: formatUtcTimestamp(earliest),
-    deadline: formatUtcTimestamp(deadline),
-    priority: String(priority),
-    aggregate: String(types.includes('AGGREGATE')),
-    types: [...types],
-    type_state: typeState as unknown as JsonValue,
-  };
-  if (request.test_start_time) row.start = formatUtcTimestamp(request.test_start_time);
+  const row = rowOf(
+    {
+      job: jobId,
+      test: request.test_id,
+      run: request.run_id,
+      table_type: String(request.table_type).toUpperCase(),
+      end: request.test_end_time,
+      start: request.test_start_time ?? null,
+      earliest,
+      deadline,
+      priority,
+      aggregate: types.includes('AGGREGATE'),
+    },
+    { types: [...types], type_state: typeState as unknown as JsonValue },
+  );
   const event: EnrichmentEvent = {
     type: 'job_enqueued',
     at: now,
