@@ -253,10 +253,11 @@ function perTypeSegments(classified: readonly Classified[], types: readonly stri
     if (entry.category === 'writes') lastOfUnit.set(unitOf(entry, index), index);
   });
   const writes = lastOfUnit.size;
-  if (writes !== types.length && writes !== types.length + 1) return undefined;
   const row = (segment: string) => ({ segment, byCategory: emptyCounts(), total: 0 });
   const claim = row('claim');
   const other = row('not per type (lease renewals, wake-up, session setup)');
+  if (writes === 1) return coalescedSegments(classified, types, claim, other, row);
+  if (writes !== types.length && writes !== types.length + 1) return undefined;
   const positional = [...(writes > types.length ? ['job start batch'] : []), ...types, 'after the last type'].map(row);
   const ends = new Set(lastOfUnit.values());
   let segment = 0;
@@ -267,6 +268,25 @@ function perTypeSegments(classified: readonly Classified[], types: readonly stri
     if (ends.has(index)) segment += 1;
   });
   return [claim, ...positional.filter((r) => r.segment !== 'after the last type' || r.total > 0), other];
+}
+
+type Segment = NonNullable<Measurement['perType']>[number];
+
+/**
+ * The job's types written together (write coalescing, WRITE_COALESCE_SECONDS): one read per type in run order,
+ * then the one write of the whole job. Undefined when the reads do not line up with the types.
+ */
+function coalescedSegments(classified: readonly Classified[], types: readonly string[], claim: Segment, other: Segment, row: (segment: string) => Segment): Measurement['perType'] {
+  if (classified.filter((entry) => entry.category === 'reads').length !== types.length) return undefined;
+  const positional = [...types, "the job's one write (every type)"].map(row);
+  let segment = -1;
+  for (const entry of classified) {
+    if (entry.category === 'reads') segment += 1;
+    const target = entry.category === 'claim' ? claim : entry.category === 'other' || entry.category === 'lease' ? other : entry.category === 'writes' ? positional.at(-1)! : positional[Math.max(0, segment)]!;
+    target.byCategory[entry.category] += 1;
+    target.total += 1;
+  }
+  return [claim, ...positional, other];
 }
 
 /** Drains the queue with our processor or the seed's replay and counts what the driver sent meanwhile. */

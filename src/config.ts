@@ -113,6 +113,12 @@ export const VARIABLES = {
   DEADLINE_HOURS: variable({ schema: Type.Number({ exclusiveMinimum: 0, maximum: 720 }), default: 24, description: 'A type whose view is still not ready this long after the test ended ends with that reason.' }),
   RETENTION_DAYS: variable({ schema: PositiveInt(3650), default: 30, description: 'Terminal jobs and events older than this are removed by cleanup.' }),
   TYPE_TIMEOUT_SECONDS: variable({ schema: PositiveInt(86_400), default: 900, description: 'One enrichment type (readiness, read, transform) may run this long; then it is aborted and counts as a transient failure.' }),
+  WRITE_COALESCE_SECONDS: variable({
+    schema: Type.Number({ minimum: 0, maximum: 3600 }),
+    default: 60,
+    description:
+      "A finished type's results wait up to this long (plus the next type's run) to travel in one write with the next types' results of the same job: one Snowflake request instead of one per type (issue 10). 0 writes every type as soon as it finishes.",
+  }),
   SHUTDOWN_GRACE_SECONDS: variable({ schema: Type.Number({ minimum: 0, maximum: 3600 }), default: 30, description: 'On SIGTERM, running types may finish within this time; the rest are aborted and released.' }),
   BUFFER_QUERY_HISTORY_MINUTES: variable({ schema: Minutes, default: 5, description: 'Added to QUERY_HISTORY latency (45 min).' }),
   BUFFER_QUERY_INSIGHTS_MINUTES: variable({ schema: Minutes, default: 10, description: 'Added to QUERY_INSIGHTS latency (90 min).' }),
@@ -228,6 +234,8 @@ export interface Config {
   retentionDays: number;
   shutdownGraceMs: number;
   typeTimeoutMs: number;
+  /** WRITE_COALESCE_SECONDS in ms: how long a finished type's write may wait for the job's next ones (0: never). */
+  writeCoalesceMs: number;
   statsCacheMs: number;
   readCacheMs: number;
   ws: { heartbeatMs: number; maxBufferedBytes: number; queueStatsPushMs: number };
@@ -330,6 +338,7 @@ export function loadConfig(env: EnvironmentValues = process.env, source?: Pick<E
     retentionDays: settings.RETENTION_DAYS,
     shutdownGraceMs: settings.SHUTDOWN_GRACE_SECONDS * 1000,
     typeTimeoutMs: settings.TYPE_TIMEOUT_SECONDS * 1000,
+    writeCoalesceMs: settings.WRITE_COALESCE_SECONDS * 1000,
     statsCacheMs: settings.STATS_CACHE_SECONDS * 1000,
     readCacheMs: settings.READ_CACHE_SECONDS * 1000,
     ws: {

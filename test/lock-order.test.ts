@@ -83,7 +83,10 @@ describe('lock order', () => {
     for (const table of ['DELAYED_ENRICHMENT_QUEUE', 'TEST_RESULTS', 'ENRICHMENT_EVENTS', 'QUERY_EXECUTIONS', 'AGGREGATE_QUERY_METRICS', 'LOCK_CONTENTION_EVENTS', 'HYBRID_TABLE_CREDITS']) {
       expect(tables, table).toContain(table);
     }
-    expect(recorder.transactions.length).toBeGreaterThan(8);
+    expect(recorder.transactions.length).toBeGreaterThanOrEqual(5);
+    // The job's types were written together (write coalescing): one transaction first-writes several type tables.
+    const typeTables = (statements: string[]) => new Set(statements.map(writtenTable).filter((table) => table !== undefined && !['DELAYED_ENRICHMENT_QUEUE', 'TEST_RESULTS', 'ENRICHMENT_EVENTS'].includes(table)));
+    expect(Math.max(...recorder.transactions.map((statements) => typeTables(statements).size))).toBeGreaterThanOrEqual(3);
     expect(violations(recorder.transactions)).toEqual([]);
   }, 120_000);
 

@@ -9,6 +9,7 @@ import type { Services } from '../src/services.js';
 import { openTestDatabase, type TestDatabase } from './support/embedded.js';
 import { controlledRegistry, createControlledTables, ROWS_PER_TYPE, succeedAll, type Behaviour, type Script } from './support/controlled-types.js';
 import { HookedWarehouse } from './support/hooked-warehouse.js';
+import { lockOrderViolation } from '../src/db/lock-order.js';
 import { insertTests, servicesFor } from './support/processor-fixtures.js';
 
 const END = new Date('2026-01-15T11:00:00.000Z');
@@ -73,11 +74,33 @@ describe('processor', () => {
     expect(new Set(seqs).size).toBe(seqs.length);
   });
 
-  it('sends one write batch per type: the claim\'s opening (attempts, IN_PROGRESS, job_claimed) travels with the first', async () => {
+  it('writes a job\'s types together (write coalescing): one fenced batch carries the opening and every type, in lock order', async () => {
     await enqueue('t1b', 'STANDARD');
     clock.advance(200 * MINUTE);
     const hooked = new HookedWarehouse(db.warehouse);
     const processor = new Processor(servicesFor(db, clock, {}, hooked), { registry: controlledRegistry(succeedAll), warehouse: hooked });
+    await runUntilIdle(processor);
+    const batches = hooked.transactions.filter((statements) => /^UPDATE DELAYED_ENRICHMENT_QUEUE\s+SET TYPE_STATE/.test(statements[0] ?? ''));
+    expect(batches).toHaveLength(1);
+    const only = batches[0]!;
+    // The three types' own writes, the opening's test status and the final one, the release last.
+    expect(only.filter((text) => text.startsWith('INSERT INTO TEST_TYPE_WRITES'))).toHaveLength(3);
+    expect(only.filter((text) => /^UPDATE TEST_RESULTS\s+SET DELAYED_ENRICHMENT_STATUS/.test(text))).toHaveLength(2);
+    expect(only.at(-1)).toMatch(/^UPDATE DELAYED_ENRICHMENT_QUEUE\s+SET STATUS/);
+    expect(lockOrderViolation(only)).toBeUndefined();
+    // The opening's AGGREGATE status (IN_PROGRESS) and AGGREGATE's own (COMPLETED, so it must come second).
+    expect(only.filter((text) => /^UPDATE TEST_RESULTS SET AGGREGATE_ENRICHMENT_STATUS/.test(text))).toHaveLength(2);
+    expect((await test('t1b')).AGGREGATE_ENRICHMENT_STATUS).toBe('COMPLETED');
+    expect((await test('t1b')).DELAYED_ENRICHMENT_STATUS).toBe('COMPLETED');
+    const [rows] = await db.warehouse.query('SELECT COUNT(*) AS N FROM TEST_TYPE_ROWS WHERE TEST_ID = ?', ['t1b']);
+    expect(rows!.N).toBe(3 * ROWS_PER_TYPE);
+  });
+
+  it('with WRITE_COALESCE_SECONDS=0 sends one write batch per type: the claim\'s opening travels with the first', async () => {
+    await enqueue('t1c', 'STANDARD');
+    clock.advance(200 * MINUTE);
+    const hooked = new HookedWarehouse(db.warehouse);
+    const processor = new Processor(servicesFor(db, clock, { WRITE_COALESCE_SECONDS: '0' }, hooked), { registry: controlledRegistry(succeedAll), warehouse: hooked });
     await runUntilIdle(processor);
     // A STANDARD job runs three types; each batch starts with the fenced queue UPDATE.
     const batches = hooked.transactions.filter((statements) => /^UPDATE DELAYED_ENRICHMENT_QUEUE\s+SET TYPE_STATE/.test(statements[0] ?? ''));
@@ -85,7 +108,31 @@ describe('processor', () => {
     const first = batches[0]!;
     expect(first.filter((text) => /^UPDATE TEST_RESULTS\s+SET DELAYED_ENRICHMENT_STATUS/.test(text))).toHaveLength(1);
     expect(first.some((text) => text.startsWith('INSERT INTO TEST_TYPE_WRITES'))).toBe(true);
-    expect((await test('t1b')).DELAYED_ENRICHMENT_STATUS).toBe('COMPLETED');
+    expect((await test('t1c')).DELAYED_ENRICHMENT_STATUS).toBe('COMPLETED');
+  });
+
+  it('a coalesced write that fails on one type\'s statement is written again type by type: that type\'s attempt fails, the others complete', async () => {
+    const jobId = await enqueue('t1d', 'STANDARD');
+    clock.advance(200 * MINUTE);
+    const script: Script = (_job, type) => (type === 'AGGREGATE' ? { kind: 'bad_write' } : { kind: 'succeed' });
+    const hooked = new HookedWarehouse(db.warehouse);
+    const processor = new Processor(servicesFor(db, clock, {}, hooked), { registry: controlledRegistry(script), warehouse: hooked });
+    await runUntilIdle(processor);
+    const s = await state(jobId);
+    expect(s.QUERY_HISTORY!.status).toBe('COMPLETED');
+    expect(s.QUERY_INSIGHTS!.status).toBe('COMPLETED');
+    // The write failure is AGGREGATE's first attempt, retried later (not the other types').
+    expect(s.AGGREGATE!.status).toBe('PENDING');
+    expect(s.AGGREGATE!.attempts).toBe(1);
+    const row = await job(jobId);
+    expect(row.CLAIM_ID).toBeNull();
+    const history = row.ERROR_HISTORY as Array<{ type: string; attempt: number; error: string }>;
+    expect(history.map((entry) => [entry.type, entry.attempt])).toEqual([['AGGREGATE', 1]]);
+    expect(history[0]!.error).toMatch(/not a number|convert|cast/i);
+    const written = await db.warehouse.query('SELECT ENRICHMENT_TYPE FROM TEST_TYPE_WRITES WHERE JOB_ID = ? ORDER BY ENRICHMENT_TYPE', [jobId]);
+    expect(written.map((entry) => entry.ENRICHMENT_TYPE)).toEqual(['QUERY_HISTORY', 'QUERY_INSIGHTS']);
+    const [rows] = await db.warehouse.query("SELECT COUNT(*) AS N FROM TEST_TYPE_ROWS WHERE TEST_ID = ? AND ENRICHMENT_TYPE <> 'AGGREGATE'", ['t1d']);
+    expect(rows!.N).toBe(2 * ROWS_PER_TYPE);
   });
 
   it('runs each type at its own due time: QUERY_HISTORY after 50 minutes, the rest later', async () => {

@@ -41,7 +41,9 @@ describe('processor processes under signals', () => {
 
   it('SIGKILL mid-job: after a restart every job completes with exactly one set of rows per type', async () => {
     const jobs = await prepare(12);
-    const env = { CHILD_TYPE_MS: '150', LEASE_SECONDS: '1', MAX_CONCURRENT_JOBS: '3' };
+    // One job per claim, three at a time: the kill comes while later jobs hold finished types' writes (write
+    // coalescing writes a job's types together), which the restarted processor must redo, not lose or double.
+    const env = { CHILD_TYPE_MS: '150', LEASE_SECONDS: '1', MAX_CONCURRENT_JOBS: '3', CLAIM_BATCH_SIZE: '1' };
     const first = await startChild(db.dir, env);
     await first.waitFor((events) => events.filter((event) => event.type === 'enrichment_progress').length >= 4);
     first.process.kill('SIGKILL');

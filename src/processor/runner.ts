@@ -1,8 +1,11 @@
 // Runs one claimed job: decides which of its types are due, counts their attempts (saved with the first
-// type's write; a claim that dies before it still spends them, counted by the claim that rescues the job),
-// runs them one after another (read with readiness → pure transform → one fenced write batch per type), and
-// ends the claim. Every state change goes out with its event in the same batch. A batch whose fenced queue UPDATE touches no row means the claim
-// was lost (cancelled, or reclaimed after the lease ran out): the run stops and writes nothing more.
+// write; a claim that dies before it still spends them, counted by the claim that rescues the job), runs them
+// one after another (read with readiness → pure transform → a fenced write), and ends the claim. Every state
+// change goes out with its event in the same batch. A COMPLETED type's write is held for the next type's
+// (write coalescing, WRITE_COALESCE_SECONDS): a job whose types finish close together is one write request
+// instead of one per type (issue 10); if that shared write fails, each type is written again alone
+// (replayAlone). A batch whose fenced queue UPDATE touches no row means the claim was lost (cancelled, or
+// reclaimed after the lease ran out): the run stops and writes nothing more.
 import { performance } from 'node:perf_hooks';
 import { writtenTable } from '../db/lock-order.js';
 import type { Statement, Warehouse } from '../db/warehouse.js';
@@ -63,6 +66,42 @@ type TypeResult =
   | { kind: 'timeout' }
   | { kind: 'aborted' };
 
+/** A type's outcome as decided after its run: enough to record and write it again (see JobRun.replayAlone). */
+interface DecidedOutcome {
+  type: EnrichmentType;
+  module: EnrichmentModule;
+  result: TypeResult;
+  deadline: Date;
+  last: boolean;
+}
+
+/** A COMPLETED type's write held for the job's next write (write coalescing): its own tables' and TEST_RESULTS statements and events. */
+interface HeldWrite {
+  outcome: DecidedOutcome;
+  statements: Statement[];
+  events: EnrichmentEvent[];
+}
+
+interface RunSnapshot {
+  typeState: QueueJob['typeState'];
+  status: QueueJob['status'];
+  lastError: string | null;
+  errorHistory: ErrorRecord[];
+  open: Set<EnrichmentType>;
+  reports: Array<() => void>;
+}
+
+/** A write that carried held outcomes failed (nothing of it was written): they are written again one by one. */
+class CoalescedWriteFailed extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly held: readonly HeldWrite[],
+    readonly snapshot: RunSnapshot,
+  ) {
+    super(`a write carrying ${held.length} held type outcome(s) failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
 const WRITE_CONFLICT_RETRIES = 5;
 /** Error history entries kept per job (the newest). */
 export const ERROR_HISTORY_LIMIT = 50;
@@ -102,6 +141,16 @@ export class JobRun {
   private readonly openingEvents: EnrichmentEvent[] = [];
   /** The lease the batch being sent extends to (its saveState), taken over once it commits. */
   private batchLeaseUntil: number | undefined;
+  /**
+   * Write coalescing (WRITE_COALESCE_SECONDS): COMPLETED types whose write waits for the job's next write, when the
+   * first of them was held (monotonic), and the state before it (to write them one by one if the shared write fails).
+   * A claim that dies meanwhile wrote nothing of them: the claim that rescues the job runs them again.
+   */
+  private heldWrites: HeldWrite[] = [];
+  private heldSince = 0;
+  private beforeHeld: RunSnapshot | undefined;
+  /** Off for the rest of the claim once a coalesced write failed. */
+  private coalescing = true;
 
   constructor(
     private readonly deps: RunnerDeps,
@@ -263,13 +312,31 @@ export class JobRun {
     return done ? this.releasedResult() : this.lostResult();
   }
 
-  /** One type: run it under its timeout, then write its outcome in one fenced batch. False: stop the run. */
+  /** One type: run it under its timeout, then write its outcome (maybe with the next types'). False: stop the run. */
   private async runType(type: EnrichmentType, module: EnrichmentModule, deadline: Date, last: boolean): Promise<boolean> {
     const { services } = this.deps;
     this.typeStartedAt.set(type, performance.now());
     this.typeWaitMs.set(type, services.clock.now().getTime() - Date.parse(this.stateOf(type).due_at));
     const result = await this.execute(module);
     if (result.kind === 'aborted' || this.aborted) return false;
+    const outcome: DecidedOutcome = { type, module, result, deadline, last };
+    try {
+      return await this.applyOutcome(outcome);
+    } catch (error) {
+      if (!(error instanceof CoalescedWriteFailed)) throw error;
+      return this.replayAlone(error, outcome);
+    }
+  }
+
+  /**
+   * Records a type's outcome in the job's state and writes it in one fenced batch, or, for a COMPLETED type that
+   * is not the last, holds the write to go with the next one (write coalescing, WRITE_COALESCE_SECONDS).
+   */
+  private async applyOutcome(outcome: DecidedOutcome): Promise<boolean> {
+    const { type, module, result, deadline, last } = outcome;
+    if (result.kind === 'aborted') return false;
+    const { services } = this.deps;
+    const snapshot = this.heldWrites.length === 0 ? this.snapshot() : undefined;
     const now = services.clock.now();
     const state = this.stateOf(type);
     const events: EnrichmentEvent[] = [];
@@ -293,15 +360,23 @@ export class JobRun {
       state.completed_at = now.toISOString();
       events.push(this.event('enrichment_progress', now, type, { status: 'COMPLETED', rows, attempt: state.attempts }));
       this.reportType(type, 'COMPLETED', { attempt: state.attempts, rows, spent: true });
+      if (type === 'AGGREGATE') writes.push(aggregateStatus(this.job, this.claimId, 'COMPLETED'));
+      if (!last && this.mayHold()) {
+        if (snapshot !== undefined) {
+          this.beforeHeld = snapshot;
+          this.heldSince = performance.now();
+        }
+        this.heldWrites.push({ outcome, statements: writes, events });
+        return true;
+      }
       const tail = last ? this.finish(now, events) : [];
-      statements.push(this.save(now), ...writes);
-      if (type === 'AGGREGATE') statements.push(aggregateStatus(this.job, this.claimId, 'COMPLETED'));
-      statements.push(...tail);
+      statements.push(this.save(now), ...writes, ...tail);
       try {
         const committed = await this.commit(statements, events);
         if (committed && last) this.finished = true;
         return committed !== undefined;
       } catch (error) {
+        if (error instanceof CoalescedWriteFailed) throw error;
         // The type's own statements failed (rolled back): record it as this attempt's failure.
         this.job.status = 'IN_PROGRESS';
         state.status = 'IN_PROGRESS';
@@ -328,6 +403,60 @@ export class JobRun {
     const committed = await this.commit(statements, events);
     if (committed && last) this.finished = true;
     return committed !== undefined;
+  }
+
+  /** Whether a finished type's write may wait for the next type's: on, not stopping, the oldest held not too old. */
+  private mayHold(): boolean {
+    const { writeCoalesceMs } = this.deps.services.config;
+    if (!this.coalescing || writeCoalesceMs <= 0 || this.draining || this.aborted) return false;
+    return this.heldWrites.length === 0 || performance.now() - this.heldSince < writeCoalesceMs;
+  }
+
+  /**
+   * A write that carried held outcomes failed, so nothing of it was written. Back to the state before the first
+   * held outcome, and every outcome since written again one type at a time (no coalescing for the rest of this
+   * claim): each type's own failure is then handled as if it had never been held (its write failure recorded
+   * under its type and attempt, the others still written).
+   */
+  private async replayAlone(failure: CoalescedWriteFailed, current: DecidedOutcome): Promise<boolean> {
+    this.deps.services.log.warn(
+      { job: this.job.jobId, types: [...failure.held.map((entry) => entry.outcome.type), current.type], err: classifyError(failure.cause).message },
+      'coalesced write failed; writing each type alone',
+    );
+    this.restore(failure.snapshot);
+    this.coalescing = false;
+    for (const outcome of [...failure.held.map((entry) => entry.outcome), current]) {
+      if (this.aborted && this.stopReason !== 'shutdown') return false;
+      const ok = await this.applyOutcome(outcome);
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  /** What applyOutcome changes, to go back to when a coalesced write fails (see replayAlone). */
+  private snapshot(): RunSnapshot {
+    return {
+      typeState: structuredClone(this.job.typeState),
+      status: this.job.status,
+      lastError: this.lastError,
+      errorHistory: [...this.errorHistory],
+      open: new Set(this.open),
+      reports: [...this.reports],
+    };
+  }
+
+  private restore(snapshot: RunSnapshot): void {
+    // In place: the job object is shared with the processor.
+    const states = this.job.typeState as Record<string, unknown>;
+    for (const key of Object.keys(states)) delete states[key];
+    Object.assign(states, structuredClone(snapshot.typeState));
+    this.job.status = snapshot.status;
+    this.lastError = snapshot.lastError;
+    this.errorHistory.splice(0, this.errorHistory.length, ...snapshot.errorHistory);
+    this.open.clear();
+    for (const type of snapshot.open) this.open.add(type);
+    this.reports = [...snapshot.reports];
+    this.trailing = [];
   }
 
   private async writeFailure(type: EnrichmentType, error: unknown, now: Date, last: boolean): Promise<boolean> {
@@ -498,7 +627,13 @@ export class JobRun {
     const statements: Statement[] = [this.save(now)];
     if (aggregateOpen) statements.push(aggregateStatus(this.job, this.claimId, 'PENDING'));
     statements.push(...tail);
-    const committed = await this.commit(statements, events, { ignoreAbort: true });
+    // Types that finished with their write held are written with the release (their state says COMPLETED).
+    let committed: Array<{ rowsAffected: number }> | undefined;
+    try {
+      committed = await this.commit(statements, events, { ignoreAbort: true });
+    } catch (error) {
+      throw error instanceof CoalescedWriteFailed ? error.cause : error;
+    }
     if (!committed) return this.lostResult();
     return { ending: 'released_for_shutdown', nextDueAt: this.job.status === 'PENDING' ? nextDueOf(this.job) : null, status: this.job.status };
   }
@@ -517,7 +652,14 @@ export class JobRun {
     if (this.lost || (this.aborted && !ignoreAbort && this.stopReason !== 'shutdown')) {
       this.trailing = [];
       this.reports = [];
+      this.dropHeld();
       return undefined;
+    }
+    const held = this.heldWrites;
+    const heldSnapshot = this.beforeHeld;
+    if (held.length > 0) {
+      batch = withHeldWrites(batch, held);
+      batchEvents = [...held.flatMap((entry) => entry.events), ...batchEvents];
     }
     // The claim's opening (if not sent yet) goes in with the first TEST_RESULTS write, after the type's own
     // tables (lock order); its events first.
@@ -539,12 +681,14 @@ export class JobRun {
         if (!group?.held) {
           this.trailing = [];
           this.reports = [];
+          this.dropHeld();
           this.lost = true;
           this.abort('lease_lost');
           return undefined;
         }
         this.opening.length = 0;
         this.openingEvents.length = 0;
+        this.dropHeld();
         if (this.batchLeaseUntil !== undefined) this.leaseUntil = Math.max(this.leaseUntil, this.batchLeaseUntil);
         eventBusOf(this.deps.services).publish([...events, ...this.trailing]);
         // Every batch changes the test's state, even one without an event (a release back to PENDING).
@@ -560,9 +704,19 @@ export class JobRun {
         }
         this.trailing = [];
         this.reports = [];
+        if (held.length > 0 && heldSnapshot !== undefined) {
+          this.dropHeld();
+          throw new CoalescedWriteFailed(error, held, heldSnapshot);
+        }
         throw error;
       }
     }
+  }
+
+  /** The held writes are written (or will never be: the claim is lost). */
+  private dropHeld(): void {
+    this.heldWrites = [];
+    this.beforeHeld = undefined;
   }
 
   /** Runs the reports of the batch that just committed (a failing report must not undo the commit). */
@@ -603,15 +757,17 @@ export class JobRun {
     const job = this.job;
     const started = this.typeStartedAt.get(type);
     const waitMs = this.typeWaitMs.get(type);
+    // Measured to the outcome, not to the commit: a held write (write coalescing) commits later.
+    const endedAt = performance.now();
     this.reports.push(() => {
       // Cleared only once reported: a write that failed and is re-recorded as a failure keeps its timing.
       this.typeStartedAt.delete(type);
       this.typeWaitMs.delete(type);
-      const durationMs = started === undefined ? null : Math.round(performance.now() - started);
+      const durationMs = started === undefined ? null : Math.round(endedAt - started);
       metrics.typesFinished.inc({ type, outcome });
       if (details.spent) metrics.typeAttempts.inc({ type });
       if (waitMs !== undefined) metrics.typeWaitSeconds.observe({ type }, Math.max(0, waitMs) / 1000);
-      if (started !== undefined) metrics.typeRunSeconds.observe({ type, outcome }, (performance.now() - started) / 1000);
+      if (started !== undefined) metrics.typeRunSeconds.observe({ type, outcome }, (endedAt - started) / 1000);
       const base = { job: job.jobId, test: job.testId, run: job.runId, type, attempt: details.attempt };
       if (outcome === 'retry') {
         log.warn({ ...base, next_due_at: details.nextDueAt?.toISOString(), error: details.error, duration_ms: durationMs }, 'enrichment type failed; retry scheduled');
@@ -714,4 +870,27 @@ function nextDueOf(job: QueueJob): Date | null {
     if (best === null || at < best) best = at;
   }
   return best === null ? null : new Date(best);
+}
+
+/**
+ * One batch with the held writes of earlier types (write coalescing) put in lock order (db/lock-order.ts): the
+ * batch's fenced queue UPDATE first (it carries the whole job state, so the held outcomes need no save of their
+ * own), then the held types' own tables in run order, the batch's own tables, the held TEST_RESULTS updates, and
+ * the rest of the batch (its TEST_RESULTS, events, release).
+ */
+function withHeldWrites(batch: readonly Statement[], held: readonly HeldWrite[]): Statement[] {
+  const [save, ...rest] = batch;
+  if (save === undefined) throw new Error('a fenced batch starts with its queue UPDATE');
+  const tables: Statement[] = [];
+  const tests: Statement[] = [];
+  for (const entry of held) {
+    for (const statement of entry.statements) {
+      const table = writtenTable(statement.sql);
+      if (table !== undefined && EVENTS_OR_QUEUE.has(table)) throw new Error(`a held ${entry.outcome.type} write may not write ${table}`);
+      (table === 'TEST_RESULTS' ? tests : tables).push(statement);
+    }
+  }
+  const cut = rest.findIndex((statement) => OPENING_BEFORE.has(writtenTable(statement.sql) ?? ''));
+  const at = cut < 0 ? rest.length : cut;
+  return [save, ...tables, ...rest.slice(0, at), ...tests, ...rest.slice(at)];
 }

@@ -18,7 +18,9 @@ export type Behaviour =
   | { kind: 'not_ready'; retryAt?: Date }
   | { kind: 'slow'; ms: number; rows?: number }
   | { kind: 'hang' }
-  | { kind: 'gate'; until: Promise<void>; rows?: number };
+  | { kind: 'gate'; until: Promise<void>; rows?: number }
+  /** Reads and transforms fine; its INSERT then fails in the database (a value that does not cast). */
+  | { kind: 'bad_write' };
 
 export type Script = (job: QueueJob, type: EnrichmentType) => Behaviour;
 
@@ -106,6 +108,12 @@ export function controlledModule(type: EnrichmentType, script: Script, batched?:
         statements.push({
           sql: `UPDATE TEST_RESULTS SET QUERY_INSIGHTS_COUNT = ? WHERE TEST_ID = ? AND RUN_ID = ? AND ${fence.sql}`,
           binds: [output.length, job.testId, job.runId, ...fence.binds],
+        });
+      }
+      if (script(job, type).kind === 'bad_write') {
+        statements.push({
+          sql: `INSERT INTO TEST_TYPE_WRITES (JOB_ID, ENRICHMENT_TYPE, CLAIM_ID) SELECT ?, ?, CAST(? AS INTEGER) FROM (SELECT 1 AS ONE) AS ONE_ROW WHERE ${fence.sql}`,
+          binds: [job.jobId, type, 'not a number', ...fence.binds],
         });
       }
       if (output.length > 0) {
