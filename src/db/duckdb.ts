@@ -71,6 +71,7 @@ export class DuckDbDatabase {
       await this.preparedConnection(),
       () => this.warehouses.delete(warehouse),
       (error) => this.noteError(error),
+      this.path === ':memory:' ? () => undefined : () => assertFileWritable(this.path),
     );
     this.warehouses.add(warehouse);
     return warehouse;
@@ -88,12 +89,7 @@ export class DuckDbDatabase {
       if (free < MIN_FREE_BYTES) throw new WarehouseError('storage', `No space left on device: ${free} bytes free in ${dirname(this.path)}`);
       // Asked of the file system, not of DuckDB: a write DuckDB tries on a read-only file system may end the
       // process from native code (BENCHMARKS.md, "Reliability": an uncaught IOException truncating the WAL).
-      try {
-        // (A missing file is reopen's to report: a disk not mounted again.)
-        if (existsSync(this.path)) accessSync(this.path, constants.W_OK);
-      } catch (error) {
-        throw new WarehouseError('storage', `${(error as Error).message} (the database file is not writable)`, { cause: error });
-      }
+      assertFileWritable(this.path);
     }
     if (this.mustReopen) await this.reopen();
     const probe = await this.connect();
@@ -184,6 +180,21 @@ async function openInstance(path: string): Promise<DuckDBInstance> {
   return instance;
 }
 
+/**
+ * Asks the file system, not DuckDB, whether the database file takes writes: a write DuckDB tries on a read-only
+ * file system may end the process from native code (BENCHMARKS.md, "Reliability": an uncaught IOException
+ * truncating the WAL), so every write transaction and statement asks first (one access(2) call). A fault that
+ * starts between the check and the write still reaches DuckDB: this narrows the window, it does not close it.
+ * A missing file is reopen's to report (a disk not mounted again).
+ */
+function assertFileWritable(path: string): void {
+  try {
+    if (existsSync(path)) accessSync(path, constants.W_OK);
+  } catch (error) {
+    throw new WarehouseError('storage', `${(error as Error).message} (the database file is not writable)`, { cause: error });
+  }
+}
+
 /** Free space the storage check wants before it calls the disk back (four of DuckDB's 256 KiB blocks). */
 const MIN_FREE_BYTES = 4 * 256 * 1024;
 
@@ -211,6 +222,8 @@ export class DuckDbWarehouse implements Warehouse {
     private connection: DuckDBConnection | undefined,
     private readonly onClose: () => void,
     private readonly onError: (error: WarehouseError) => void = () => undefined,
+    /** Throws a 'storage' WarehouseError when the file system would refuse the write (see assertFileWritable). */
+    private readonly beforeWrite: () => void = () => undefined,
   ) {}
 
   query<T extends Row = Row>(sql: string, binds?: readonly BindValue[], options?: StatementOptions): Promise<T[]> {
@@ -218,7 +231,10 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   execute(sql: string, binds?: readonly BindValue[], options?: StatementOptions): Promise<ExecuteResult> {
-    return this.exclusive(() => this.runExecute(sql, binds, options), options);
+    return this.exclusive(() => {
+      this.beforeWrite();
+      return this.runExecute(sql, binds, options);
+    }, options);
   }
 
   async transaction(statements: readonly Statement[], options?: StatementOptions): Promise<ExecuteResult[]> {
@@ -232,6 +248,7 @@ export class DuckDbWarehouse implements Warehouse {
 
   withTransaction<T>(work: (scope: TransactionScope) => Promise<T>, options?: StatementOptions): Promise<T> {
     return this.exclusive(async () => {
+      this.beforeWrite();
       await this.runExecute('BEGIN TRANSACTION', [], options);
       const scope: TransactionScope = {
         query: (sql, binds, statementOptions) => this.runQuery(sql, binds, statementOptions ?? options),
