@@ -43,9 +43,12 @@ describe('processor processes under signals', () => {
     const jobs = await prepare(12);
     // One job per claim, three at a time: the kill comes while later jobs hold finished types' writes (write
     // coalescing writes a job's types together), which the restarted processor must redo, not lose or double.
+    // It comes as the fourth job starts its first type: that job's claim is committed and its type is running
+    // (150 ms), so at least one claim is interrupted. (Counting progress events instead let the kill land
+    // between one claim's end and the next claim's commit, when nothing was in flight.)
     const env = { CHILD_TYPE_MS: '150', LEASE_SECONDS: '1', MAX_CONCURRENT_JOBS: '3', CLAIM_BATCH_SIZE: '1' };
     const first = await startChild(db.dir, env);
-    await first.waitFor((events) => events.filter((event) => event.type === 'enrichment_progress').length >= 4);
+    await first.waitFor((events) => events.filter((event) => event.type === 'work_started').length >= 4);
     first.process.kill('SIGKILL');
     expect((await first.exited).signal).toBe('SIGKILL');
     const doneBefore = completedJobs(first.events);
