@@ -1,5 +1,9 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
+import { EnrichmentRegistry } from '../src/enrichment/registry.js';
+import type { EnrichmentModule } from '../src/enrichment/types.js';
+import { ENRICHMENT_TYPES } from '../src/queue/plan.js';
 import { Processor } from '../src/processor/processor.js';
 import { probeViews } from '../src/processor/probe.js';
 import { enqueueJob } from '../src/queue/enqueue.js';
@@ -7,7 +11,7 @@ import { cancelJob, retryJob } from '../src/queue/operations.js';
 import { WarehouseError, type Warehouse } from '../src/db/warehouse.js';
 import type { Services } from '../src/services.js';
 import { openTestDatabase, type TestDatabase } from './support/embedded.js';
-import { controlledRegistry, createControlledTables, ROWS_PER_TYPE, succeedAll, type Behaviour, type Script } from './support/controlled-types.js';
+import { controlledModule, controlledRegistry, createControlledTables, ROWS_PER_TYPE, succeedAll, type BatchedReads, type Behaviour, type Script } from './support/controlled-types.js';
 import { HookedWarehouse } from './support/hooked-warehouse.js';
 import { lockOrderViolation } from '../src/db/lock-order.js';
 import { insertTests, servicesFor } from './support/processor-fixtures.js';
@@ -431,5 +435,28 @@ describe('processor', () => {
     await runUntilIdle(processor);
     expect((await job(jobId)).STATUS).toBe('COMPLETED');
     expect(processor.stats.rescued).toBe(1);
+  });
+  it('finished runs leave no abort listener on the signals their types read under (Node keeps such signals, and the run, alive)', async () => {
+    for (const id of ['t14a', 't14b', 't14c']) await enqueue(id, 'STANDARD');
+    clock.advance(200 * MINUTE);
+    const batched: BatchedReads = { calls: 0, jobs: 0 };
+    const signals: AbortSignal[] = [];
+    const modules = ENRICHMENT_TYPES.map((type) => {
+      const module = controlledModule(type, succeedAll, batched);
+      const read = module.read.bind(module);
+      module.read = (context) => {
+        signals.push(context.signal);
+        return read(context);
+      };
+      return module;
+    });
+    const processor = new Processor(services, { registry: new EnrichmentRegistry(modules as EnrichmentModule[]) });
+    await runUntilIdle(processor);
+    const done = await db.warehouse.query(`SELECT COUNT(*) AS N FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS = 'COMPLETED'`);
+    expect(done[0]!.N).toBe(3);
+    // The reads went through readMany (the batcher's listeners) as well as the runner's own.
+    expect(batched.jobs).toBeGreaterThan(batched.calls);
+    expect(signals).toHaveLength(9);
+    expect(signals.map((signal) => [signal.aborted, getEventListeners(signal, 'abort').length])).toEqual(Array(9).fill([false, 0]));
   });
 });

@@ -497,11 +497,13 @@ export class JobRun {
       return { kind: 'done', output: await module.transform(source, this.job) };
     })().catch((error: unknown): TypeResult => ({ kind: 'error', error }));
     // A module that ignores its signal still cannot hold the run past the abort or the timeout.
+    let stop: (result: TypeResult) => void = () => undefined;
     const stopped = new Promise<TypeResult>((resolve) => {
-      const onAbort = () => resolve(this.controller.signal.aborted ? { kind: 'aborted' } : { kind: 'timeout' });
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
+      stop = resolve;
     });
+    const onAbort = () => stop(this.controller.signal.aborted ? { kind: 'aborted' } : { kind: 'timeout' });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     try {
       const result = await Promise.race([work, stopped]);
       if (this.controller.signal.aborted) return { kind: 'aborted' };
@@ -509,6 +511,9 @@ export class JobRun {
       return result;
     } finally {
       clearTimeout(timer);
+      // Node keeps an AbortSignal.any() signal (and so this run, through the listener) alive for as long as
+      // it has an abort listener and has not aborted: without this every finished run stayed on the heap.
+      signal.removeEventListener('abort', onAbort);
     }
   }
 

@@ -114,10 +114,11 @@ export class StatementBatcher {
       return;
     }
     const first = live[0]!.context;
+    const batchSignal = allAborted(live.map((entry) => entry.context.signal));
     try {
       const sources = await module.readMany(
         live.map((entry) => entry.context),
-        { signal: allAborted(live.map((entry) => entry.context.signal)), timeoutMs: first.timeoutMs, warehouse: first.warehouse },
+        { signal: batchSignal.signal, timeoutMs: first.timeoutMs, warehouse: first.warehouse },
       );
       if (sources.length !== live.length) throw new Error(`${module.type} readMany answered ${sources.length} sources for ${live.length} jobs`);
       this.stats.batchedReads += 1;
@@ -127,6 +128,8 @@ export class StatementBatcher {
       this.stats.readFallbacks += 1;
       this.log.warn({ type: module.type, jobs: live.length, err: error instanceof Error ? error.message : String(error) }, 'batched read failed; reading each job alone');
       await Promise.all(live.map((entry) => readAlone(module, entry)));
+    } finally {
+      batchSignal.release();
     }
   }
 
@@ -231,8 +234,12 @@ function writeBatches(pending: PendingWrite[]): PendingWrite[][] {
   return batches;
 }
 
-/** Aborts once every one of the signals has (a batch keeps running while any of its jobs still wants it). */
-function allAborted(signals: readonly AbortSignal[]): AbortSignal {
+/**
+ * Aborts once every one of the signals has (a batch keeps running while any of its jobs still wants it).
+ * `release` removes its listeners when the read is over: the jobs' signals are AbortSignal.any() signals,
+ * which Node keeps alive while they have a listener (with whatever the listener holds).
+ */
+function allAborted(signals: readonly AbortSignal[]): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
   let left = signals.length;
   const onAbort = () => {
@@ -243,5 +250,10 @@ function allAborted(signals: readonly AbortSignal[]): AbortSignal {
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   }
-  return controller.signal;
+  return {
+    signal: controller.signal,
+    release: () => {
+      for (const signal of signals) signal.removeEventListener('abort', onAbort);
+    },
+  };
 }
