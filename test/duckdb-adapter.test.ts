@@ -1,6 +1,7 @@
 // The DuckDB adapter's side of the Warehouse port contract: JSON-safe, exact values with upper-case names.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbDatabase } from '../src/db/duckdb.js';
+import { nativeCollections } from '../src/db/native-results.js';
 import type { Warehouse } from '../src/db/warehouse.js';
 import { writeGroupContract } from './support/write-group-contract.js';
 
@@ -50,6 +51,22 @@ describe('DuckDB adapter results and errors', () => {
     await expect(warehouse.execute(insert, [1])).rejects.toMatchObject({ kind: 'constraint' });
     expect((await warehouse.execute(insert, [2])).rowsAffected).toBe(1);
     expect(await warehouse.query('SELECT ID FROM K ORDER BY ID')).toEqual([{ ID: 1 }, { ID: 2 }]);
+  });
+
+  it('collects dead results past the native-memory budget, while every result in use stays intact', async () => {
+    // 20 columns of 2,048-row vectors per result: about 330 KiB of native memory each (src/db/native-results.ts).
+    const columns = Array.from({ length: 20 }, (_, index) => `? || '-${index}' AS C${index}`).join(', ');
+    const before = nativeCollections();
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, (_, index) => warehouse.query<Record<string, string>>(`SELECT ${columns}`, Array(20).fill(`r${index}`))),
+    );
+    // ~100 MB estimated against an 8 MiB budget: a dozen collections, one of them full.
+    expect(nativeCollections() - before).toBeGreaterThanOrEqual(10);
+    answers.forEach((rows, index) => {
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.C0).toBe(`r${index}-0`);
+      expect(rows[0]!.C19).toBe(`r${index}-19`);
+    });
   });
 
   it('reports rows affected and classifies errors', async () => {

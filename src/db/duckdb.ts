@@ -17,6 +17,7 @@ import {
 } from '@duckdb/node-api';
 import { toWireBinds } from './binds.js';
 import { parseJsonExact } from './exact-json.js';
+import { noteNativeBinds, noteNativeResult } from './native-results.js';
 import { PRELUDE_MACROS, PRELUDE_SETTINGS, PRELUDE_TYPES } from './prelude.js';
 import { sql } from './sql-registry.js';
 import {
@@ -343,6 +344,7 @@ export class DuckDbWarehouse implements Warehouse {
       const prepared = await this.preparedFor(sql, binds);
       return prepared ? this.forgetOnError(sql, prepared.runAndReadAll()) : this.open.runAndReadAll(sql);
     }, options);
+    noteNativeResult(result.columnCount, result.currentRowCount);
     return normalizeResult(result) as T[];
   }
 
@@ -355,6 +357,7 @@ export class DuckDbWarehouse implements Warehouse {
       const prepared = await this.preparedFor(sql, binds);
       return prepared ? this.forgetOnError(sql, prepared.run()) : this.open.run(sql);
     }, options);
+    noteNativeResult(result.columnCount, undefined);
     return { rowsAffected: result.rowsChanged };
   }
 
@@ -396,7 +399,9 @@ export class DuckDbWarehouse implements Warehouse {
     }
     this.prepared.set(sql, prepared);
     prepared.clearBindings();
-    prepared.bind(toWireBinds(binds));
+    const wire = toWireBinds(binds);
+    prepared.bind(wire);
+    noteNativeBinds(wire);
     return prepared;
   }
 
