@@ -77,4 +77,50 @@ describe('demo pruning', () => {
     // Nothing left to prune: a second run changes nothing.
     expect(await pruneDemoTests(service.services, 20 * 60_000)).toEqual({ tests: 0, rows: 0 });
   });
+
+  it("removes a pruned test's view rows even when a remaining test lies next to it in time", async () => {
+    // The demo's case: tests a few seconds apart (and its billed hybrid tests all on one date), so every view row
+    // of an old test lies near a newer one. Before view rows carried their run, none of them ever went.
+    const clock = new ManualClock('2026-12-03T12:00:00Z');
+    const service = await startTestService({ clock });
+    cleanups.push(() => service.stop());
+    const w = service.services.warehouse;
+    const viewCounts = async () => {
+      const counts: Record<string, number> = {};
+      for (const view of SOURCE_VIEWS) counts[view.name] = Number((await w.query(`SELECT COUNT(*) AS N FROM ${baseTableOf(view)}`))[0]!.N);
+      return counts;
+    };
+    const simulate = async (endedMinutesAgo: number) => {
+      const before = await viewCounts();
+      const response = await service.app.inject({
+        method: 'POST',
+        url: '/api/dev/simulate',
+        payload: { table_type: 'HYBRID', duration_minutes: 2, sessions: 2, enqueue: true, ended_minutes_ago: endedMinutesAgo },
+      });
+      expect(response.statusCode).toBe(200);
+      const after = await viewCounts();
+      // What this simulation added to each base table, measured on the tables themselves.
+      const added = Object.fromEntries(SOURCE_VIEWS.map((view) => [view.name, after[view.name]! - before[view.name]!]));
+      return { testId: (response.json() as { test_id: string }).test_id, added };
+    };
+    const sameDate = 40 * 24 * 60;
+    const old = await simulate(30);
+    const next = await simulate(29);
+    const oldTwin = await simulate(sameDate);
+    const twin = await simulate(sameDate);
+    await w.execute(`UPDATE DELAYED_ENRICHMENT_QUEUE SET STATUS = 'COMPLETED', UPDATED_AT = CAST(? AS TIMESTAMP_NTZ) WHERE TEST_ID IN (?, ?)`, [
+      new Date(clock.now().getTime() - 30 * 60_000),
+      old.testId,
+      oldTwin.testId,
+    ]);
+    for (const test of [old, next, oldTwin, twin]) expect(test.added.QUERY_HISTORY).toBeGreaterThan(0);
+
+    expect((await pruneDemoTests(service.services, 20 * 60_000)).tests).toBe(2);
+    const left = await viewCounts();
+    for (const view of SOURCE_VIEWS) {
+      // The account's hourly hybrid windows are shared by the runs that fall in them: they stay near a remaining test.
+      if (view.name === 'HYBRID_TABLE_USAGE_HISTORY') continue;
+      expect({ view: view.name, rows: left[view.name] }).toEqual({ view: view.name, rows: next.added[view.name]! + twin.added[view.name]! });
+    }
+  });
 });

@@ -244,7 +244,7 @@ describe("FlakeBench's own tables as embedded stand-ins", () => {
       ]);
 
       const { rolledBack } = await rollback(warehouse, { toVersion: '0006', clock, log: quiet });
-      expect(rolledBack).toEqual(['0008_billed_flag_and_utc_views', '0007_one_row_per_lock_wait']);
+      expect(rolledBack).toEqual(['0012_embedded_simulated_run_column', '0008_billed_flag_and_utc_views', '0007_one_row_per_lock_wait']);
       expect(await columnsOf(warehouse, 'HYBRID_TABLE_CREDITS')).not.toContain('BILLED');
       expect(await columnsOf(warehouse, 'LOCK_CONTENTION_EVENTS')).not.toContain('FIRST_SEEN_BLOCKERS');
       expect(await warehouse.query('SELECT COUNT(*) AS N FROM HYBRID_TABLE_CREDITS_BILLED_BAK_20260401000000 WHERE BILLED')).toEqual([{ N: 1 }]);

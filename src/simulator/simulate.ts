@@ -8,7 +8,7 @@ import { bulkInsertRows, catalogColumns, type LoadColumn } from './bulk-insert.j
 import { familyOf } from './patterns.js';
 import { buildRows, type CreditWindow, type SimulatedRows } from './rows.js';
 import { truthOf, type TestTruth } from './truth.js';
-import { baseTableOf, duckDbTypeOf, VISIBILITY_COLUMN } from './view-tables.js';
+import { baseTableOf, duckDbTypeOf, SIMULATED_RUN_COLUMN, VISIBILITY_COLUMN } from './view-tables.js';
 import type { VisibilityOptions } from './visibility.js';
 import { generateWorkload, type Shape, type TagForm, type Workload, type WorkloadParams } from './workload.js';
 
@@ -168,7 +168,9 @@ export async function writeSimulations(
     rows.QUERY_EXECUTIONS = await bulkInsertRows(scope, 'main.QUERY_EXECUTIONS', only(executionColumns, executionRows[0]), executionRows);
     for (const view of SOURCE_VIEWS) {
       if (view.name === 'HYBRID_TABLE_USAGE_HISTORY') continue;
-      rows[view.name] = await bulkInsertRows(scope, baseTableOf(view), viewColumns(view.name), all((r) => r.views[view.name]));
+      // Each row carries its run, so the demo's pruner can remove exactly a pruned run's rows.
+      const viewRows = plans.flatMap((plan) => plan.rows.views[view.name].map((row) => ({ ...row, [SIMULATED_RUN_COLUMN]: plan.workload.runId })));
+      rows[view.name] = await bulkInsertRows(scope, baseTableOf(view), [...viewColumns(view.name), { name: SIMULATED_RUN_COLUMN, duckType: 'VARCHAR' }], viewRows);
     }
     const windows = await writeCreditWindows(scope, creditWindows);
     rows.HYBRID_TABLE_USAGE_HISTORY = creditWindows.length;

@@ -12,6 +12,12 @@ import { SOURCE_VIEWS, type SourceColumn, type SourceViewContract } from '../sou
 export const BASE_SCHEMA = 'SIMULATED_ACCOUNT_USAGE';
 export const VIEW_SCHEMA = 'ACCOUNT_USAGE';
 export const VISIBILITY_COLUMN = 'VISIBLE_AT';
+/**
+ * The simulated run that wrote a base-table row (migration 0012; NULL for replayed rows and shared account
+ * windows). Not a documented column, so no view shows it: it lets the demo's pruner remove exactly a pruned
+ * run's rows, where a time rule keeps every row that lies near some newer test.
+ */
+export const SIMULATED_RUN_COLUMN = 'SIMULATED_RUN_ID';
 
 /** Documented NUMBER columns that carry fractions (credits); every other NUMBER is NUMBER(38,0). */
 const FRACTIONAL_NUMBER_COLUMNS = new Set(['CREDITS_USED', 'CREDITS_USED_CLOUD_SERVICES']);
