@@ -2,8 +2,9 @@
 // and their ACCOUNT_USAGE rows, so a demo left running would grow its database file without end (about
 // 19 MB a minute). Once a simulated test's job has been terminal for DEMO_KEEP_MINUTES, everything of it
 // goes: FlakeBench's rows, the service's results, events and job, and the simulated view rows its run wrote
-// (shared rows of no run stay while a remaining test's window needs them). Embedded-only and demo-only: never sent to Snowflake (not in the SQL registry), and
-// never run by the service itself, which keeps a user's results until RETENTION_DAYS.
+// (shared rows of no run stay while a remaining test's window needs them). Embedded-only and demo-only: never
+// sent to Snowflake (not in the SQL registry), and never run by the service itself, which keeps a user's
+// results until RETENTION_DAYS.
 import type { Logger } from '../logger.js';
 import { TERMINAL_STATUSES } from '../queue/job-state.js';
 import type { Services } from '../services.js';
