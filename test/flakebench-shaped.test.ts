@@ -12,6 +12,7 @@ import type { Row, Warehouse } from '../src/db/warehouse.js';
 import { openEngine } from '../src/engine.js';
 import { startService } from '../src/service.js';
 import { simulate, type SimulationRequest, type SimulationResult } from '../src/simulator/simulate.js';
+import { SIMULATED_RUN_COLUMN, VISIBILITY_COLUMN } from '../src/simulator/view-tables.js';
 import { VisibilityClock } from '../src/simulator/visibility.js';
 import { SOURCE_VIEWS } from '../src/sources/account-usage.js';
 import { FLAKEBENCH_QUERY_EXECUTIONS_COLUMNS, FLAKEBENCH_TEST_RESULTS_COLUMNS } from '../src/sources/flakebench-tables.js';
@@ -146,7 +147,11 @@ describe('FlakeBench-shaped rows on the embedded engine', () => {
       const w = account.services.warehouse;
       files.TEST_RESULTS = exportNdjson(await w.query('SELECT * FROM TEST_RESULTS'), 'NTZ');
       files.QUERY_EXECUTIONS = exportNdjson(await w.query('SELECT * FROM QUERY_EXECUTIONS'), 'NTZ');
-      for (const view of SOURCE_VIEWS) files[view.name] = exportNdjson(await w.query(`SELECT * EXCLUDE (VISIBLE_AT) FROM SIMULATED_ACCOUNT_USAGE.${view.name}`), 'LTZ');
+      // The documented columns only, as an export of SNOWFLAKE.ACCOUNT_USAGE has them (the simulation's own two go).
+      for (const view of SOURCE_VIEWS) {
+        const rows = await w.query(`SELECT * EXCLUDE (${VISIBILITY_COLUMN}, ${SIMULATED_RUN_COLUMN}) FROM SIMULATED_ACCOUNT_USAGE.${view.name}`);
+        files[view.name] = exportNdjson(rows, 'LTZ');
+      }
     } finally {
       await account.stop();
     }

@@ -262,11 +262,17 @@ export class FakeSnowflake {
     for (const table of Object.keys(FLAKEBENCH_TABLES) as Array<keyof typeof FLAKEBENCH_TABLES>) await this.runDirect(flakeBenchTableDdl(table));
   }
 
-  /** The ACCOUNT_USAGE views of the account, as the embedded simulation defines them (migration 0005). */
+  /**
+   * The ACCOUNT_USAGE views of the account, as the embedded simulation defines them: the views and their base
+   * tables (migration 0005) and the run column the simulator tags base-table rows with (migration 0012).
+   */
   async createAccountUsageViews(): Promise<void> {
-    const accountUsage = loadMigrations().find((migration) => migration.name === 'embedded_account_usage');
-    if (!accountUsage) throw new Error('migration embedded_account_usage is missing');
-    for (const statement of statementsFor(accountUsage, 'duckdb')) await this.runDirect(statement);
+    const migrations = loadMigrations();
+    for (const name of ['embedded_account_usage', 'embedded_simulated_run_column']) {
+      const migration = migrations.find((candidate) => candidate.name === name);
+      if (!migration) throw new Error(`migration ${name} is missing`);
+      for (const statement of statementsFor(migration, 'duckdb')) await this.runDirect(statement);
+    }
   }
 
   /** A connection to the backing database for test setup that needs more than one statement (a transaction). */
