@@ -12,6 +12,13 @@
 import { formatUtcTimestamp } from './binds.js';
 import type { BindValue, JsonObject, JsonValue, Statement } from './warehouse.js';
 
+/**
+ * Largest statement (text plus binds, in bytes) sent as one: Snowflake runs larger requests but cannot retry
+ * them past 1 MB (notes/snowflake-round-trips.md). A payload beyond it is split by its builder, and merged row
+ * sets stay under it (processor/merge-groups.ts).
+ */
+export const MAX_STATEMENT_BYTES = 900_000;
+
 /** The rows of the statement's one JSON array bind, aliased `r` (r.VALUE the row, r.INDEX its position). */
 export const ROWS_FROM = '(SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT => p.J) r';
 

@@ -4,13 +4,14 @@
 //
 // Why it keeps every guarantee:
 // - atomic and fenced: the merged group is one group in one transaction; every row of a row-set statement
-//   checks its own claim, and statements that are not row-set statements (a module's own writes) are kept,
-//   one per job, each with its own fence;
+//   checks its own claim (the modules' deletes, inserts and TEST_RESULTS updates are row-set statements too,
+//   enrichment/modules/write-rows.ts), and statements that are not (QUERY_HISTORY's update of
+//   QUERY_EXECUTIONS) are kept, one per job, each with its own fence;
 // - a lost fence writes nothing: the merged group's statement 0 (the claims' queue UPDATE) must touch exactly
 //   as many rows as it carries claims (WriteGroup.fenceRows), any other count fails the whole call and rolls
 //   it back; the batcher then sends every job's group alone, where a lost fence is that job's outcome only;
 // - order: each job's statements still run in its own order (position by position), so its lock order holds.
-import { mergeRowSets, rowSetKey } from '../db/row-set.js';
+import { MAX_STATEMENT_BYTES, mergeRowSets, rowSetKey } from '../db/row-set.js';
 import type { ExecuteResult, GroupResult, Statement, WriteGroup } from '../db/warehouse.js';
 
 /** Groups sent as one: `members` are the indexes (in the caller's list) of the groups it carries. */
@@ -53,19 +54,35 @@ function merge(groups: readonly WriteGroup[], members: number[]): MergedGroup {
   return { group: { statements, fenced: true, fenceRows: members.length }, members, positions, shared };
 }
 
-/** The groups to send: groups of one shape merged (two or more), the others as they are. */
+/** The largest rows bind of a group's row-set statements: what the group adds to any merged statement at most. */
+function rowSetBytes(group: WriteGroup): number {
+  let largest = 0;
+  for (const statement of group.statements) {
+    const rows = statement.rowsBind === undefined ? undefined : statement.binds?.[statement.rowsBind];
+    if (typeof rows === 'string') largest = Math.max(largest, Buffer.byteLength(rows));
+  }
+  return largest;
+}
+
+/**
+ * The groups to send: groups of one shape merged (two or more), the others as they are. A merge stops at
+ * MAX_STATEMENT_BYTES of rows per statement (the next group of the shape starts another), so a merged statement
+ * stays as retryable on Snowflake as its builders' own.
+ */
 export function mergeGroups(groups: readonly WriteGroup[]): MergedGroup[] {
-  const byShape = new Map<string, number[]>();
+  const byShape = new Map<string, { members: number[]; bytes: number }>();
   const planned: Array<number[]> = [];
   groups.forEach((group, index) => {
     const shape = shapeOf(group);
-    const members = shape === undefined ? undefined : byShape.get(shape);
-    if (members !== undefined) {
-      members.push(index);
+    const bytes = rowSetBytes(group);
+    const open = shape === undefined ? undefined : byShape.get(shape);
+    if (open !== undefined && open.bytes + bytes <= MAX_STATEMENT_BYTES) {
+      open.members.push(index);
+      open.bytes += bytes;
       return;
     }
     const fresh = [index];
-    if (shape !== undefined) byShape.set(shape, fresh);
+    if (shape !== undefined) byShape.set(shape, { members: fresh, bytes });
     planned.push(fresh);
   });
   return planned.map((members) =>

@@ -3,7 +3,6 @@
 // TEST_RESULTS.THROTTLED_QUERY_COUNT. This is the view that has the hybrid-table queries QUERY_HISTORY misses.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
-import { FENCE_SQL } from '../../queue/fence.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformAggregateYielding, type AggregateResult, type AggregateSourceRow } from '../aggregate-transform.js';
@@ -26,7 +25,7 @@ import {
 } from './batch-scope.js';
 import { DENSE_CAUGHT_UP, denseEvidenceWindow, denseViewNotReady } from './readiness.js';
 import { tagPrefixes, testWindow } from './scope.js';
-import { fencedInsert } from './write-rows.js';
+import { fencedInsert, fencedTestDelete, fencedTestUpdate } from './write-rows.js';
 
 const SOURCE_COLUMNS = `QUERY_PARAMETERIZED_HASH, QUERY_TAG, INTERVAL_START_TIME, INTERVAL_END_TIME, CALLS, EXECUTION_TIME,
   COMPILATION_TIME, TOTAL_ELAPSED_TIME, QUEUED_OVERLOAD_TIME, QUEUED_PROVISIONING_TIME, BYTES_SCANNED, ROWS_PRODUCED,
@@ -75,18 +74,9 @@ function sourceOf(viewRows: readonly AggregateSourceRow[], prefixes: readonly st
   return { rows: viewRows.filter((row) => tagBelongsToTest(row.QUERY_TAG, prefixes)), readAt: now };
 }
 
-const DELETE_METRICS = sql(
-  'enrichment.aggregate.delete_metrics',
-  `DELETE FROM AGGREGATE_QUERY_METRICS WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
-);
-const DELETE_TEST_METRICS = sql(
-  'enrichment.aggregate.delete_test_metrics',
-  `DELETE FROM AGGREGATE_TEST_METRICS WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
-);
-const UPDATE_TEST = sql(
-  'enrichment.aggregate.update_test',
-  `UPDATE TEST_RESULTS SET THROTTLED_QUERY_COUNT = ? WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
-);
+const deleteMetrics = fencedTestDelete('enrichment.aggregate.delete_metrics', 'AGGREGATE_QUERY_METRICS');
+const deleteTestMetrics = fencedTestDelete('enrichment.aggregate.delete_test_metrics', 'AGGREGATE_TEST_METRICS');
+const updateTest = fencedTestUpdate('enrichment.aggregate.update_test', [{ name: 'THROTTLED_QUERY_COUNT' }]);
 
 const STAT_COLUMNS = ['SUM', 'AVG', 'STDDEV', 'MIN', 'MEDIAN', 'P90', 'P95', 'P99', 'P999', 'MAX'] as const;
 type StatColumn = (typeof STAT_COLUMNS)[number];
@@ -109,8 +99,8 @@ const statColumnNames = FAMILIES.flatMap((family) => family.stats.map((stat) => 
 
 const insertMetrics = fencedInsert('AGGREGATE_QUERY_METRICS', [
   { name: 'METRIC_ID' },
-  { name: 'TEST_ID', shared: true },
-  { name: 'RUN_ID', shared: true },
+  { name: 'TEST_ID' },
+  { name: 'RUN_ID' },
   { name: 'QUERY_PARAMETERIZED_HASH' },
   { name: 'QUERY_TAG' },
   { name: 'INTERVAL_START', kind: 'timestamp' },
@@ -122,13 +112,13 @@ const insertMetrics = fencedInsert('AGGREGATE_QUERY_METRICS', [
   { name: 'HYBRID_REQUESTS_THROTTLED_COUNT' },
   { name: 'ERRORS_BREAKDOWN', kind: 'variant' },
   { name: 'RAW_SAMPLE', kind: 'variant' },
-  { name: 'CREATED_AT', kind: 'timestamp', shared: true },
+  { name: 'CREATED_AT', kind: 'timestamp' },
   { name: 'PERCENTILE_METHOD' },
 ]);
 
 const insertTestMetrics = fencedInsert('AGGREGATE_TEST_METRICS', [
-  { name: 'TEST_ID', shared: true },
-  { name: 'RUN_ID', shared: true },
+  { name: 'TEST_ID' },
+  { name: 'RUN_ID' },
   { name: 'QUERY_COUNT' },
   { name: 'INTERVAL_START', kind: 'timestamp' },
   { name: 'INTERVAL_END', kind: 'timestamp' },
@@ -141,7 +131,7 @@ const insertTestMetrics = fencedInsert('AGGREGATE_TEST_METRICS', [
   { name: 'EXEC_P999_MS' },
   { name: 'EXEC_MAX_MS' },
   { name: 'PERCENTILE_METHOD' },
-  { name: 'CREATED_AT', kind: 'timestamp', shared: true },
+  { name: 'CREATED_AT', kind: 'timestamp' },
 ]);
 
 /** NUMBER(38,3) columns hold milliseconds to the microsecond; BIGINT columns whole numbers. */
@@ -201,7 +191,6 @@ export const aggregateModule: EnrichmentModule<AggregateSource, AggregateOutput>
   rowCount: (output) => output.patterns.length,
 
   writeStatements(output: AggregateOutput, job: QueueJob, fence: Fence): Statement[] {
-    const key = [job.testId, job.runId, ...fence.binds];
     const metricRows: BindValue[][] = output.patterns.map((pattern) => [
       randomUUID(),
       job.testId,
@@ -226,20 +215,17 @@ export const aggregateModule: EnrichmentModule<AggregateSource, AggregateOutput>
       pattern.exec.method,
     ]);
     const test = output.test;
-    const statements: Statement[] = [
-      { sql: DELETE_METRICS, binds: key },
+    // Every job's writes are the same statements (an empty row set writes nothing), so a batch's jobs merge.
+    const testRows: BindValue[][] =
+      test.count > 0
+        ? [[job.testId, job.runId, test.count, test.intervalStart, test.intervalEnd, ms(test.avg), ms(test.min), ms(test.median), ms(test.p90), ms(test.p95), ms(test.p99), ms(test.p999), ms(test.max), test.method, output.readAt]]
+        : [];
+    return [
+      deleteMetrics(job, fence),
       ...insertMetrics(metricRows, fence),
-      { sql: DELETE_TEST_METRICS, binds: key },
+      deleteTestMetrics(job, fence),
+      ...insertTestMetrics(testRows, fence),
+      updateTest(job, fence, [output.throttledTotal]),
     ];
-    if (test.count > 0) {
-      statements.push(
-        ...insertTestMetrics(
-          [[job.testId, job.runId, test.count, test.intervalStart, test.intervalEnd, ms(test.avg), ms(test.min), ms(test.median), ms(test.p90), ms(test.p95), ms(test.p99), ms(test.p999), ms(test.max), test.method, output.readAt]],
-          fence,
-        ),
-      );
-    }
-    statements.push({ sql: UPDATE_TEST, binds: [output.throttledTotal, ...key] });
-    return statements;
   },
 };

@@ -5,7 +5,6 @@
 // by minute bucket (the first, partial minute of the test included). BILLED is stored per window (migration 0008).
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
-import { FENCE_SQL } from '../../queue/fence.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformCredits, CREDIT_ATTRIBUTION_METHOD, type CreditRow, type RequestBucket, type TestInterval, type UsageWindow } from '../credits-transform.js';
@@ -15,7 +14,7 @@ import type { BatchReadOptions, EnrichmentContext, EnrichmentModule, Fence } fro
 import { BATCH_JOB_CTES, batchBounds, batchJobs, batchJobsPayload, batchPrefixesPresent, batchTestBounds, prefixColumnMatch, readPerJob } from './batch-scope.js';
 import { sparseViewReady } from './readiness.js';
 import { tagPrefixes, testWindow } from './scope.js';
-import { fencedInsert } from './write-rows.js';
+import { fencedInsert, fencedTestDelete, fencedTestUpdate } from './write-rows.js';
 
 /**
  * The whole read in one statement (for a given number of tag prefixes), one row per item, PART saying which:
@@ -123,21 +122,17 @@ type CreditsReadRow = {
   REQUESTS: number | string | null;
 };
 
-const DELETE_CREDITS = sql(
-  'enrichment.hybrid_credits.delete',
-  `DELETE FROM HYBRID_TABLE_CREDITS WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
-);
-const UPDATE_TEST = sql(
-  'enrichment.hybrid_credits.update_test',
-  `UPDATE TEST_RESULTS SET HYBRID_CREDITS_USED = ?, HYBRID_CREDITS_REQUESTS = ?, HYBRID_CREDITS_START_TIME = CAST(? AS TIMESTAMP_NTZ),
-  HYBRID_CREDITS_END_TIME = CAST(? AS TIMESTAMP_NTZ)
-WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
-);
-
+const deleteCredits = fencedTestDelete('enrichment.hybrid_credits.delete', 'HYBRID_TABLE_CREDITS');
+const updateTest = fencedTestUpdate('enrichment.hybrid_credits.update_test', [
+  { name: 'HYBRID_CREDITS_USED' },
+  { name: 'HYBRID_CREDITS_REQUESTS' },
+  { name: 'HYBRID_CREDITS_START_TIME', kind: 'timestamp' },
+  { name: 'HYBRID_CREDITS_END_TIME', kind: 'timestamp' },
+]);
 const insertCredits = fencedInsert('HYBRID_TABLE_CREDITS', [
   { name: 'CREDIT_ID' },
-  { name: 'TEST_ID', shared: true },
-  { name: 'RUN_ID', shared: true },
+  { name: 'TEST_ID' },
+  { name: 'RUN_ID' },
   { name: 'TABLE_NAME' },
   { name: 'SCHEMA_NAME' },
   { name: 'DATABASE_NAME' },
@@ -146,7 +141,7 @@ const insertCredits = fencedInsert('HYBRID_TABLE_CREDITS', [
   { name: 'CREDITS_USED' },
   { name: 'REQUESTS_COUNT' },
   { name: 'RAW_DATA', kind: 'variant' },
-  { name: 'CREATED_AT', kind: 'timestamp', shared: true },
+  { name: 'CREATED_AT', kind: 'timestamp' },
   { name: 'ATTRIBUTION_METHOD' },
   { name: 'OVERLAP_FRACTION' },
   { name: 'OVERLAPPING_TESTS' },
@@ -231,7 +226,6 @@ export const hybridCreditsModule: EnrichmentModule<CreditsSource, CreditsOutput>
   rowCount: (output) => output.rows.length,
 
   writeStatements(output: CreditsOutput, job: QueueJob, fence: Fence): Statement[] {
-    const key = [job.testId, job.runId, ...fence.binds];
     const rows: BindValue[][] = output.rows.map((row) => [
       randomUUID(),
       job.testId,
@@ -254,12 +248,9 @@ export const hybridCreditsModule: EnrichmentModule<CreditsSource, CreditsOutput>
     ]);
     const hasRows = output.rows.length > 0;
     return [
-      { sql: DELETE_CREDITS, binds: key },
+      deleteCredits(job, fence),
       ...insertCredits(rows, fence),
-      {
-        sql: UPDATE_TEST,
-        binds: [hasRows ? output.totalCredits : null, hasRows ? output.totalRequests : null, output.start, output.end, ...key],
-      },
+      updateTest(job, fence, [hasRows ? output.totalCredits : null, hasRows ? output.totalRequests : null, output.start, output.end]),
     ];
   },
 };

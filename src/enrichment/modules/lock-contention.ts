@@ -8,7 +8,6 @@
 // Waits of warm-up queries are left out: by the waiter's tag phase, or by its QUERY_EXECUTIONS.WARMUP flag.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
-import { FENCE_SQL } from '../../queue/fence.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformLocks, type LockEvent, type LockSourceRow, type LockSummary, type LockTarget } from '../lock-transform.js';
@@ -17,7 +16,7 @@ import type { BatchReadOptions, EnrichmentContext, EnrichmentModule, Fence } fro
 import { batchBounds, batchJobs, batchQueryScope, batchQueryScopeBinds, readPerJob } from './batch-scope.js';
 import { sparseViewReady } from './readiness.js';
 import { RUN_WARMUP_FLAGS, tagPrefixes, testWindow } from './scope.js';
-import { fencedInsert } from './write-rows.js';
+import { fencedInsert, fencedTestDelete, fencedTestUpdate } from './write-rows.js';
 
 function readText(prefixCount: number): string {
   const predicate = tagPredicate('QUERY_TAG', Array.from({ length: prefixCount }, (_, i) => `p${i}`)).sql;
@@ -55,20 +54,16 @@ LEFT JOIN run_warmup_flags qe ON qe.RUN_ID = j.RUN_ID AND qe.QUERY_ID = l.QUERY_
 WHERE l.REQUESTED_AT >= CAST(? AS TIMESTAMP_NTZ) AND l.REQUESTED_AT <= CAST(? AS TIMESTAMP_NTZ)`,
 );
 
-const DELETE_EVENTS = sql(
-  'enrichment.lock_contention.delete',
-  `DELETE FROM LOCK_CONTENTION_EVENTS WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
-);
-const UPDATE_TEST = sql(
-  'enrichment.lock_contention.update_test',
-  `UPDATE TEST_RESULTS SET LOCK_WAIT_COUNT = ?, LOCK_WAIT_TOTAL_MS = ?, LOCK_WAIT_MAX_MS = ?
-WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
-);
-
+const deleteEvents = fencedTestDelete('enrichment.lock_contention.delete', 'LOCK_CONTENTION_EVENTS');
+const updateTest = fencedTestUpdate('enrichment.lock_contention.update_test', [
+  { name: 'LOCK_WAIT_COUNT' },
+  { name: 'LOCK_WAIT_TOTAL_MS' },
+  { name: 'LOCK_WAIT_MAX_MS' },
+]);
 const insertEvents = fencedInsert('LOCK_CONTENTION_EVENTS', [
   { name: 'EVENT_ID' },
-  { name: 'TEST_ID', shared: true },
-  { name: 'RUN_ID', shared: true },
+  { name: 'TEST_ID' },
+  { name: 'RUN_ID' },
   { name: 'LOCK_TRANSACTION_ID' },
   { name: 'BLOCKING_TRANSACTION_ID' },
   { name: 'REQUESTED_AT', kind: 'timestamp' },
@@ -82,7 +77,7 @@ const insertEvents = fencedInsert('LOCK_CONTENTION_EVENTS', [
   { name: 'QUERY_ID' },
   { name: 'BLOCKING_QUERY_ID' },
   { name: 'RAW_EVENT', kind: 'variant' },
-  { name: 'CREATED_AT', kind: 'timestamp', shared: true },
+  { name: 'CREATED_AT', kind: 'timestamp' },
   { name: 'BLOCKER_COUNT' },
   { name: 'UNIDENTIFIED_BLOCKERS' },
   { name: 'FIRST_SEEN_BLOCKERS' },
@@ -148,7 +143,6 @@ export const lockContentionModule: EnrichmentModule<LockSource, LockOutput> = {
   rowCount: (output) => output.events.length,
 
   writeStatements(output: LockOutput, job: QueueJob, fence: Fence): Statement[] {
-    const key = [job.testId, job.runId, ...fence.binds];
     const rows: BindValue[][] = output.events.map((event) => [
       randomUUID(),
       job.testId,
@@ -172,9 +166,9 @@ export const lockContentionModule: EnrichmentModule<LockSource, LockOutput> = {
       event.firstSeenBlockers,
     ]);
     return [
-      { sql: DELETE_EVENTS, binds: key },
+      deleteEvents(job, fence),
       ...insertEvents(rows, fence),
-      { sql: UPDATE_TEST, binds: [output.summary.waitCount, output.summary.totalMs, output.summary.maxMs, ...key] },
+      updateTest(job, fence, [output.summary.waitCount, output.summary.totalMs, output.summary.maxMs]),
     ];
   },
 };

@@ -4,7 +4,6 @@
 // comes from QUERY_HISTORY. Snowflake never produces insights for hybrid-table queries.
 import { randomUUID } from 'node:crypto';
 import { sql } from '../../db/sql-registry.js';
-import { FENCE_SQL } from '../../queue/fence.js';
 import type { BindValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import { transformInsights, type InsightCacheRow, type InsightSourceRow } from '../insights-transform.js';
@@ -13,7 +12,7 @@ import type { BatchReadOptions, EnrichmentContext, EnrichmentModule, Fence } fro
 import { batchBounds, batchJobs, batchQueryScope, batchQueryScopeBinds, readPerJob } from './batch-scope.js';
 import { sparseViewReady } from './readiness.js';
 import { RUN_WARMUP_FLAGS, tagPrefixes, testWindow } from './scope.js';
-import { fencedInsert } from './write-rows.js';
+import { fencedInsert, fencedTestDelete, fencedTestUpdate } from './write-rows.js';
 
 /** QUERY_INSIGHTS_CACHE rows expire this long after they are written (seed: 30-day retention). */
 export const INSIGHT_CACHE_TTL_MS = 30 * 24 * 3_600_000;
@@ -51,20 +50,12 @@ LEFT JOIN run_warmup_flags qe ON qe.RUN_ID = j.RUN_ID AND qe.QUERY_ID = qi.QUERY
 WHERE qi.START_TIME >= CAST(? AS TIMESTAMP_NTZ) AND qi.START_TIME <= CAST(? AS TIMESTAMP_NTZ)`,
 );
 
-const DELETE_INSIGHTS = sql(
-  'enrichment.query_insights.delete',
-  `DELETE FROM QUERY_INSIGHTS_CACHE WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
-);
-const UPDATE_TEST = sql(
-  'enrichment.query_insights.update_test',
-  `UPDATE TEST_RESULTS SET QUERY_INSIGHTS_COUNT = ?, QUERY_INSIGHTS_HIGH_SEVERITY_COUNT = ?
-WHERE TEST_ID = ? AND RUN_ID = ? AND ${FENCE_SQL}`,
-);
-
+const deleteInsights = fencedTestDelete('enrichment.query_insights.delete', 'QUERY_INSIGHTS_CACHE');
+const updateTest = fencedTestUpdate('enrichment.query_insights.update_test', [{ name: 'QUERY_INSIGHTS_COUNT' }, { name: 'QUERY_INSIGHTS_HIGH_SEVERITY_COUNT' }]);
 const insertInsights = fencedInsert('QUERY_INSIGHTS_CACHE', [
   { name: 'INSIGHT_ID' },
-  { name: 'TEST_ID', shared: true },
-  { name: 'RUN_ID', shared: true },
+  { name: 'TEST_ID' },
+  { name: 'RUN_ID' },
   { name: 'QUERY_ID' },
   { name: 'QUERY_PARAMETERIZED_HASH' },
   { name: 'QUERY_TEXT' },
@@ -75,8 +66,8 @@ const insertInsights = fencedInsert('QUERY_INSIGHTS_CACHE', [
   { name: 'RECOMMENDATION_DETAILS', kind: 'variant' },
   { name: 'AFFECTED_QUERY_COUNT' },
   { name: 'RAW_INSIGHT', kind: 'variant' },
-  { name: 'CREATED_AT', kind: 'timestamp', shared: true },
-  { name: 'EXPIRES_AT', kind: 'timestamp', shared: true },
+  { name: 'CREATED_AT', kind: 'timestamp' },
+  { name: 'EXPIRES_AT', kind: 'timestamp' },
 ]);
 
 type InsightReadRow = InsightSourceRow & { QUERY_TEXT: string | null; QUERY_TAG: string | null; WARMUP_FLAG: number | null };
@@ -132,7 +123,6 @@ export const queryInsightsModule: EnrichmentModule<InsightsSource, InsightsOutpu
   rowCount: (output) => output.rows.length,
 
   writeStatements(output: InsightsOutput, job: QueueJob, fence: Fence): Statement[] {
-    const key = [job.testId, job.runId, ...fence.binds];
     const expiresAt = new Date(output.readAt.getTime() + INSIGHT_CACHE_TTL_MS);
     const rows: BindValue[][] = output.rows.map((row) => [
       randomUUID(),
@@ -152,9 +142,9 @@ export const queryInsightsModule: EnrichmentModule<InsightsSource, InsightsOutpu
       expiresAt,
     ]);
     return [
-      { sql: DELETE_INSIGHTS, binds: key },
+      deleteInsights(job, fence),
       ...insertInsights(rows, fence),
-      { sql: UPDATE_TEST, binds: [output.count, output.highSeverityCount, ...key] },
+      updateTest(job, fence, [output.count, output.highSeverityCount]),
     ];
   },
 };

@@ -1,116 +1,139 @@
-// Fenced multi-row INSERTs written once for both engines, the rows bound as one JSON text and turned into rows
-// on the server: `INSERT ... SELECT <conversions> FROM (SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT =>
-// p.J) r` (docs.snowflake.com/en/sql-reference/functions/flatten; DuckDB runs it through the prelude's FLATTEN).
-// One statement per table whatever the row count, instead of one per 200 rows.
+// A module's writes as row-set statements (db/row-set.ts), written once for both engines: the rows travel as
+// one JSON text bind turned into rows on the server (`FROM (SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT
+// => p.J) r`, docs.snowflake.com/en/sql-reference/functions/flatten; DuckDB runs it through the prelude's
+// FLATTEN), and every row names its job and claim and is fenced by itself (ROW_FENCE_SQL). So one text writes
+// one job's rows or, merged by the batcher (processor/merge-groups.ts), the rows of every job of a claim batch
+// at once: DuckDB plans each statement again at every execution, at a cost per statement and per column that
+// hardly depends on the row count (BENCHMARKS.md, backfill), so a batch's writes cost one plan per step, not
+// one per job.
 //
-// How values travel: each row is an object keyed by column position (`c0`, `c1`, ...: short keys keep the
-// payload small), a NULL is a missing key (a JSON null is not SQL NULL in either engine). Scalars travel as
+// Three shapes, each keyed by the test (TEST_ID, RUN_ID): the type table's old rows deleted, the new ones
+// inserted, the test's summary columns in TEST_RESULTS set.
+//
+// How values travel: each inserted row is an object keyed by column position (`c0`, `c1`, ...: short keys keep
+// the payload small), a NULL is a missing key (a JSON null is not SQL NULL in either engine). Scalars travel as
 // JSON strings (the text a bind carries), read back with AS_VARCHAR and converted to the column's type by the
-// INSERT (Snowflake coerces text to NUMBER/BOOLEAN: docs.snowflake.com/en/sql-reference/data-type-conversion):
-// integers beyond 2^53 (transaction ids) stay exact, doubles keep their shortest round-trip text, timestamps
-// are UTC text cast to TIMESTAMP_NTZ. VARIANT columns take the nested JSON value
-// itself (GET), so they stay variants. Columns whose value is the same in every row (ColumnSpec.shared) are
-// bound once instead.
-import { toWireBind } from '../../db/binds.js';
-import { rowValue } from '../../db/row-set.js';
-import { sqlSample } from '../../db/sql-registry.js';
+// INSERT or UPDATE (Snowflake coerces text to NUMBER/BOOLEAN: docs.snowflake.com/en/sql-reference/
+// data-type-conversion): integers beyond 2^53 (transaction ids) stay exact, doubles keep their shortest
+// round-trip text, timestamps are UTC text cast to TIMESTAMP_NTZ. VARIANT columns take the nested JSON value
+// itself (GET), so they stay variants.
+import { FENCED_ROWS_FROM, MAX_STATEMENT_BYTES, ROW_FENCE_SQL, ROWS_FROM, rowOf, rowValue, textOf, timestampOf } from '../../db/row-set.js';
+import { sql } from '../../db/sql-registry.js';
 import type { BindValue, JsonValue, Statement } from '../../db/warehouse.js';
-import { fenceOf } from '../../queue/fence.js';
+import type { QueueJob } from '../../queue/job-state.js';
 import type { Fence } from '../types.js';
+
+export { MAX_STATEMENT_BYTES } from '../../db/row-set.js';
 
 export type ColumnKind = 'value' | 'timestamp' | 'variant';
 
 export interface ColumnSpec {
   name: string;
   kind?: ColumnKind;
-  /**
-   * The same value in every row (the test's ids, the read time): bound once per statement instead of
-   * travelling in each row of the payload. The builder refuses rows that disagree.
-   */
-  shared?: boolean;
 }
 
-/**
- * Largest statement (text plus binds, in bytes) sent as one: Snowflake runs larger requests but cannot retry
- * them past 1 MB (notes/snowflake-round-trips.md). Only a payload beyond it is split, by size.
- */
-export const MAX_STATEMENT_BYTES = 900_000;
+const NAME = /^[A-Z_][A-Z0-9_]*$/;
+
+function checkedName(name: string, what: string): string {
+  if (!NAME.test(name)) throw new Error(`not a ${what} name: ${name}`);
+  return name;
+}
+
+/** The row members a row-set statement's fence checks (ROW_FENCE_SQL): the fence's job and claim. */
+function claimMembers(fence: Fence): { job: string; claim: string } {
+  return { job: fence.binds[0], claim: fence.binds[1] };
+}
+
+/** The test's key columns of the fenced rows, aliased `s` by the statements below. */
+const FENCED_TEST_KEYS = `SELECT ${textOf('test')} AS TEST_ID, ${textOf('run')} AS RUN_ID`;
 
 const key = (index: number) => `c${index}`;
 
 function expression(column: ColumnSpec, index: number): string {
-  if (column.shared) return column.kind === 'timestamp' ? 'CAST(? AS TIMESTAMP_NTZ)' : column.kind === 'variant' ? 'PARSE_JSON(?)' : '?';
   const member = `GET(r.VALUE, '${key(index)}')`;
   if (column.kind === 'variant') return member;
   if (column.kind === 'timestamp') return `CAST(AS_VARCHAR(${member}) AS TIMESTAMP_NTZ)`;
   return `AS_VARCHAR(${member})`;
 }
 
-function insertText(table: string, columns: readonly ColumnSpec[], fence: Fence): string {
-  return `INSERT INTO ${table} (${columns.map((c) => c.name).join(', ')})
-SELECT ${columns.map(expression).join(', ')}
-FROM (SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT => p.J) r
-WHERE ${fence.sql}`;
-}
-
-/** One row as JSON object text, NULLs left out. */
-function rowJson(row: readonly BindValue[], columns: readonly ColumnSpec[]): string {
+/** One row as JSON object text: the claim's members, then the values by position, NULLs left out. */
+function rowJson(row: readonly BindValue[], columns: readonly ColumnSpec[], claim: { job: string; claim: string }): string {
   if (row.length !== columns.length) throw new Error(`row has ${row.length} values for ${columns.length} columns`);
-  const object: Record<string, JsonValue> = {};
+  const object: Record<string, JsonValue> = { ...claim };
   row.forEach((value, index) => {
-    if (value === null || value === undefined || columns[index]?.shared) return;
+    if (value === null || value === undefined) return;
     object[key(index)] = rowValue(value, columns[index]?.kind === 'variant' ? 'variant' : 'value');
   });
   return JSON.stringify(object);
-}
-
-const sameValue = (a: BindValue, b: BindValue) =>
-  a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : typeof a === 'object' && a !== null ? JSON.stringify(a) === JSON.stringify(b) : a === b;
-
-/** The shared columns' values, bound in the statement's SELECT list (they come first in the text). */
-function sharedBinds(rows: ReadonlyArray<readonly BindValue[]>, columns: readonly ColumnSpec[]): BindValue[] {
-  const first = rows[0];
-  if (!first) return [];
-  return columns.flatMap((column, index) => {
-    if (!column.shared) return [];
-    const value = first[index] ?? null;
-    if (rows.some((row) => !sameValue(row[index] ?? null, value))) throw new Error(`rows disagree on the shared column ${column.name}`);
-    return [value];
-  });
 }
 
 export type InsertBuilder = (rows: ReadonlyArray<readonly BindValue[]>, fence: Fence) => Statement[];
 
 /**
  * Declares a fenced INSERT into `table` (call at module load: the text is registered for the offline Snowflake
- * check) and returns the builder of its statements: one, or more only when the payload passes MAX_STATEMENT_BYTES.
+ * check) and returns the builder of its statements: always at least one (an empty row set writes nothing, and
+ * keeps every job's writes the same shape, so the batcher can merge them), more only when the payload passes
+ * MAX_STATEMENT_BYTES.
  */
 export function fencedInsert(table: string, columns: readonly ColumnSpec[]): InsertBuilder {
-  if (!/^[A-Z_][A-Z0-9_]*$/.test(table)) throw new Error(`not a table name: ${table}`);
-  sqlSample(`enrichment.insert.${table}`, insertText(table, columns, fenceOf('sample-job', 'sample-claim')));
+  const text = sql(
+    `enrichment.insert.${checkedName(table, 'table')}`,
+    `INSERT INTO ${table} (${columns.map((c) => checkedName(c.name, 'column')).join(', ')})
+SELECT ${columns.map(expression).join(', ')}
+FROM ${FENCED_ROWS_FROM}`,
+  );
+  const fixedBytes = Buffer.byteLength(text) + 2;
   return (rows, fence) => {
-    const text = insertText(table, columns, fence);
-    const shared = sharedBinds(rows, columns);
-    const fixedBytes =
-      Buffer.byteLength(text) + [...shared, ...fence.binds].reduce((sum: number, bind) => sum + Buffer.byteLength(String(toWireBind(bind) ?? '')), 0) + 2;
-    const statements: Statement[] = [];
-    let chunk: string[] = [];
+    const claim = claimMembers(fence);
+    const chunks: string[][] = [[]];
     let chunkBytes = fixedBytes;
-    const flush = () => {
-      if (chunk.length === 0) return;
-      statements.push({ sql: text, binds: [...shared, `[${chunk.join(',')}]`, ...fence.binds] });
-      chunk = [];
-      chunkBytes = fixedBytes;
-    };
     for (const row of rows) {
-      const json = rowJson(row, columns);
+      const json = rowJson(row, columns, claim);
       const bytes = Buffer.byteLength(json) + 1;
       // A row alone beyond the limit still goes (alone): Snowflake accepts up to 128 MB.
-      if (chunk.length > 0 && chunkBytes + bytes > MAX_STATEMENT_BYTES) flush();
-      chunk.push(json);
+      if (chunks.at(-1)!.length > 0 && chunkBytes + bytes > MAX_STATEMENT_BYTES) {
+        chunks.push([]);
+        chunkBytes = fixedBytes;
+      }
+      chunks.at(-1)!.push(json);
       chunkBytes += bytes;
     }
-    flush();
-    return statements;
+    return chunks.map((chunk) => ({ sql: text, binds: [`[${chunk.join(',')}]`], rowsBind: 0 }));
+  };
+}
+
+export type TestDeleteBuilder = (job: QueueJob, fence: Fence) => Statement;
+
+/** Declares the fenced DELETE of a test's rows from `table` (by TEST_ID and RUN_ID); returns its builder. */
+export function fencedTestDelete(name: string, table: string): TestDeleteBuilder {
+  const text = sql(
+    name,
+    `DELETE FROM ${checkedName(table, 'table')}
+WHERE EXISTS (SELECT 1 FROM (${FENCED_TEST_KEYS} FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
+  WHERE s.TEST_ID = ${table}.TEST_ID AND s.RUN_ID = ${table}.RUN_ID)`,
+  );
+  return (job, fence) => ({ sql: text, binds: [JSON.stringify([rowOf({ ...claimMembers(fence), test: job.testId, run: job.runId })])], rowsBind: 0 });
+}
+
+export type TestUpdateBuilder = (job: QueueJob, fence: Fence, values: readonly BindValue[]) => Statement;
+
+/**
+ * Declares the fenced UPDATE of a test's summary columns in TEST_RESULTS (FlakeBench's table has no key: every
+ * row of the test and run); returns its builder, which takes the values in `columns` order (null: SQL NULL).
+ */
+export function fencedTestUpdate(name: string, columns: ReadonlyArray<{ name: string; kind?: 'value' | 'timestamp' }>): TestUpdateBuilder {
+  const value = (column: { kind?: 'value' | 'timestamp' }, index: number) => (column.kind === 'timestamp' ? timestampOf(key(index)) : textOf(key(index)));
+  const text = sql(
+    name,
+    `UPDATE TEST_RESULTS
+SET ${columns.map((c) => `${checkedName(c.name, 'column')} = s.${c.name}`).join(', ')}
+FROM (${FENCED_TEST_KEYS}, ${columns.map((c, index) => `${value(c, index)} AS ${c.name}`).join(', ')}
+  FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
+WHERE TEST_RESULTS.TEST_ID = s.TEST_ID AND TEST_RESULTS.RUN_ID = s.RUN_ID`,
+  );
+  return (job, fence, values) => {
+    if (values.length !== columns.length) throw new Error(`${name}: ${values.length} values for ${columns.length} columns`);
+    const members = Object.fromEntries(values.map((v, index) => [key(index), v]));
+    return { sql: text, binds: [JSON.stringify([rowOf({ ...claimMembers(fence), test: job.testId, run: job.runId, ...members })])], rowsBind: 0 };
   };
 }
