@@ -45,8 +45,9 @@ export class ViewNotReady {
 
 /**
  * The fence every write must carry. Put `fence.sql` in each statement's WHERE (AND-ed) and append
- * `fence.binds` to its binds: the statement then writes nothing once the job's claim was lost,
- * even inside a one-request batch. The processor refuses write lists whose statements lack it.
+ * `fence.binds` to its binds, or write a row-set statement fenced per row whose rows name the fence's job and
+ * claim (the builders of modules/write-rows.ts do): the statement then writes nothing once the job's claim was
+ * lost, even inside a one-request batch. The processor refuses write lists whose statements lack it.
  */
 export interface Fence {
   sql: string;
