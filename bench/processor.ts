@@ -5,13 +5,16 @@
 // Baseline, in the same run on a fresh copy of the same backlog: the seed design's processor (section 5)
 // replayed statement by statement with autocommit (bench/seed-design.ts): 3 + 3·T requests per job (+ one
 // poll per 3 jobs), every statement its own round trip.
+// Both sides write ROWS rows per type; ours as the real modules do (row-set statements, merged across a batch).
 // Both sides read the "view" with one cheap query per type (ours folds readiness into the read, as the real dense
 // modules do; the seed has no readiness check), and ours with --batch > 1 reads the jobs due together in one
 // query (readMany, as the real modules), so the comparison is of the queue's own traffic.
 // Run: npx tsx bench/processor.ts [--jobs 300] [--hybrid-share 0.5] [--concurrency 3] [--batch 25]
 import { parseArgs } from 'node:util';
 import { ManualClock } from '../src/clock.js';
+import { ROW_FENCE_SQL, ROWS_FROM, rowOf, rowSetStatement, textOf } from '../src/db/row-set.js';
 import type { BindValue, Row, Statement, StatementOptions, TransactionScope, Warehouse, WriteGroup } from '../src/db/warehouse.js';
+import { fencedInsert, fencedTestUpdate } from '../src/enrichment/modules/write-rows.js';
 import { EnrichmentRegistry } from '../src/enrichment/registry.js';
 import type { EnrichmentModule } from '../src/enrichment/types.js';
 import { Processor } from '../src/processor/processor.js';
@@ -76,6 +79,13 @@ class CountingWarehouse implements Warehouse {
   }
 }
 
+/** The type's previous rows of the test (the bench's table is keyed by test and type). */
+const DELETE_BENCH_ROWS = `DELETE FROM BENCH_ROWS WHERE EXISTS (SELECT 1 FROM (
+  SELECT ${textOf('test')} AS TEST_ID, ${textOf('t')} AS T FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
+  WHERE s.TEST_ID = BENCH_ROWS.TEST_ID AND s.T = BENCH_ROWS.T)`;
+const insertBenchRows = fencedInsert('BENCH_ROWS', [{ name: 'TEST_ID' }, { name: 'T' }, { name: 'N' }]);
+const updateBenchCount = fencedTestUpdate('bench.processor.update_test', [{ name: 'QUERY_INSIGHTS_COUNT' }]);
+
 /** A type that reads like a real one (a readiness query, a read query) and replaces ROWS rows. */
 function benchModule(type: EnrichmentType): EnrichmentModule<number[], number[]> {
   return {
@@ -96,14 +106,13 @@ function benchModule(type: EnrichmentType): EnrichmentModule<number[], number[]>
     },
     transform: (rows) => rows,
     rowCount: (rows) => rows.length,
+    // As the real modules write (enrichment/modules/write-rows.ts): row-set statements fenced per row, which the
+    // batcher merges across the jobs of a batch.
     writeStatements(rows, job, fence) {
       return [
-        { sql: `DELETE FROM BENCH_ROWS WHERE TEST_ID = ? AND T = ? AND ${fence.sql}`, binds: [job.testId, type, ...fence.binds] },
-        {
-          sql: `INSERT INTO BENCH_ROWS (TEST_ID, T, N) SELECT ?, ?, v.N FROM (VALUES ${rows.map(() => '(?)').join(', ')}) AS v(N) WHERE ${fence.sql}`,
-          binds: [job.testId, type, ...rows, ...fence.binds],
-        },
-        { sql: `UPDATE TEST_RESULTS SET QUERY_INSIGHTS_COUNT = ? WHERE TEST_ID = ? AND ${fence.sql}`, binds: [rows.length, job.testId, ...fence.binds] },
+        rowSetStatement(DELETE_BENCH_ROWS, [rowOf({ job: fence.binds[0], claim: fence.binds[1], test: job.testId, t: type })]),
+        ...insertBenchRows(rows.map((n) => [job.testId, type, n]), fence),
+        updateBenchCount(job, fence, [rows.length]),
       ];
     },
   };
@@ -138,6 +147,11 @@ async function runOurs() {
   const seconds = (performance.now() - started) / 1000;
   const [left] = await db.warehouse.query(`SELECT COUNT(*) AS N FROM DELAYED_ENRICHMENT_QUEUE WHERE STATUS <> 'COMPLETED'`);
   if (Number(left!.N) !== 0) throw new Error(`${String(left!.N)} jobs not completed`);
+  // Every (test, type) written exactly once, so a fast figure cannot come from writes that did nothing.
+  const [written] = await db.warehouse.query<{ N: number; K: number }>("SELECT COUNT(*) AS N, COUNT(DISTINCT TEST_ID || '/' || T) AS K FROM BENCH_ROWS");
+  if (Number(written!.N) !== types * ROWS || Number(written!.K) !== types) {
+    throw new Error(`BENCH_ROWS holds ${String(written!.N)} rows of ${String(written!.K)} (test, type) pairs, not ${types * ROWS} of ${types}`);
+  }
   const result = { requests: counting.requests, statements: counting.statements, engine: counting.counters.statements - engineBefore, seconds, types };
   await db.close();
   return result;
