@@ -32,6 +32,9 @@ export const variantOf = (key: string) => `GET(r.VALUE, '${key}')`;
 /** The claim fence checked per row: the row's job still carries the row's claim (see queue/fence.ts). */
 export const ROW_FENCE_SQL = `EXISTS (SELECT 1 FROM DELAYED_ENRICHMENT_QUEUE q WHERE q.JOB_ID = ${textOf('job')} AND q.CLAIM_ID = ${textOf('claim')})`;
 
+/** A row's test (members `test` and `run`) as TEST_ID and RUN_ID: the start of a SELECT list over ROWS_FROM. */
+export const TEST_KEY_OF_ROW = `SELECT ${textOf('test')} AS TEST_ID, ${textOf('run')} AS RUN_ID`;
+
 /** ROWS_FROM with only the rows whose claim holds, still aliased `r` (for an INSERT … SELECT of them). */
 export const FENCED_ROWS_FROM = `(SELECT r.INDEX AS INDEX, r.VALUE AS VALUE FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) r`;
 

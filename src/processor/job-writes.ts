@@ -2,7 +2,7 @@
 // says whether the claim still holds); every other statement in the batch carries the fence condition,
 // so a lost claim writes nothing even when the batch travels as one request.
 import { sql } from '../db/sql-registry.js';
-import { ROW_FENCE_SQL, ROWS_FROM, rowOf, rowSetStatement, textOf, timestampOf, variantOf } from '../db/row-set.js';
+import { ROW_FENCE_SQL, ROWS_FROM, rowOf, rowSetStatement, TEST_KEY_OF_ROW, textOf, timestampOf, variantOf } from '../db/row-set.js';
 import type { Statement } from '../db/warehouse.js';
 import { isTerminal, nextDue, type ErrorRecord, type QueueJob, type TypeStates } from '../queue/job-state.js';
 
@@ -39,14 +39,13 @@ const RENEW_LEASE = sql(
 );
 
 /** TEST_RESULTS rows of the rows' tests, for the rows whose claim holds (FlakeBench's table has no key). */
-const TEST_ROWS = `SELECT ${textOf('test')} AS TEST_ID, ${textOf('run')} AS RUN_ID`;
 const OF_ROW_TEST = 'TEST_RESULTS.TEST_ID = s.TEST_ID AND TEST_RESULTS.RUN_ID = s.RUN_ID';
 
 const TEST_STATUS = sql(
   'processor.test.status',
   `UPDATE TEST_RESULTS
 SET DELAYED_ENRICHMENT_STATUS = s.STATUS, DELAYED_ENRICHMENT_ERROR = s.ERROR, DELAYED_ENRICHMENT_COMPLETED_AT = s.COMPLETED_AT
-FROM (${TEST_ROWS}, ${textOf('status')} AS STATUS, ${textOf('error')} AS ERROR, ${timestampOf('completed_at')} AS COMPLETED_AT
+FROM (${TEST_KEY_OF_ROW}, ${textOf('status')} AS STATUS, ${textOf('error')} AS ERROR, ${timestampOf('completed_at')} AS COMPLETED_AT
   FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
 WHERE ${OF_ROW_TEST}`,
 );
@@ -54,7 +53,7 @@ WHERE ${OF_ROW_TEST}`,
 const AGGREGATE_STATUS = sql(
   'processor.test.aggregate_status',
   `UPDATE TEST_RESULTS SET AGGREGATE_ENRICHMENT_STATUS = s.STATUS
-FROM (${TEST_ROWS}, ${textOf('status')} AS STATUS FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
+FROM (${TEST_KEY_OF_ROW}, ${textOf('status')} AS STATUS FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
 WHERE ${OF_ROW_TEST}`,
 );
 

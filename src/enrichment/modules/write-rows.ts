@@ -17,7 +17,7 @@
 // data-type-conversion): integers beyond 2^53 (transaction ids) stay exact, doubles keep their shortest
 // round-trip text, timestamps are UTC text cast to TIMESTAMP_NTZ. VARIANT columns take the nested JSON value
 // itself (GET), so they stay variants.
-import { FENCED_ROWS_FROM, MAX_STATEMENT_BYTES, ROW_FENCE_SQL, ROWS_FROM, rowOf, rowValue, textOf, timestampOf } from '../../db/row-set.js';
+import { FENCED_ROWS_FROM, MAX_STATEMENT_BYTES, ROW_FENCE_SQL, ROWS_FROM, rowOf, rowSetStatement, rowValue, TEST_KEY_OF_ROW, textOf, timestampOf } from '../../db/row-set.js';
 import { sql } from '../../db/sql-registry.js';
 import type { BindValue, JsonValue, Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
@@ -44,10 +44,14 @@ function claimMembers(fence: Fence): { job: string; claim: string } {
   return { job: fence.binds[0], claim: fence.binds[1] };
 }
 
-/** The test's key columns of the fenced rows, aliased `s` by the statements below. */
-const FENCED_TEST_KEYS = `SELECT ${textOf('test')} AS TEST_ID, ${textOf('run')} AS RUN_ID`;
-
 const key = (index: number) => `c${index}`;
+
+/** The one row of a test's DELETE or UPDATE: the claim, the test's key, and `values` by position. */
+function testRowStatement(text: string, job: QueueJob, fence: Fence, values: readonly BindValue[] = []): Statement {
+  const members = Object.fromEntries(values.map((value, index) => [key(index), value]));
+  return rowSetStatement(text, [rowOf({ ...claimMembers(fence), test: job.testId, run: job.runId, ...members })]);
+}
+
 
 function expression(column: ColumnSpec, index: number): string {
   const member = `GET(r.VALUE, '${key(index)}')`;
@@ -109,10 +113,10 @@ export function fencedTestDelete(name: string, table: string): TestDeleteBuilder
   const text = sql(
     name,
     `DELETE FROM ${checkedName(table, 'table')}
-WHERE EXISTS (SELECT 1 FROM (${FENCED_TEST_KEYS} FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
+WHERE EXISTS (SELECT 1 FROM (${TEST_KEY_OF_ROW} FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
   WHERE s.TEST_ID = ${table}.TEST_ID AND s.RUN_ID = ${table}.RUN_ID)`,
   );
-  return (job, fence) => ({ sql: text, binds: [JSON.stringify([rowOf({ ...claimMembers(fence), test: job.testId, run: job.runId })])], rowsBind: 0 });
+  return (job, fence) => testRowStatement(text, job, fence);
 }
 
 export type TestUpdateBuilder = (job: QueueJob, fence: Fence, values: readonly BindValue[]) => Statement;
@@ -127,13 +131,12 @@ export function fencedTestUpdate(name: string, columns: ReadonlyArray<{ name: st
     name,
     `UPDATE TEST_RESULTS
 SET ${columns.map((c) => `${checkedName(c.name, 'column')} = s.${c.name}`).join(', ')}
-FROM (${FENCED_TEST_KEYS}, ${columns.map((c, index) => `${value(c, index)} AS ${c.name}`).join(', ')}
+FROM (${TEST_KEY_OF_ROW}, ${columns.map((c, index) => `${value(c, index)} AS ${c.name}`).join(', ')}
   FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
 WHERE TEST_RESULTS.TEST_ID = s.TEST_ID AND TEST_RESULTS.RUN_ID = s.RUN_ID`,
   );
   return (job, fence, values) => {
     if (values.length !== columns.length) throw new Error(`${name}: ${values.length} values for ${columns.length} columns`);
-    const members = Object.fromEntries(values.map((v, index) => [key(index), v]));
-    return { sql: text, binds: [JSON.stringify([rowOf({ ...claimMembers(fence), test: job.testId, run: job.runId, ...members })])], rowsBind: 0 };
+    return testRowStatement(text, job, fence, values);
   };
 }
