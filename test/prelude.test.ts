@@ -193,8 +193,26 @@ describe('macros behave like their Snowflake namesakes', () => {
       { KEY: 'a', PATH: 'a', INDEX: null, VALUE: 1 },
       { KEY: 'b', PATH: 'b', INDEX: null, VALUE: [77, 88] },
     ]);
-    // Nothing for NULL or an empty array.
-    for (const input of ['NULL', "PARSE_JSON('[]')"]) {
+    // A key is taken whole (dots and quotes included); nested values stay JSON.
+    const awkward = await warehouse.query(
+      `SELECT f.KEY, f.VALUE FROM (SELECT PARSE_JSON('{"p99.9": 5, "say \\"hi\\"": {"x": [1]}}') AS J) p, LATERAL FLATTEN(INPUT => p.J) f ORDER BY f.KEY`,
+    );
+    expect(awkward).toEqual([
+      { KEY: 'p99.9', VALUE: 5 },
+      { KEY: 'say "hi"', VALUE: { x: [1] } },
+    ]);
+    // Elements of any kind, in order: a string that looks like an array stays a string.
+    const mixed = await warehouse.query(
+      `SELECT f.INDEX, f.VALUE FROM (SELECT PARSE_JSON('["[1,2]", [3], null, {"a": "b"}]') AS J) p, LATERAL FLATTEN(INPUT => p.J) f ORDER BY f.INDEX`,
+    );
+    expect(mixed).toEqual([
+      { INDEX: 0, VALUE: '[1,2]' },
+      { INDEX: 1, VALUE: [3] },
+      { INDEX: 2, VALUE: null },
+      { INDEX: 3, VALUE: { a: 'b' } },
+    ]);
+    // Nothing for NULL, an empty array or a scalar.
+    for (const input of ['NULL', "PARSE_JSON('[]')", "PARSE_JSON('\"[1]\"')", "PARSE_JSON('7')"]) {
       expect(await warehouse.query(`SELECT f.VALUE FROM (SELECT ${input} AS J) p, LATERAL FLATTEN(INPUT => p.J) f`), input).toEqual([]);
     }
   });

@@ -40,14 +40,17 @@ export const PRELUDE_MACROS: readonly string[] = [
   'CREATE OR REPLACE TEMP MACRO TO_VARCHAR(x) AS CAST(x AS VARCHAR)',
   // FLATTEN(INPUT => v), Snowflake's table function (docs.snowflake.com/en/sql-reference/functions/flatten):
   // one row per element of an array (INDEX its position, PATH '[i]') or member of an object (KEY, PATH the
-  // key), VALUE the element, THIS the input; no rows for NULL. SEQ and the RECURSIVE/OUTER/MODE arguments
-  // are not covered. Use it as `LATERAL FLATTEN(INPUT => x) alias`: DuckDB rejects TABLE(FLATTEN(...)).
+  // key), VALUE the element, THIS the input; no rows for NULL (nor, here, for a scalar). SEQ and the RECURSIVE/OUTER/MODE
+  // arguments are not covered. Use it as `LATERAL FLATTEN(INPUT => x) alias`: DuckDB rejects
+  // TABLE(FLATTEN(...)). Built on unnest, not on the json_each table function: a statement joining
+  // json_each laterally is planned again at every execution of its prepared statement, which cost 10–15 ms
+  // a statement for the service's row-set writes (BENCHMARKS.md, "Backfill"); unnest is planned once.
   `CREATE OR REPLACE TEMP MACRO FLATTEN(INPUT) AS TABLE
-SELECT CASE WHEN json_type(INPUT) = 'OBJECT' THEN e.key END AS KEY,
-  CASE WHEN json_type(INPUT) = 'ARRAY' THEN '[' || e.key || ']' ELSE e.key END AS PATH,
-  CASE WHEN json_type(INPUT) = 'ARRAY' THEN CAST(e.key AS BIGINT) END AS INDEX,
-  e.value AS VALUE, INPUT AS THIS
-FROM json_each(INPUT) e`,
+SELECT NULL::VARCHAR AS KEY, '[' || (a.i - 1) || ']' AS PATH, CAST(a.i - 1 AS BIGINT) AS INDEX, a.v AS VALUE, INPUT AS THIS
+FROM (SELECT unnest(TRY_CAST(INPUT AS JSON[])) AS v, generate_subscripts(TRY_CAST(INPUT AS JSON[]), 1) AS i) a
+UNION ALL
+SELECT o.e.key, o.e.key, NULL, o.e.value, INPUT
+FROM (SELECT unnest(map_entries(TRY_CAST(INPUT AS MAP(VARCHAR, JSON)))) AS e) o`,
   // SYSDATE(): the current time in UTC as TIMESTAMP_NTZ, whatever the session's time zone
   // (docs.snowflake.com/en/sql-reference/functions/sysdate). Views compare it with our UTC NTZ columns.
   "CREATE OR REPLACE TEMP MACRO SYSDATE() AS timezone('UTC', current_timestamp)",

@@ -1,5 +1,5 @@
 // Row-set statements: a write whose rows travel as ONE JSON array bind, turned into rows on the server by
-// `FROM (SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT => p.J) r` (docs.snowflake.com/en/sql-reference/
+// PARSE_JSON and `LATERAL FLATTEN(INPUT => p.J) r` (ROWS_FROM) (docs.snowflake.com/en/sql-reference/
 // functions/flatten; DuckDB runs it through the prelude's FLATTEN). Each row names its own claim (keys `job`
 // and `claim`) and the statement checks the fence per row, so the same text writes one claim's rows or the rows
 // of many claims at once: statements with the same text and the same other binds are merged by joining their
@@ -19,8 +19,17 @@ import type { BindValue, JsonObject, JsonValue, Statement } from './warehouse.js
  */
 export const MAX_STATEMENT_BYTES = 900_000;
 
+/**
+ * A JSON text bind as a one-row relation (column J, the parsed value) under `alias`. The bind is cast to
+ * VARCHAR in a subquery of its own, outside any macro: DuckDB plans a prepared statement again at every
+ * execution when a bind's type is left to inference or the bind sits inside a macro's arguments (PARSE_JSON
+ * is a prelude macro there), and for a row-set write of dozens of columns that planning was 10 ms or more of
+ * every statement (BENCHMARKS.md, "Backfill"). Snowflake reads the same text as PARSE_JSON(?).
+ */
+export const jsonBindRelation = (alias: string) => `(SELECT PARSE_JSON(b.JSON_TEXT) AS J FROM (SELECT CAST(? AS VARCHAR) AS JSON_TEXT) b) ${alias}`;
+
 /** The rows of the statement's one JSON array bind, aliased `r` (r.VALUE the row, r.INDEX its position). */
-export const ROWS_FROM = '(SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT => p.J) r';
+export const ROWS_FROM = `${jsonBindRelation('p')}, LATERAL FLATTEN(INPUT => p.J) r`;
 
 /** A row member as text (NULL when missing). */
 export const textOf = (key: string) => `AS_VARCHAR(GET(r.VALUE, '${key}'))`;

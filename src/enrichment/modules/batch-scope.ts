@@ -8,6 +8,7 @@
 // bounds (batchBounds) repeat the union of the windows as plain binds so the engine can prune the view by time.
 import { formatUtcTimestamp } from '../../db/binds.js';
 import type { BindValue } from '../../db/warehouse.js';
+import { jsonBindRelation } from '../../db/row-set.js';
 import { tagMatchesPrefix } from '../query-tags.js';
 import type { BatchReadOptions, EnrichmentContext } from '../types.js';
 import { DENSE_LOOKAHEAD_MS, LAST_MINUTE_MS } from './readiness.js';
@@ -44,7 +45,7 @@ export function batchJobsPayload(jobs: readonly BatchJob[]): string {
 }
 
 /** FROM-clause items: one row per job (bind: batchJobsPayload). Columns through the `bj` alias' VALUE. */
-export const BATCH_JOBS = '(SELECT PARSE_JSON(?) AS J) bp, LATERAL FLATTEN(INPUT => bp.J) bj';
+export const BATCH_JOBS = `${jsonBindRelation('bp')}, LATERAL FLATTEN(INPUT => bp.J) bj`;
 
 /** The job's columns, as SQL expressions over `bj`. */
 export const BATCH_JOB = {
