@@ -11,11 +11,13 @@ import {
   DuckDBDecimalType,
   DuckDBDecimalValue,
   DuckDBInstance,
+  type DuckDBTypeId,
   type DuckDBConnection,
   type DuckDBPreparedStatement,
   type DuckDBResultReader,
 } from '@duckdb/node-api';
 import { toWireBinds } from './binds.js';
+import { typedBinds } from './duckdb-binds.js';
 import { parseJsonExact } from './exact-json.js';
 import { noteNativeBinds, noteNativeResult } from './native-results.js';
 import { PRELUDE_MACROS, PRELUDE_SETTINGS, PRELUDE_TYPES } from './prelude.js';
@@ -152,6 +154,18 @@ export class DuckDbDatabase {
     });
     return this.reopening;
   }
+}
+
+/** The parameter types DuckDB inferred for a prepared statement, read once per statement (see duckdb-binds.ts). */
+const PARAMETER_TYPES = new WeakMap<DuckDBPreparedStatement, DuckDBTypeId[]>();
+
+function parameterTypes(prepared: DuckDBPreparedStatement): DuckDBTypeId[] {
+  let types = PARAMETER_TYPES.get(prepared);
+  if (types === undefined) {
+    types = Array.from({ length: prepared.parameterCount }, (_, index) => prepared.parameterTypeId(index + 1));
+    PARAMETER_TYPES.set(prepared, types);
+  }
+  return types;
 }
 
 /** Prepared statements kept per connection (the service's distinct statement texts fit with room to spare). */
@@ -400,7 +414,7 @@ export class DuckDbWarehouse implements Warehouse {
     this.prepared.set(sql, prepared);
     prepared.clearBindings();
     const wire = toWireBinds(binds);
-    prepared.bind(wire);
+    typedBinds(wire, parameterTypes(prepared)).forEach(({ value, type }, index) => prepared.bindValue(index + 1, value, type));
     noteNativeBinds(wire);
     return prepared;
   }
