@@ -4,13 +4,14 @@
 // counts coverage (matched / total). Short hybrid-only queries never reach QUERY_HISTORY: a gap is coverage,
 // not an error.
 import { sql } from '../../db/sql-registry.js';
-import { FENCE_SQL } from '../../queue/fence.js';
+import { ROW_FENCE_SQL, ROWS_FROM, TEST_KEY_OF_ROW, timestampOf } from '../../db/row-set.js';
 import type { Statement } from '../../db/warehouse.js';
 import type { QueueJob } from '../../queue/job-state.js';
 import type { BatchReadOptions, EnrichmentContext, EnrichmentModule, Fence, ViewNotReady } from '../types.js';
 import { BATCH_JOB, BATCH_JOBS, batchBounds, batchCaughtUp, batchEvidenceWindow, batchJobs, batchJobsPayload, batchLatest, rowsPerJob } from './batch-scope.js';
 import { DENSE_CAUGHT_UP, denseEvidenceWindow, denseViewNotReady } from './readiness.js';
 import { testWindow, type TestWindow } from './scope.js';
+import { fencedTestRow } from './write-rows.js';
 
 // The test's rows of QUERY_HISTORY, bounded by the test window and restricted to its own query ids.
 const MATCHED_HISTORY = `SELECT QUERY_ID, PARTITIONS_SCANNED, PARTITIONS_TOTAL, BYTES_SPILLED_TO_LOCAL_STORAGE,
@@ -60,7 +61,14 @@ LEFT JOIN (
 ) matched ON matched.JOB_INDEX = jobs.JOB_INDEX`,
 );
 
-const UPDATE_EXECUTIONS = sql(
+/**
+ * The update as a row-set statement (one row per job: its test and window, write-rows.ts), so the batcher
+ * writes a claim batch's updates with one statement. The window bounds come from the rows, so QUERY_HISTORY
+ * is not pruned by constants here; it is reached through the jobs' own query ids (QUERY_EXECUTIONS by
+ * TEST_ID, then QUERY_HISTORY by QUERY_ID), as the coverage read matches them; DISTINCT keeps one source row
+ * per execution row even when a test lists a query id twice.
+ */
+const UPDATE_EXECUTIONS = fencedTestRow(
   'enrichment.query_history.update_executions',
   `UPDATE QUERY_EXECUTIONS
 SET SF_PARTITIONS_SCANNED = qh.PARTITIONS_SCANNED,
@@ -68,9 +76,16 @@ SET SF_PARTITIONS_SCANNED = qh.PARTITIONS_SCANNED,
     SF_BYTES_SPILLED_LOCAL = qh.BYTES_SPILLED_TO_LOCAL_STORAGE,
     SF_BYTES_SPILLED_REMOTE = qh.BYTES_SPILLED_TO_REMOTE_STORAGE,
     QUERY_PARAMETERIZED_HASH = qh.QUERY_PARAMETERIZED_HASH
-FROM (${MATCHED_HISTORY}) qh
-WHERE QUERY_EXECUTIONS.TEST_ID = ? AND QUERY_EXECUTIONS.QUERY_ID = qh.QUERY_ID
-  AND ${FENCE_SQL}`,
+FROM (
+  SELECT DISTINCT w.TEST_ID, h.QUERY_ID, h.PARTITIONS_SCANNED, h.PARTITIONS_TOTAL, h.BYTES_SPILLED_TO_LOCAL_STORAGE,
+    h.BYTES_SPILLED_TO_REMOTE_STORAGE, h.QUERY_PARAMETERIZED_HASH
+  FROM (${TEST_KEY_OF_ROW}, ${timestampOf('c0')} AS WINDOW_FROM, ${timestampOf('c1')} AS WINDOW_TO
+    FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) w
+  JOIN QUERY_EXECUTIONS qe ON qe.TEST_ID = w.TEST_ID
+  JOIN SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY h ON h.QUERY_ID = qe.QUERY_ID
+  WHERE h.START_TIME >= w.WINDOW_FROM AND h.START_TIME <= w.WINDOW_TO
+) qh
+WHERE QUERY_EXECUTIONS.TEST_ID = qh.TEST_ID AND QUERY_EXECUTIONS.QUERY_ID = qh.QUERY_ID`,
 );
 
 export interface QueryHistorySource {
@@ -120,6 +135,6 @@ export const queryHistoryModule: EnrichmentModule<QueryHistorySource, QueryHisto
   rowCount: (output) => output.matched,
 
   writeStatements(output: QueryHistorySource, job: QueueJob, fence: Fence): Statement[] {
-    return [{ sql: UPDATE_EXECUTIONS, binds: [output.from, output.to, job.testId, job.testId, ...fence.binds] }];
+    return [UPDATE_EXECUTIONS(job, fence, [output.from, output.to])];
   },
 };

@@ -1,11 +1,10 @@
 // A module's writes as row-set statements (db/row-set.ts), written once for both engines: the rows travel as
-// one JSON text bind turned into rows on the server (`FROM (SELECT PARSE_JSON(?) AS J) p, LATERAL FLATTEN(INPUT
+// one JSON text bind turned into rows on the server (ROWS_FROM: `PARSE_JSON` of the bind, `LATERAL FLATTEN(INPUT
 // => p.J) r`, docs.snowflake.com/en/sql-reference/functions/flatten; DuckDB runs it through the prelude's
 // FLATTEN), and every row names its job and claim and is fenced by itself (ROW_FENCE_SQL). So one text writes
 // one job's rows or, merged by the batcher (processor/merge-groups.ts), the rows of every job of a claim batch
-// at once: DuckDB plans each statement again at every execution, at a cost per statement and per column that
-// hardly depends on the row count (BENCHMARKS.md, backfill), so a batch's writes cost one plan per step, not
-// one per job.
+// at once: a statement's cost is mostly per statement and per column, hardly per row (BENCHMARKS.md,
+// backfill), so a batch's writes cost one statement per step, not one per job.
 //
 // Three shapes, each keyed by the test (TEST_ID, RUN_ID): the type table's old rows deleted, the new ones
 // inserted, the test's summary columns in TEST_RESULTS set.
@@ -104,6 +103,18 @@ FROM ${FENCED_ROWS_FROM}`,
     }
     return chunks.map((chunk) => ({ sql: text, binds: [`[${chunk.join(',')}]`], rowsBind: 0 }));
   };
+}
+
+export type TestRowBuilder = (job: QueueJob, fence: Fence, values?: readonly BindValue[]) => Statement;
+
+/**
+ * Declares a fenced statement of the caller's own text over one row per test (members `job`, `claim`, `test`,
+ * `run`, and `c0`, `c1`, … for `values`), for a write the builders here do not cover; the text reads its rows
+ * from ROWS_FROM and checks ROW_FENCE_SQL on each. Returns its builder.
+ */
+export function fencedTestRow(name: string, text: string): TestRowBuilder {
+  const registered = sql(name, text);
+  return (job, fence, values = []) => testRowStatement(registered, job, fence, values);
 }
 
 export type TestDeleteBuilder = (job: QueueJob, fence: Fence) => Statement;
