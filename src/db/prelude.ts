@@ -40,11 +40,11 @@ export const PRELUDE_MACROS: readonly string[] = [
   'CREATE OR REPLACE TEMP MACRO TO_VARCHAR(x) AS CAST(x AS VARCHAR)',
   // FLATTEN(INPUT => v), Snowflake's table function (docs.snowflake.com/en/sql-reference/functions/flatten):
   // one row per element of an array (INDEX its position, PATH '[i]') or member of an object (KEY, PATH the
-  // key), VALUE the element, THIS the input; no rows for NULL (nor, here, for a scalar). SEQ and the RECURSIVE/OUTER/MODE
-  // arguments are not covered. Use it as `LATERAL FLATTEN(INPUT => x) alias`: DuckDB rejects
-  // TABLE(FLATTEN(...)). Built on unnest, not on the json_each table function: a statement joining
-  // json_each laterally is planned again at every execution of its prepared statement, which cost 10–15 ms
-  // a statement for the service's row-set writes (BENCHMARKS.md, "Backfill"); unnest is planned once.
+  // key), VALUE the element, THIS the input; no rows for NULL (nor, here, for a scalar). SEQ and the
+  // RECURSIVE/OUTER/MODE arguments are not covered. Use it as `LATERAL FLATTEN(INPUT => x) alias`: DuckDB
+  // rejects TABLE(FLATTEN(...)). Built on unnest, not on the json_each table function: a prepared statement
+  // joining json_each laterally is planned again at every execution, which cost 10–15 ms a statement for the
+  // service's row-set writes (BENCHMARKS.md, "Backfill"); with unnest it is planned once.
   `CREATE OR REPLACE TEMP MACRO FLATTEN(INPUT) AS TABLE
 SELECT NULL::VARCHAR AS KEY, '[' || (a.i - 1) || ']' AS PATH, CAST(a.i - 1 AS BIGINT) AS INDEX, a.v AS VALUE, INPUT AS THIS
 FROM (SELECT unnest(TRY_CAST(INPUT AS JSON[])) AS v, generate_subscripts(TRY_CAST(INPUT AS JSON[]), 1) AS i) a

@@ -66,7 +66,7 @@ LEFT JOIN (
  * writes a claim batch's updates with one statement. The window bounds come from the rows, so QUERY_HISTORY
  * is not pruned by constants here; it is reached through the jobs' own query ids (QUERY_EXECUTIONS by
  * TEST_ID, then QUERY_HISTORY by QUERY_ID), as the coverage read matches them; DISTINCT keeps one source row
- * per execution row even when a test lists a query id twice.
+ * per (test, query id) even when the test lists a query id twice.
  */
 const UPDATE_EXECUTIONS = fencedTestRow(
   'enrichment.query_history.update_executions',

@@ -7,7 +7,8 @@
 // backfill), so a batch's writes cost one statement per step, not one per job.
 //
 // Three shapes, each keyed by the test (TEST_ID, RUN_ID): the type table's old rows deleted, the new ones
-// inserted, the test's summary columns in TEST_RESULTS set.
+// inserted, the test's summary columns in TEST_RESULTS set; and fencedTestRow for a module's own text over one
+// row per test (QUERY_HISTORY's update of QUERY_EXECUTIONS).
 //
 // How values travel: each inserted row is an object keyed by column position (`c0`, `c1`, ...: short keys keep
 // the payload small), a NULL is a missing key (a JSON null is not SQL NULL in either engine). Scalars travel as
