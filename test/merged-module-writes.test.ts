@@ -66,14 +66,17 @@ async function run(env: Record<string, string>): Promise<Run> {
 }
 
 describe('module writes merged across the jobs of a batch', () => {
-  it('six jobs due together write each type table with fewer statements than jobs and store what one job at a time stores', async () => {
+  it('six jobs due together write the type tables with fewer statements than jobs and store what one job at a time stores', async () => {
     const alone = await run({ CLAIM_BATCH_SIZE: '1', MAX_CONCURRENT_JOBS: '1' });
     const together = await run({ CLAIM_BATCH_SIZE: '25' });
     expect(alone.statuses).toEqual(Array(TABLE_TYPES.length).fill('COMPLETED'));
     expect(together.statuses).toEqual(alone.statuses);
 
     // One at a time: one statement per job and step. Together: one per write call and step (a shape per
-    // table type), however many jobs it carries.
+    // table type), however many jobs it carries. Jobs merge only when they reach a step in the same turn of
+    // the event loop (statement-batcher.ts), and after the AGGREGATE transform (which yields) they may reach
+    // the later steps apart, depending on the machine's timing: so each step sends at most one statement per
+    // job, and the steps together send fewer than one per job (none merged: as many as alone).
     const jobsOf = (type: EnrichmentType) => TABLE_TYPES.filter((tableType) => typesForTableType(tableType).includes(type)).length;
     const steps: Array<[string, EnrichmentType]> = [
       ['INSERT INTO AGGREGATE_QUERY_METRICS', 'AGGREGATE'],
@@ -85,8 +88,10 @@ describe('module writes merged across the jobs of a batch', () => {
     for (const [prefix, type] of steps) {
       expect(jobsOf(type), type).toBeGreaterThanOrEqual(2);
       expect(alone.sent(prefix), prefix).toBe(jobsOf(type));
-      expect(together.sent(prefix), prefix).toBeLessThan(jobsOf(type));
+      expect(together.sent(prefix), prefix).toBeLessThanOrEqual(jobsOf(type));
     }
+    const sentTogether = steps.reduce((sum, [prefix]) => sum + together.sent(prefix), 0);
+    expect(sentTogether, 'statements of all steps together').toBeLessThan(steps.reduce((sum, [, type]) => sum + jobsOf(type), 0));
 
     // Rows were written, so the comparison says something.
     expect(alone.stored.AGGREGATE_QUERY_METRICS!.length).toBeGreaterThan(TABLE_TYPES.length);
