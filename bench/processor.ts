@@ -12,9 +12,9 @@
 // Run: npx tsx bench/processor.ts [--jobs 300] [--hybrid-share 0.5] [--concurrency 3] [--batch 25]
 import { parseArgs } from 'node:util';
 import { ManualClock } from '../src/clock.js';
-import { ROW_FENCE_SQL, ROWS_FROM, rowOf, rowSetStatement, textOf } from '../src/db/row-set.js';
+import { ROW_FENCE_SQL, ROWS_FROM, textOf } from '../src/db/row-set.js';
 import type { BindValue, Row, Statement, StatementOptions, TransactionScope, Warehouse, WriteGroup } from '../src/db/warehouse.js';
-import { fencedInsert, fencedTestUpdate } from '../src/enrichment/modules/write-rows.js';
+import { fencedInsert, fencedTestRow, fencedTestUpdate } from '../src/enrichment/modules/write-rows.js';
 import { EnrichmentRegistry } from '../src/enrichment/registry.js';
 import type { EnrichmentModule } from '../src/enrichment/types.js';
 import { Processor } from '../src/processor/processor.js';
@@ -79,10 +79,13 @@ class CountingWarehouse implements Warehouse {
   }
 }
 
-/** The type's previous rows of the test (the bench's table is keyed by test and type). */
-const DELETE_BENCH_ROWS = `DELETE FROM BENCH_ROWS WHERE EXISTS (SELECT 1 FROM (
-  SELECT ${textOf('test')} AS TEST_ID, ${textOf('t')} AS T FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
-  WHERE s.TEST_ID = BENCH_ROWS.TEST_ID AND s.T = BENCH_ROWS.T)`;
+/** The type's previous rows of the test (the bench's table is keyed by test and type; the type is value c0). */
+const deleteBenchRows = fencedTestRow(
+  'bench.processor.delete_rows',
+  `DELETE FROM BENCH_ROWS WHERE EXISTS (SELECT 1 FROM (
+  SELECT ${textOf('test')} AS TEST_ID, ${textOf('c0')} AS T FROM ${ROWS_FROM} WHERE ${ROW_FENCE_SQL}) s
+  WHERE s.TEST_ID = BENCH_ROWS.TEST_ID AND s.T = BENCH_ROWS.T)`,
+);
 const insertBenchRows = fencedInsert('BENCH_ROWS', [{ name: 'TEST_ID' }, { name: 'T' }, { name: 'N' }]);
 const updateBenchCount = fencedTestUpdate('bench.processor.update_test', [{ name: 'QUERY_INSIGHTS_COUNT' }]);
 
@@ -110,7 +113,7 @@ function benchModule(type: EnrichmentType): EnrichmentModule<number[], number[]>
     // batcher merges across the jobs of a batch.
     writeStatements(rows, job, fence) {
       return [
-        rowSetStatement(DELETE_BENCH_ROWS, [rowOf({ job: fence.binds[0], claim: fence.binds[1], test: job.testId, t: type })]),
+        deleteBenchRows(job, fence, [type]),
         ...insertBenchRows(rows.map((n) => [job.testId, type, n]), fence),
         updateBenchCount(job, fence, [rows.length]),
       ];

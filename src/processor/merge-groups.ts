@@ -4,9 +4,8 @@
 //
 // Why it keeps every guarantee:
 // - atomic and fenced: the merged group is one group in one transaction; every row of a row-set statement
-//   checks its own claim (the modules' deletes, inserts and TEST_RESULTS updates are row-set statements too,
-//   enrichment/modules/write-rows.ts), and statements that are not (QUERY_HISTORY's update of
-//   QUERY_EXECUTIONS) are kept, one per job, each with its own fence;
+//   checks its own claim (the modules' writes are row-set statements too, enrichment/modules/write-rows.ts),
+//   and a statement that is not one is kept, one per job, with its own fence;
 // - a lost fence writes nothing: the merged group's statement 0 (the claims' queue UPDATE) must touch exactly
 //   as many rows as it carries claims (WriteGroup.fenceRows), any other count fails the whole call and rolls
 //   it back; the batcher then sends every job's group alone, where a lost fence is that job's outcome only;

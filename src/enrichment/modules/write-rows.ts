@@ -52,7 +52,6 @@ function testRowStatement(text: string, job: QueueJob, fence: Fence, values: rea
   return rowSetStatement(text, [rowOf({ ...claimMembers(fence), test: job.testId, run: job.runId, ...members })]);
 }
 
-
 function expression(column: ColumnSpec, index: number): string {
   const member = `GET(r.VALUE, '${key(index)}')`;
   if (column.kind === 'variant') return member;
